@@ -1,0 +1,750 @@
+//! diagnose: one finished flow with its TLS events in; one connection record, with a verdict
+//! and findings, out.
+//!
+//! Decides who is client and server, picks the first handshake's hellos and certificates (later
+//! ones are listed, not lost), describes the certificates through the x509 stage, and names
+//! what happened: a verdict from a closed list and findings with stable kebab-case ids, each
+//! with a severity, the frames that show it and a plain-language message.
+//!
+//! The record is plain data (`serde::Serialize`); the report stage decides how it is printed.
+//! Nothing here reads the wall clock.
+
+use crate::capture::Timestamp;
+use crate::flow::{EndReason, Flow, TcpEvent};
+use crate::tls::{self, ClientHello, Conversation, Event, ServerHello};
+use crate::wire::flags;
+use crate::x509::CertInfo;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Ports where TLS is expected from the first byte: a connection to one of them is reported
+/// even when no TLS was seen.
+pub const TLS_PORTS: &[u16] = &[
+    261, 443, 448, 465, 563, 614, 636, 853, 989, 990, 992, 993, 994, 995, 2083, 2087, 2096, 3269,
+    4433, 5061, 5223, 5986, 6443, 6697, 8443, 8883, 9443,
+];
+
+/// How bad a finding is; `--fail-on` compares against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+}
+
+/// One thing worth knowing about a connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable kebab-case id.
+    pub id: &'static str,
+    pub severity: Severity,
+    /// What was seen and what to do, in one or two sentences.
+    pub message: String,
+    /// Frames that show it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointOut {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientHelloOut {
+    pub frame: u64,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub legacy_version: u16,
+    pub cipher_suites: Vec<u16>,
+    pub supported_versions: Vec<u16>,
+    pub extensions: Vec<u16>,
+    pub supported_groups: Vec<u16>,
+    pub ec_point_formats: Vec<u8>,
+    pub signature_algorithms: Vec<u16>,
+    pub key_share_groups: Vec<u16>,
+    pub compression_methods: Vec<u8>,
+    pub session_id_length: usize,
+    pub psk: bool,
+    pub early_data: bool,
+    pub ech: bool,
+    pub sslv2: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sslv2_cipher_specs: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerHelloOut {
+    pub frame: u64,
+    pub version: u16,
+    pub version_name: &'static str,
+    pub legacy_version: u16,
+    pub cipher_suite: u16,
+    pub cipher_suite_name: Option<&'static str>,
+    pub alpn: Option<String>,
+    pub extensions: Vec<u16>,
+    pub key_share_group: Option<u16>,
+    pub compression_method: u8,
+    pub session_id_length: usize,
+    pub hello_retry_request: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertOut {
+    pub frame: u64,
+    pub from: &'static str,
+    pub level: Option<u8>,
+    pub description: Option<u8>,
+    pub description_name: Option<&'static str>,
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpPacketOut {
+    pub frame: u64,
+    pub time: String,
+    pub from: &'static str,
+    pub flags: String,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub tsval: Option<u32>,
+    pub tsecr: Option<u32>,
+    pub payload_len: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpOut {
+    pub syn: bool,
+    pub syn_ack: bool,
+    /// SYN → handshake-completing ACK, about one round trip wherever the capture was taken.
+    pub rtt_ms: Option<f64>,
+    pub syn_to_syn_ack_ms: Option<f64>,
+    pub syn_ack_to_ack_ms: Option<f64>,
+    pub client_syn: Option<TcpPacketOut>,
+    pub server_syn_ack: Option<TcpPacketOut>,
+    pub resets: Vec<TcpPacketOut>,
+    pub fins: Vec<TcpPacketOut>,
+    pub client_packets: u64,
+    pub server_packets: u64,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    pub missing_bytes: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub id: &'static str,
+    /// For a handshake cut by RST/FIN: who most likely did it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The verdict in plain words.
+    pub summary: String,
+}
+
+/// One connection, as the JSON contract in the README describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Connection {
+    pub capture: String,
+    pub transport: &'static str,
+    pub client: EndpointOut,
+    pub server: EndpointOut,
+    pub start: String,
+    pub end: String,
+    pub first_frame: u64,
+    pub client_hello: Option<ClientHelloOut>,
+    pub server_hello: Option<ServerHelloOut>,
+    /// Later hellos on the same connection (after HelloRetryRequest, renegotiation in clear).
+    pub more_client_hellos: Vec<ClientHelloOut>,
+    pub more_server_hellos: Vec<ServerHelloOut>,
+    pub server_certificates: Vec<CertInfo>,
+    pub client_certificates: Vec<CertInfo>,
+    pub alerts: Vec<AlertOut>,
+    /// ServerKeyExchange named group (TLS ≤ 1.2 ECDHE).
+    pub key_exchange_group: Option<u16>,
+    pub tcp: TcpOut,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+}
+
+/// Facts about the input that reach every connection it holds.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureFacts {
+    pub name: String,
+    /// The capture ended in the middle of a record.
+    pub truncated: Option<String>,
+}
+
+/// RFC 3339 UTC with the capture's sub-second precision (nanoseconds, trailing zeros trimmed).
+pub fn rfc3339(ts: Timestamp) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn ms(ns: i64) -> f64 {
+    (ns as f64 / 1e4).round() / 100.0
+}
+
+pub fn version_name(v: u16) -> &'static str {
+    match v {
+        0x0002 => "SSL 2.0",
+        0x0300 => "SSL 3.0",
+        0x0301 => "TLS 1.0",
+        0x0302 => "TLS 1.1",
+        0x0303 => "TLS 1.2",
+        0x0304 => "TLS 1.3",
+        v if v >> 8 == 0x7f => "TLS 1.3 (draft)",
+        _ => "unknown",
+    }
+}
+
+/// RFC 8446 §6 / RFC 5246 §7.2 alert descriptions.
+pub fn alert_name(d: u8) -> Option<&'static str> {
+    Some(match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return None,
+    })
+}
+
+fn flag_string(f: u8) -> String {
+    let names = [
+        (flags::SYN, "SYN"),
+        (flags::ACK, "ACK"),
+        (flags::FIN, "FIN"),
+        (flags::RST, "RST"),
+        (flags::PSH, "PSH"),
+        (flags::URG, "URG"),
+    ];
+    names
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+fn ch_out(frame: u64, ch: &ClientHello) -> ClientHelloOut {
+    ClientHelloOut {
+        frame,
+        sni: ch.sni.clone(),
+        alpn: ch.alpn.clone(),
+        legacy_version: ch.legacy_version,
+        cipher_suites: ch.cipher_suites.clone(),
+        supported_versions: ch.supported_versions.clone(),
+        extensions: ch.extensions.clone(),
+        supported_groups: ch.supported_groups.clone(),
+        ec_point_formats: ch.ec_point_formats.clone(),
+        signature_algorithms: ch.signature_algorithms.clone(),
+        key_share_groups: ch.key_share_groups.clone(),
+        compression_methods: ch.compression_methods.clone(),
+        session_id_length: ch.session_id.len(),
+        psk: ch.psk,
+        early_data: ch.early_data,
+        ech: ch.ech,
+        sslv2: ch.sslv2,
+        sslv2_cipher_specs: ch.sslv2_cipher_specs.clone(),
+    }
+}
+
+fn sh_out(frame: u64, sh: &ServerHello) -> ServerHelloOut {
+    ServerHelloOut {
+        frame,
+        version: sh.version,
+        version_name: version_name(sh.version),
+        legacy_version: sh.legacy_version,
+        cipher_suite: sh.cipher_suite,
+        cipher_suite_name: tls_parser::TlsCipherSuiteID(sh.cipher_suite)
+            .get_ciphersuite()
+            .map(|c| c.name),
+        alpn: sh.alpn.clone(),
+        extensions: sh.extensions.clone(),
+        key_share_group: sh.key_share_group,
+        compression_method: sh.compression_method,
+        session_id_length: sh.session_id.len(),
+        hello_retry_request: sh.hello_retry_request,
+    }
+}
+
+struct Ctx<'a> {
+    flow: &'a Flow<Conversation>,
+    client: usize,
+}
+
+impl Ctx<'_> {
+    fn who(&self, side: usize) -> &'static str {
+        if side == self.client {
+            "client"
+        } else {
+            "server"
+        }
+    }
+
+    fn packet(&self, e: &TcpEvent) -> TcpPacketOut {
+        TcpPacketOut {
+            frame: e.frame,
+            time: rfc3339(e.ts),
+            from: self.who(e.side),
+            flags: flag_string(e.flags),
+            seq: e.seq,
+            ack: e.ack,
+            window: e.window,
+            ttl: e.ip.ttl,
+            ip_id: e.ip.ip_id,
+            tsval: e.options.timestamps.map(|t| t.0),
+            tsecr: e.options.timestamps.map(|t| t.1),
+            payload_len: e.payload_len,
+        }
+    }
+
+    fn events(&self, side: usize) -> &[tls::Located] {
+        &self.flow.app.dirs[side].events
+    }
+}
+
+/// Picks the client side when the flow itself cannot tell: a well-known TLS port, or the
+/// lower port, is the server.
+fn guess_client(flow: &Flow<Conversation>) -> usize {
+    if let Some(c) = flow.client_side() {
+        return c;
+    }
+    let p0 = flow.sides[0].endpoint.port;
+    let p1 = flow.sides[1].endpoint.port;
+    match (TLS_PORTS.contains(&p0), TLS_PORTS.contains(&p1)) {
+        (true, false) => 1,
+        (false, true) => 0,
+        _ => usize::from(p0 < p1 && p0 < 1024),
+    }
+}
+
+/// Whether this flow belongs in the output without `--all-flows`.
+pub fn is_interesting(flow: &Flow<Conversation>) -> bool {
+    let c = guess_client(flow);
+    flow.app.dirs.iter().any(|d| d.saw_tls) || TLS_PORTS.contains(&flow.sides[1 - c].endpoint.port)
+}
+
+/// Builds the connection record of a finished flow.
+pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connection {
+    let client = guess_client(flow);
+    let server = 1 - client;
+    let cx = Ctx { flow, client };
+    let mut findings = Vec::new();
+
+    let mut chs = Vec::new();
+    let mut shs = Vec::new();
+    let mut server_certs: Option<Vec<CertInfo>> = None;
+    let mut client_certs: Option<Vec<CertInfo>> = None;
+    let mut alerts = Vec::new();
+    let mut kx_group = None;
+    let mut cert_request = None;
+    let mut encrypted = [None, None];
+    for side in [client, server] {
+        for e in cx.events(side) {
+            match &e.event {
+                Event::ClientHello(ch) => chs.push((e.frame, side, ch.as_ref())),
+                Event::ServerHello(sh) => shs.push((e.frame, side, sh.as_ref())),
+                Event::Certificate(ders) => {
+                    let slot = if side == server {
+                        &mut server_certs
+                    } else {
+                        &mut client_certs
+                    };
+                    if slot.is_none() {
+                        *slot = Some(ders.iter().map(|d| CertInfo::from_der(d)).collect());
+                    }
+                }
+                Event::CertificateRequest { .. } if side == server => {
+                    cert_request.get_or_insert(e.frame);
+                }
+                Event::ServerKeyExchange { group } => kx_group = kx_group.or(*group),
+                Event::Alert {
+                    level,
+                    description,
+                    encrypted,
+                } => alerts.push(AlertOut {
+                    frame: e.frame,
+                    from: cx.who(side),
+                    level: *level,
+                    description: *description,
+                    description_name: description.and_then(alert_name),
+                    encrypted: *encrypted,
+                }),
+                Event::EncryptionStarted { .. } => {
+                    encrypted[usize::from(side == server)].get_or_insert(e.frame);
+                }
+                Event::NotTls(head) => findings.push(Finding {
+                    id: "not-tls",
+                    severity: Severity::Medium,
+                    message: format!(
+                        "the {} sent bytes that are not TLS: {}",
+                        cx.who(side),
+                        printable(head)
+                    ),
+                    frames: vec![e.frame],
+                }),
+                Event::Malformed(what) => findings.push(Finding {
+                    id: "tls-malformed",
+                    severity: Severity::Low,
+                    message: format!(
+                        "{} sent a TLS record or message that does not parse: {what}",
+                        cx.who(side)
+                    ),
+                    frames: vec![e.frame],
+                }),
+                Event::Handshake(_)
+                | Event::ChangeCipherSpec
+                | Event::CertificateStatus { .. }
+                | Event::CertificateRequest { .. } => {}
+            }
+        }
+    }
+    chs.sort_by_key(|c| c.0);
+    shs.sort_by_key(|s| s.0);
+    alerts.sort_by_key(|a| a.frame);
+    // A ClientHello from the server side (or a ServerHello from the client side) would mean the
+    // sides are mixed up; those stay in the "more" lists rather than being lost.
+    let mut ch_iter = chs.iter().map(|(f, _, ch)| ch_out(*f, ch));
+    let client_hello = ch_iter.next();
+    let more_client_hellos: Vec<_> = ch_iter.collect();
+    let mut sh_iter = shs.iter().map(|(f, _, sh)| sh_out(*f, sh));
+    let server_hello = sh_iter.next();
+    let more_server_hellos: Vec<_> = sh_iter.collect();
+
+    let server_certificates = server_certs.unwrap_or_default();
+    let client_certificates = client_certs.unwrap_or_default();
+    for c in server_certificates.iter().chain(&client_certificates) {
+        if let Some(err) = &c.parse_error {
+            findings.push(Finding {
+                id: "certificate-unparsable",
+                severity: Severity::Low,
+                message: format!("certificate {} does not parse: {err}", c.sha256),
+                frames: vec![],
+            });
+        }
+    }
+
+    let tcp = tcp_out(&cx);
+    capture_quality(&cx, capture, &mut findings);
+    if let Some(sh) = shs.iter().find(|s| s.2.hello_retry_request) {
+        findings.push(Finding {
+            id: "hello-retry-request",
+            severity: Severity::Info,
+            message:
+                "the server asked the client to retry with another key share (HelloRetryRequest)"
+                    .into(),
+            frames: vec![sh.0],
+        });
+    }
+    if let Some(f) = cert_request {
+        findings.push(Finding {
+            id: "client-certificate-requested",
+            severity: Severity::Info,
+            message: "the server asked for a client certificate (CertificateRequest)".into(),
+            frames: vec![f],
+        });
+    }
+
+    let verdict = verdict(&cx, &chs, &shs, &alerts, encrypted, &findings);
+    let s = &flow.sides;
+    Connection {
+        capture: capture.name.clone(),
+        transport: "tcp",
+        client: EndpointOut {
+            ip: s[client].endpoint.ip,
+            port: s[client].endpoint.port,
+        },
+        server: EndpointOut {
+            ip: s[server].endpoint.ip,
+            port: s[server].endpoint.port,
+        },
+        start: rfc3339(flow.start),
+        end: rfc3339(flow.last),
+        first_frame: flow.first_frame,
+        client_hello,
+        server_hello,
+        more_client_hellos,
+        more_server_hellos,
+        server_certificates,
+        client_certificates,
+        alerts,
+        key_exchange_group: kx_group,
+        tcp,
+        verdict,
+        findings,
+    }
+}
+
+fn printable(b: &[u8]) -> String {
+    let text: String = b
+        .iter()
+        .map(|&c| {
+            if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    let hex: Vec<String> = b.iter().take(8).map(|c| format!("{c:02x}")).collect();
+    format!("\"{text}\" ({})", hex.join(" "))
+}
+
+fn tcp_out(cx: &Ctx<'_>) -> TcpOut {
+    let f = cx.flow;
+    let (c, s) = (&f.sides[cx.client], &f.sides[1 - cx.client]);
+    let syn_to_sa = match (f.syn, f.syn_ack) {
+        (Some(a), Some(b)) => Some(ms(b.ts.0 - a.ts.0)),
+        _ => None,
+    };
+    let sa_to_ack = match (f.syn_ack, f.handshake_ack) {
+        (Some(a), Some(b)) => Some(ms(b.ts.0 - a.ts.0)),
+        _ => None,
+    };
+    TcpOut {
+        syn: f.syn.is_some(),
+        syn_ack: f.syn_ack.is_some(),
+        rtt_ms: f.rtt_ns().map(ms),
+        syn_to_syn_ack_ms: syn_to_sa,
+        syn_ack_to_ack_ms: sa_to_ack,
+        client_syn: f.syn.as_ref().map(|e| cx.packet(e)),
+        server_syn_ack: f.syn_ack.as_ref().map(|e| cx.packet(e)),
+        resets: f.resets.iter().map(|e| cx.packet(e)).collect(),
+        fins: f.fins.iter().map(|e| cx.packet(e)).collect(),
+        client_packets: c.packets,
+        server_packets: s.packets,
+        client_bytes: c.payload_bytes,
+        server_bytes: s.payload_bytes,
+        missing_bytes: c.stream.stats.missing_bytes + s.stream.stats.missing_bytes,
+        retransmissions: c.stream.stats.retransmissions + s.stream.stats.retransmissions,
+        out_of_order: c.stream.stats.out_of_order + s.stream.stats.out_of_order,
+    }
+}
+
+fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Finding>) {
+    let f = cx.flow;
+    let (c, s) = (&f.sides[cx.client], &f.sides[1 - cx.client]);
+    if c.packets == 0 || s.packets == 0 {
+        let silent = if c.packets == 0 { "client" } else { "server" };
+        findings.push(Finding {
+            id: "one-sided",
+            severity: Severity::Info,
+            message: format!("no packet from the {silent} was captured: either it never answered or the capture saw one direction only"),
+            frames: vec![],
+        });
+    }
+    if f.syn.is_none() && f.syn_ack.is_none() {
+        findings.push(Finding {
+            id: "mid-stream",
+            severity: Severity::Info,
+            message: "the capture starts in the middle of this connection (no SYN or SYN-ACK seen)"
+                .into(),
+            frames: vec![f.first_frame],
+        });
+    }
+    for (side, who) in [(c, "client"), (s, "server")] {
+        let st = &side.stream.stats;
+        if st.missing_bytes > 0 {
+            findings.push(Finding {
+                id: "bytes-missing",
+                severity: Severity::Low,
+                message: format!("{} bytes from the {who} were never captured ({} gaps); anything in them is unknown", st.missing_bytes, st.gaps),
+                frames: vec![],
+            });
+        }
+        if st.cap_hit {
+            findings.push(Finding {
+                id: "reassembly-cap",
+                severity: Severity::Low,
+                message: format!("out-of-order data from the {who} exceeded the reassembly cap ({} KiB); the oldest hole was given up", crate::reassembly::MAX_PENDING_BYTES / 1024),
+                frames: vec![],
+            });
+        }
+        if st.overlap_conflicts > 0 {
+            findings.push(Finding {
+                id: "overlap-conflict",
+                severity: Severity::Medium,
+                message: format!("the {who} retransmitted {} overlapping segment(s) with different bytes; the first copy was kept", st.overlap_conflicts),
+                frames: st.first_conflict_frame.into_iter().collect(),
+            });
+        }
+        if side.payload_missing > 0 {
+            findings.push(Finding {
+                id: "snaplen-cut",
+                severity: Severity::Low,
+                message: format!(
+                    "the capture's snap length cut {} payload bytes from the {who}",
+                    side.payload_missing
+                ),
+                frames: vec![],
+            });
+        }
+    }
+    match f.end {
+        EndReason::Evicted | EndReason::Forced => findings.push(Finding {
+            id: "flow-evicted",
+            severity: Severity::Low,
+            message: "the flow table was full and this connection was reported before it ended; later packets may appear as a separate connection".into(),
+            frames: vec![],
+        }),
+        EndReason::EndOfCapture => {
+            if let Some(t) = &capture.truncated {
+                findings.push(Finding {
+                    id: "truncated-capture",
+                    severity: Severity::Low,
+                    message: format!("the capture file is cut short ({t}); this connection may have gone on"),
+                    frames: vec![],
+                });
+            }
+        }
+        EndReason::Timeout | EndReason::Reused => {}
+    }
+}
+
+type Hello<'a, T> = (u64, usize, &'a T);
+
+fn verdict(
+    cx: &Ctx<'_>,
+    chs: &[Hello<'_, ClientHello>],
+    shs: &[Hello<'_, ServerHello>],
+    alerts: &[AlertOut],
+    encrypted: [Option<u64>; 2],
+    findings: &[Finding],
+) -> Verdict {
+    let f = cx.flow;
+    let v = |id: &'static str, summary: String| Verdict {
+        id,
+        by: None,
+        confidence: None,
+        summary,
+    };
+    let server = 1 - cx.client;
+    let first_ch = chs.first().map(|c| c.0);
+    let fatal = alerts.iter().find(|a| a.level == Some(2));
+    if let Some(a) = fatal {
+        let name = a.description_name.unwrap_or("unknown");
+        return v(
+            "alert",
+            format!(
+                "the {} ended the handshake with a fatal {name} alert",
+                a.from
+            ),
+        );
+    }
+    let final_sh = shs.iter().find(|s| !s.2.hello_retry_request);
+    let both_encrypted = encrypted[0].is_some() && encrypted[1].is_some();
+    if first_ch.is_some() && final_sh.is_some() && both_encrypted {
+        return v(
+            "complete",
+            "the handshake completed and both sides sent encrypted data".into(),
+        );
+    }
+    if let Some(ch_frame) = first_ch {
+        if final_sh.is_none() {
+            let server_spoke = f.sides[server].payload_bytes > 0;
+            if let Some(rst) = f.resets.iter().find(|r| r.frame > ch_frame) {
+                let by = cx.who(rst.side);
+                return Verdict {
+                    id: "rst-after-client-hello",
+                    by: Some("unknown"),
+                    confidence: None,
+                    summary: format!("a TCP RST (sent as the {by}) cut the connection after the ClientHello, before any ServerHello"),
+                };
+            }
+            if let Some(fin) = f
+                .fins
+                .iter()
+                .find(|r| r.frame > ch_frame && r.side == server)
+            {
+                let _ = fin;
+                return v("fin-after-client-hello", "the server closed the connection (FIN) after the ClientHello without answering".into());
+            }
+            if !server_spoke {
+                return v(
+                    "no-server-response",
+                    "the ClientHello got no TLS answer from the server".into(),
+                );
+            }
+        }
+    } else {
+        if f.syn.is_some() && f.syn_ack.is_none() && f.resets.iter().any(|r| r.side == server) {
+            return v(
+                "connection-refused",
+                "the server refused the TCP connection (RST to the SYN)".into(),
+            );
+        }
+        if findings.iter().any(|x| x.id == "not-tls") {
+            return v(
+                "not-tls",
+                "the connection carried something other than TLS".into(),
+            );
+        }
+        if f.syn.is_some() && f.syn_ack.is_none() {
+            return v("no-server-response", "the SYN got no answer".into());
+        }
+        if !findings.iter().any(|x| x.id == "mid-stream") {
+            return v(
+                "no-client-hello",
+                "the TCP connection opened but no ClientHello was sent".into(),
+            );
+        }
+    }
+    let lacking = findings.iter().any(|x| {
+        matches!(
+            x.id,
+            "one-sided" | "mid-stream" | "bytes-missing" | "truncated-capture"
+        )
+    });
+    if lacking {
+        return v(
+            "inconclusive",
+            "the capture lacks the packets to say how the handshake ended".into(),
+        );
+    }
+    v(
+        "incomplete",
+        "the handshake started but did not finish within the capture".into(),
+    )
+}

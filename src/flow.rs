@@ -1,0 +1,487 @@
+//! flow: decoded TCP packets in; finished connections, in order of their first packet, out.
+//!
+//! Keeps a table keyed by the canonical 5-tuple. Each flow has two sides (side 0 sent the
+//! flow's first packet); the client is the SYN sender when a SYN was seen, else whoever the
+//! application layer says (the ClientHello sender). Per side it runs a [`HalfStream`] and hands
+//! the ordered bytes to the flow's application state `A` (the TLS stage) for as long as it asks
+//! for them; afterwards the flow only counts packets and bytes and records FIN and RST.
+//!
+//! Kept per flow for later diagnoses: the SYN, SYN-ACK and the ACK that completes the
+//! three-way handshake, every RST and FIN (capped), each with time, direction, TTL or hop
+//! limit, IP ID, window, seq/ack and TCP options; the RTT estimate.
+//!
+//! Memory is bounded: at most [`MAX_OPEN_FLOWS`] flows (the longest idle are evicted first),
+//! idle flows expire after [`IDLE_TIMEOUT_NS`] of capture time (sooner once closed), and
+//! finished flows wait for older open flows only up to [`MAX_WAITING`]. It does not look at
+//! payload bytes.
+
+use crate::capture::Timestamp;
+use crate::reassembly::{Delivery, HalfStream, Origin, Seq};
+use crate::wire::{flags, IpFacts, Packet, TcpOptions, TcpSegment, Transport};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Flows open at once before the longest-idle ones are evicted.
+pub const MAX_OPEN_FLOWS: usize = 200_000;
+/// A flow with no packet for this long (capture time) is finished.
+pub const IDLE_TIMEOUT_NS: i64 = 300 * 1_000_000_000;
+/// A flow that saw RST, or FIN both ways, is finished this long after its last packet: long
+/// enough to see the packets that race an injected RST.
+pub const CLOSED_TIMEOUT_NS: i64 = 10 * 1_000_000_000;
+/// RST and FIN packets kept per flow.
+pub const MAX_CONTROL_EVENTS: usize = 16;
+/// Finished flows held back (to keep output in first-packet order) before the oldest open
+/// flow is finished early.
+pub const MAX_WAITING: usize = 100_000;
+
+/// How often (capture time) idle flows are swept.
+const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
+
+/// What the application layer on top of a flow does with its bytes.
+pub trait FlowApp: Default {
+    /// Ordered bytes (or a gap) of one side.
+    fn deliver(&mut self, side: usize, delivery: Delivery<'_>);
+    /// Whether this side still wants its bytes at all.
+    fn wants_data(&self, side: usize) -> bool;
+    /// Whether out-of-order bytes of this side are still worth buffering.
+    fn wants_buffering(&self, side: usize) -> bool;
+    /// The side the application saw acting as the client (ClientHello sender), if any.
+    fn client_side(&self) -> Option<usize>;
+}
+
+/// One TCP packet's facts, kept for SYN, SYN-ACK, RST and FIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpEvent {
+    pub frame: u64,
+    pub ts: Timestamp,
+    /// Sending side (0 = the side that sent the flow's first packet).
+    pub side: usize,
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+    pub ip: IpFacts,
+    pub options: TcpOptions,
+    pub payload_len: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// One direction of a flow.
+#[derive(Debug)]
+pub struct Side {
+    pub endpoint: Endpoint,
+    pub stream: HalfStream,
+    pub packets: u64,
+    pub payload_bytes: u64,
+    /// Payload bytes the snap length cut off.
+    pub payload_missing: u64,
+    /// Facts of this side's first packet (TTL baseline when there is no SYN/SYN-ACK).
+    pub first: Option<TcpEvent>,
+    /// Last frame this side sent.
+    pub last_frame: u64,
+}
+
+impl Side {
+    fn new(endpoint: Endpoint) -> Self {
+        Side {
+            endpoint,
+            stream: HalfStream::new(),
+            packets: 0,
+            payload_bytes: 0,
+            payload_missing: 0,
+            first: None,
+            last_frame: 0,
+        }
+    }
+}
+
+/// Why a flow was finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Idle or closed long enough.
+    Timeout,
+    /// A new connection (SYN) reused the 5-tuple.
+    Reused,
+    /// The table was full.
+    Evicted,
+    /// Too many finished flows waited behind this one.
+    Forced,
+    /// End of the capture.
+    EndOfCapture,
+}
+
+/// One TCP connection as seen.
+#[derive(Debug)]
+pub struct Flow<A> {
+    /// Frame number of the first packet: the output order.
+    pub first_frame: u64,
+    pub start: Timestamp,
+    pub last: Timestamp,
+    pub sides: [Side; 2],
+    pub syn: Option<TcpEvent>,
+    pub syn_ack: Option<TcpEvent>,
+    /// The client's first ACK after the SYN-ACK (completes the three-way handshake).
+    pub handshake_ack: Option<TcpEvent>,
+    pub resets: Vec<TcpEvent>,
+    pub fins: Vec<TcpEvent>,
+    /// RST/FIN packets beyond the cap.
+    pub control_dropped: u64,
+    pub end: EndReason,
+    pub app: A,
+    closed: bool,
+}
+
+impl<A: FlowApp> Flow<A> {
+    fn new(first_frame: u64, ts: Timestamp, a: Endpoint, b: Endpoint) -> Self {
+        Flow {
+            first_frame,
+            start: ts,
+            last: ts,
+            sides: [Side::new(a), Side::new(b)],
+            syn: None,
+            syn_ack: None,
+            handshake_ack: None,
+            resets: Vec::new(),
+            fins: Vec::new(),
+            control_dropped: 0,
+            end: EndReason::EndOfCapture,
+            app: A::default(),
+            closed: false,
+        }
+    }
+
+    /// The client side: SYN sender, else SYN-ACK receiver, else the application's view.
+    pub fn client_side(&self) -> Option<usize> {
+        if let Some(s) = self.syn {
+            return Some(s.side);
+        }
+        if let Some(s) = self.syn_ack {
+            return Some(1 - s.side);
+        }
+        self.app.client_side()
+    }
+
+    /// SYN → ACK of the three-way handshake in milliseconds: about one RTT wherever the capture
+    /// was taken (at the client SYN→SYN-ACK carries it, at the server SYN-ACK→ACK does).
+    pub fn rtt_ns(&self) -> Option<i64> {
+        let (syn, ack) = (self.syn?, self.handshake_ack?);
+        Some(ack.ts.0 - syn.ts.0)
+    }
+
+    fn control(&mut self, ev: TcpEvent) {
+        let f = ev.flags;
+        if f & flags::SYN != 0 {
+            if f & flags::ACK == 0 {
+                self.syn.get_or_insert(ev);
+            } else {
+                self.syn_ack.get_or_insert(ev);
+            }
+        } else if f & flags::ACK != 0 && self.handshake_ack.is_none() {
+            if let (Some(syn), Some(sa)) = (self.syn, self.syn_ack) {
+                if ev.side == syn.side && ev.ack == sa.seq.wrapping_add(1) {
+                    self.handshake_ack = Some(ev);
+                }
+            }
+        }
+        if f & (flags::RST | flags::FIN) != 0 {
+            let list = if f & flags::RST != 0 {
+                &mut self.resets
+            } else {
+                &mut self.fins
+            };
+            if list.len() < MAX_CONTROL_EVENTS {
+                list.push(ev);
+            } else {
+                self.control_dropped += 1;
+            }
+            let fin_both =
+                self.fins.iter().any(|e| e.side == 0) && self.fins.iter().any(|e| e.side == 1);
+            self.closed = !self.resets.is_empty() || fin_both;
+        }
+    }
+
+    fn segment(&mut self, side: usize, seg: &TcpSegment<'_>, origin: Origin, missing: u32) {
+        let s = &mut self.sides[side];
+        s.packets += 1;
+        s.last_frame = origin.frame;
+        s.payload_bytes += seg.payload.len() as u64;
+        s.payload_missing += u64::from(missing);
+        if seg.flags & flags::SYN != 0 {
+            s.stream.syn(Seq(seg.seq));
+        }
+        if seg.payload.is_empty() {
+            return;
+        }
+        // Data on a SYN (TCP Fast Open) starts at ISN + 1.
+        let seq = if seg.flags & flags::SYN != 0 {
+            Seq(seg.seq).add(1)
+        } else {
+            Seq(seg.seq)
+        };
+        let app = &mut self.app;
+        if app.wants_data(side) {
+            if !app.wants_buffering(side) {
+                s.stream.stop_buffering();
+            }
+            s.stream
+                .segment(seq, seg.payload, origin, &mut |d| app.deliver(side, d));
+            let end = seq.add(seg.payload.len() as u32);
+            s.stream
+                .snapped(end, missing, &mut |d| app.deliver(side, d));
+        }
+    }
+
+    /// Delivers what reassembly still holds (holes become gaps).
+    fn flush(&mut self) {
+        let app = &mut self.app;
+        for (i, s) in self.sides.iter_mut().enumerate() {
+            if app.wants_data(i) {
+                s.stream.flush(&mut |d| app.deliver(i, d));
+            }
+        }
+    }
+}
+
+/// Canonical 5-tuple (TCP only): the lower endpoint first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    lo: Endpoint,
+    hi: Endpoint,
+}
+
+fn key_of(a: Endpoint, b: Endpoint) -> (Key, bool) {
+    if a <= b {
+        (Key { lo: a, hi: b }, false)
+    } else {
+        (Key { lo: b, hi: a }, true)
+    }
+}
+
+/// Counters over the whole table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub flows: u64,
+    pub evicted: u64,
+    pub forced: u64,
+    pub peak_open: usize,
+}
+
+struct Slot<A> {
+    flow: Flow<A>,
+    key: Key,
+    /// Whether `key.lo` is side 0.
+    lo_is_side0: bool,
+}
+
+/// The flow table.
+pub struct FlowTable<A> {
+    map: FxHashMap<Key, usize>,
+    slots: Vec<Option<Slot<A>>>,
+    free: Vec<usize>,
+    /// Open flows by first frame (for output order).
+    open: BTreeMap<u64, usize>,
+    /// Finished flows waiting for older open flows.
+    finished: BTreeMap<u64, Flow<A>>,
+    last_sweep: Timestamp,
+    pub stats: TableStats,
+}
+
+impl<A: FlowApp> Default for FlowTable<A> {
+    fn default() -> Self {
+        FlowTable {
+            map: FxHashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            open: BTreeMap::new(),
+            finished: BTreeMap::new(),
+            last_sweep: Timestamp(i64::MIN),
+            stats: TableStats::default(),
+        }
+    }
+}
+
+impl<A: FlowApp> FlowTable<A> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one decoded packet. UDP is ignored here.
+    pub fn packet(&mut self, pkt: &Packet<'_>, frame: u64, ts: Timestamp) {
+        let Transport::Tcp(seg) = pkt.transport else {
+            return;
+        };
+        if ts.0 > self.last_sweep.0.saturating_add(SWEEP_INTERVAL_NS) {
+            self.sweep(ts);
+            self.last_sweep = ts;
+        }
+        let src = Endpoint {
+            ip: pkt.src,
+            port: seg.src_port,
+        };
+        let dst = Endpoint {
+            ip: pkt.dst,
+            port: seg.dst_port,
+        };
+        let (key, swapped) = key_of(src, dst);
+        let is_syn = seg.flags & (flags::SYN | flags::ACK) == flags::SYN;
+        let mut slot_idx = self.map.get(&key).copied();
+        if let (Some(i), true) = (slot_idx, is_syn) {
+            // A SYN on a closed flow, or with a new ISN, starts a new connection.
+            if let Some(Some(slot)) = self.slots.get(i) {
+                let f = &slot.flow;
+                let new_isn = f.syn.is_some_and(|s| s.seq != seg.seq);
+                if f.closed || new_isn {
+                    self.finish(i, EndReason::Reused);
+                    slot_idx = None;
+                }
+            }
+        }
+        let i = match slot_idx {
+            Some(i) => i,
+            None => self.open_flow(key, src, dst, swapped, frame, ts),
+        };
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return;
+        };
+        let lo_is_side0 = slot.lo_is_side0;
+        let side = usize::from(swapped == lo_is_side0);
+        let flow = &mut slot.flow;
+        flow.last = ts;
+        let ev = TcpEvent {
+            frame,
+            ts,
+            side,
+            flags: seg.flags,
+            seq: seg.seq,
+            ack: seg.ack,
+            window: seg.window,
+            ip: pkt.ip,
+            options: seg.options,
+            payload_len: seg.payload.len() as u32,
+        };
+        flow.sides[side].first.get_or_insert(ev);
+        if seg.flags & (flags::SYN | flags::RST | flags::FIN) != 0 || flow.handshake_ack.is_none() {
+            flow.control(ev);
+        }
+        flow.segment(side, &seg, Origin { frame, ts }, pkt.payload_missing);
+    }
+
+    fn open_flow(
+        &mut self,
+        key: Key,
+        src: Endpoint,
+        dst: Endpoint,
+        swapped: bool,
+        frame: u64,
+        ts: Timestamp,
+    ) -> usize {
+        if self.map.len() >= MAX_OPEN_FLOWS {
+            self.evict_idle();
+        }
+        let slot = Slot {
+            flow: Flow::new(frame, ts, src, dst),
+            key,
+            lo_is_side0: !swapped,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                if let Some(s) = self.slots.get_mut(i) {
+                    *s = Some(slot);
+                }
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        self.map.insert(key, i);
+        self.open.insert(frame, i);
+        self.stats.flows += 1;
+        self.stats.peak_open = self.stats.peak_open.max(self.map.len());
+        i
+    }
+
+    fn finish(&mut self, i: usize, reason: EndReason) {
+        let Some(slot) = self.slots.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(i);
+        self.map.remove(&slot.key);
+        let mut flow = slot.flow;
+        self.open.remove(&flow.first_frame);
+        flow.end = reason;
+        flow.flush();
+        self.finished.insert(flow.first_frame, flow);
+        if self.finished.len() > MAX_WAITING {
+            if let Some((_, &oldest)) = self.open.first_key_value() {
+                self.stats.forced += 1;
+                self.finish(oldest, EndReason::Forced);
+            }
+        }
+    }
+
+    fn sweep(&mut self, now: Timestamp) {
+        let expired: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let f = &s.as_ref()?.flow;
+                let limit = if f.closed {
+                    CLOSED_TIMEOUT_NS
+                } else {
+                    IDLE_TIMEOUT_NS
+                };
+                (now.0.saturating_sub(f.last.0) > limit).then_some(i)
+            })
+            .collect();
+        for i in expired {
+            self.finish(i, EndReason::Timeout);
+        }
+    }
+
+    /// The table is full: finish the eighth of flows that have been idle longest.
+    fn evict_idle(&mut self) {
+        let mut idle: Vec<(i64, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s.as_ref()?.flow.last.0, i)))
+            .collect();
+        let n = (idle.len() / 8).max(1);
+        if n < idle.len() {
+            idle.select_nth_unstable(n);
+        }
+        for &(_, i) in idle.iter().take(n) {
+            self.stats.evicted += 1;
+            self.finish(i, EndReason::Evicted);
+        }
+    }
+
+    /// Finished flows whose first packet comes before every open flow's, in that order.
+    pub fn drain_ready(&mut self, out: &mut dyn FnMut(Flow<A>)) {
+        let horizon = self.open.first_key_value().map_or(u64::MAX, |(&k, _)| k);
+        while let Some(entry) = self.finished.first_entry() {
+            if *entry.key() > horizon {
+                break;
+            }
+            out(entry.remove());
+        }
+    }
+
+    /// End of input: finish everything and hand it all out in order.
+    pub fn finish_all(&mut self, out: &mut dyn FnMut(Flow<A>)) {
+        let open: Vec<usize> = self.open.values().copied().collect();
+        for i in open {
+            self.finish(i, EndReason::EndOfCapture);
+        }
+        self.drain_ready(out);
+    }
+}

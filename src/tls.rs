@@ -1,0 +1,1252 @@
+//! tls: the ordered bytes of one TCP direction in; TLS handshake events out.
+//!
+//! This is the record layer tls-parser does not have: it sniffs whether the bytes are TLS
+//! (content type 0x14–0x18, version 0x03xx) or an SSLv2-compatible ClientHello, cuts records
+//! out of the stream without copying when a record lies inside one chunk, buffers a record or a
+//! handshake message only when it spans chunks (capped by [`MAX_RECORD`] and
+//! [`MAX_HANDSHAKE_MESSAGE`]), reassembles handshake messages across records, and hands each
+//! complete message body to tls-parser. Extensions are walked here as raw TLVs, in wire order,
+//! GREASE kept, and each one parsed on its own by tls-parser so one bad extension cannot
+//! truncate the list.
+//!
+//! A direction is *done* once the handshake is over for it (first encrypted record; for the
+//! server of a TLS 1.3 connection, right after ServerHello): from then on it only follows record
+//! headers to spot encrypted alerts, and buffers nothing. Bytes that are not TLS (a plaintext
+//! protocol before STARTTLS, a connection picked up mid-record, bytes after a gap) are scanned
+//! at chunk starts for a record header, for at most [`MAX_SNIFF_BYTES`].
+//!
+//! It does not decide who is client or server (both directions run the same parser), does
+//! not decrypt, and does not judge certificates: it passes their DER on.
+
+use crate::capture::Timestamp;
+use crate::flow::FlowApp;
+use crate::reassembly::{Delivery, Origin};
+use tls_parser::{
+    parse_tls_extension_alpn_content, parse_tls_extension_ec_point_formats_content,
+    parse_tls_extension_elliptic_curves_content, parse_tls_extension_signature_algorithms_content,
+    parse_tls_extension_sni_content, parse_tls_handshake_certificaterequest,
+    parse_tls_handshake_client_hello, parse_tls_handshake_msg_certificate, TlsExtension,
+    TlsMessageHandshake,
+};
+
+/// Largest TLS record accepted: 2^14 plaintext + 2048 expansion (RFC 5246 §6.2.3), plus
+/// slack for implementations that overshoot.
+pub const MAX_RECORD: usize = (1 << 14) + 2048 + 256;
+/// Largest handshake message buffered (certificate chains are the big ones).
+pub const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+/// Bytes of non-TLS data scanned for a record header before the direction is given up.
+pub const MAX_SNIFF_BYTES: u64 = 64 * 1024;
+/// Handshake events kept per direction (renegotiation loops, garbage that looks like TLS).
+pub const MAX_EVENTS: usize = 256;
+
+/// RFC 8446 §4.1.3: the random of a HelloRetryRequest.
+pub const HRR_RANDOM: [u8; 32] = [
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+];
+
+pub mod content {
+    pub const CHANGE_CIPHER_SPEC: u8 = 20;
+    pub const ALERT: u8 = 21;
+    pub const HANDSHAKE: u8 = 22;
+    pub const APPLICATION_DATA: u8 = 23;
+    pub const HEARTBEAT: u8 = 24;
+}
+
+pub mod hs {
+    pub const CLIENT_HELLO: u8 = 1;
+    pub const SERVER_HELLO: u8 = 2;
+    pub const CERTIFICATE: u8 = 11;
+    pub const SERVER_KEY_EXCHANGE: u8 = 12;
+    pub const CERTIFICATE_REQUEST: u8 = 13;
+    pub const CERTIFICATE_STATUS: u8 = 22;
+}
+
+/// A parsed ClientHello. Code points are kept as sent (GREASE included).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientHello {
+    pub legacy_version: u16,
+    pub random: Vec<u8>,
+    pub session_id: Vec<u8>,
+    pub cipher_suites: Vec<u16>,
+    pub compression_methods: Vec<u8>,
+    /// Extension types in wire order.
+    pub extensions: Vec<u16>,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub supported_versions: Vec<u16>,
+    pub supported_groups: Vec<u16>,
+    pub ec_point_formats: Vec<u8>,
+    pub signature_algorithms: Vec<u16>,
+    pub key_share_groups: Vec<u16>,
+    pub psk: bool,
+    pub early_data: bool,
+    /// encrypted_client_hello (0xfe0d) present.
+    pub ech: bool,
+    /// Sent in the SSLv2-compatible format (RFC 5246 Appendix E.2).
+    pub sslv2: bool,
+    /// SSLv2 CIPHER-SPECs (3 bytes each) of an SSLv2-format hello.
+    pub sslv2_cipher_specs: Vec<u32>,
+    /// Extensions that did not parse (type, reason).
+    pub bad_extensions: Vec<u16>,
+}
+
+/// A parsed ServerHello (or HelloRetryRequest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerHello {
+    pub legacy_version: u16,
+    /// The negotiated version: supported_versions when present, else the legacy version.
+    pub version: u16,
+    pub random: Vec<u8>,
+    pub session_id: Vec<u8>,
+    pub cipher_suite: u16,
+    pub compression_method: u8,
+    pub extensions: Vec<u16>,
+    pub alpn: Option<String>,
+    pub key_share_group: Option<u16>,
+    pub hello_retry_request: bool,
+    pub bad_extensions: Vec<u16>,
+}
+
+impl ServerHello {
+    /// TLS 1.3 (final or a draft) selected: everything after this message is encrypted.
+    pub fn is_tls13(&self) -> bool {
+        is_tls13_version(self.version)
+    }
+}
+
+/// 0x0304 or a draft (0x7fXX, or Facebook's 0xfbXX experiments).
+pub fn is_tls13_version(v: u16) -> bool {
+    v == 0x0304 || v >> 8 == 0x7f || v >> 8 == 0xfb
+}
+
+/// Something the handshake showed, with the frame that completed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    ClientHello(Box<ClientHello>),
+    ServerHello(Box<ServerHello>),
+    /// Certificate message (TLS ≤ 1.2, or anything sent before encryption): DER, wire order.
+    Certificate(Vec<Vec<u8>>),
+    CertificateRequest {
+        cert_types: Vec<u8>,
+        /// Distinguished names of acceptable CAs, DER.
+        ca_names: Vec<Vec<u8>>,
+    },
+    /// CertificateStatus: status_type (1 = OCSP) and the response DER.
+    CertificateStatus {
+        status_type: u8,
+        response: Vec<u8>,
+    },
+    /// ServerKeyExchange: the named group for ECDHE (RFC 8422 §5.4), None for DHE/other.
+    ServerKeyExchange {
+        group: Option<u16>,
+    },
+    /// Any other plaintext handshake message, by type.
+    Handshake(u8),
+    ChangeCipherSpec,
+    /// A plaintext alert (level, description), or an encrypted one (both None).
+    Alert {
+        level: Option<u8>,
+        description: Option<u8>,
+        encrypted: bool,
+    },
+    /// The first encrypted record of this direction: its content type and length.
+    EncryptionStarted {
+        content_type: u8,
+        length: u16,
+    },
+    /// Bytes that are not TLS; the first few of them.
+    NotTls(Vec<u8>),
+    /// A record or message that does not parse, or a cap that was hit.
+    Malformed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Looking for the first record header at chunk starts.
+    Sniff,
+    /// Inside TLS records, plaintext handshake still going.
+    Records,
+    /// Handshake over for this direction: following record headers only.
+    Done,
+    /// Record sync lost after the handshake, or gave up: ignore the rest.
+    Off,
+}
+
+/// The last record header seen in this direction (for alert-sized encrypted records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordHeader {
+    pub content_type: u8,
+    pub length: u16,
+    pub frame: u64,
+}
+
+/// The TLS parser of one direction.
+#[derive(Debug)]
+pub struct Direction {
+    mode: Mode,
+    /// Bytes of a record (header included) that spans chunks.
+    record_buf: Vec<u8>,
+    /// Bytes of a handshake message that spans records.
+    hs_buf: Vec<u8>,
+    /// Bytes to skip of a record whose body is not buffered (Done mode).
+    skip: usize,
+    /// ChangeCipherSpec seen: later records are encrypted unless they parse as plaintext
+    /// handshake (TLS 1.3 middlebox-compatibility CCS, RFC 8446 Appendix D.4).
+    ccs: bool,
+    /// This direction is a TLS 1.3 server past its ServerHello.
+    tls13_server: bool,
+    /// A ClientHello in this direction offered TLS 1.3.
+    offered_tls13: bool,
+    sniffed: u64,
+    /// EncryptionStarted was reported.
+    encryption_reported: bool,
+    /// Whether any TLS record was seen.
+    pub saw_tls: bool,
+    pub records: u64,
+    pub last_record: Option<RecordHeader>,
+    pub events: Vec<Located>,
+    events_dropped: bool,
+}
+
+impl Default for Direction {
+    fn default() -> Self {
+        Direction {
+            mode: Mode::Sniff,
+            record_buf: Vec::new(),
+            hs_buf: Vec::new(),
+            skip: 0,
+            ccs: false,
+            tls13_server: false,
+            offered_tls13: false,
+            sniffed: 0,
+            encryption_reported: false,
+            saw_tls: false,
+            records: 0,
+            last_record: None,
+            events: Vec::new(),
+            events_dropped: false,
+        }
+    }
+}
+
+/// Is this the start of a TLS record (or an SSLv2-compatible ClientHello)? Needs 5+ bytes for a
+/// firm answer; with fewer, answers from what is there.
+pub fn looks_like_record_start(b: &[u8]) -> bool {
+    match b {
+        [ct, 3, minor, rest @ ..]
+            if (content::CHANGE_CIPHER_SPEC..=content::HEARTBEAT).contains(ct) && *minor <= 4 =>
+        {
+            match rest {
+                [h, l, more @ ..] => {
+                    let len = usize::from(u16::from_be_bytes([*h, *l]));
+                    if len == 0 || len > MAX_RECORD {
+                        return false;
+                    }
+                    // A handshake record must start with a known handshake type.
+                    match (ct, more.first()) {
+                        (&content::HANDSHAKE, Some(t)) => {
+                            matches!(t, 0..=4 | 8 | 11..=16 | 20..=24 | 67)
+                        }
+                        (&content::ALERT, Some(l)) => len == 2 && (*l == 1 || *l == 2),
+                        (&content::CHANGE_CIPHER_SPEC, _) => len == 1,
+                        _ => true,
+                    }
+                }
+                _ => true,
+            }
+        }
+        _ => is_sslv2_client_hello(b),
+    }
+}
+
+/// SSLv2-compatible ClientHello header: 2-byte length with the high bit set, msg type 1,
+/// version 0x0002 or 0x03xx (RFC 5246 Appendix E.2).
+fn is_sslv2_client_hello(b: &[u8]) -> bool {
+    match b {
+        [h, _, 1, maj, min, ..] => {
+            h & 0x80 != 0 && ((*maj == 3 && *min <= 4) || (*maj == 0 && *min == 2))
+        }
+        _ => false,
+    }
+}
+
+impl Direction {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True once the handshake is over for this direction (or the bytes are not TLS).
+    pub fn done(&self) -> bool {
+        matches!(self.mode, Mode::Done | Mode::Off)
+    }
+
+    /// True while the direction still wants stream bytes buffered by reassembly.
+    pub fn wants_reassembly(&self) -> bool {
+        matches!(self.mode, Mode::Sniff | Mode::Records)
+    }
+
+    /// Bytes went missing: record sync is lost.
+    pub fn gap(&mut self) {
+        self.record_buf.clear();
+        self.hs_buf.clear();
+        self.skip = 0;
+        self.mode = match self.mode {
+            Mode::Records | Mode::Sniff => Mode::Sniff,
+            Mode::Done | Mode::Off => Mode::Off,
+        };
+    }
+
+    /// Feeds the next chunk of the stream.
+    pub fn feed(&mut self, mut data: &[u8], origin: Origin) {
+        while !data.is_empty() {
+            match self.mode {
+                Mode::Off => return,
+                Mode::Sniff => {
+                    if looks_like_record_start(data) {
+                        self.mode = Mode::Records;
+                        if is_sslv2_client_hello(data) && !self.saw_tls {
+                            data = self.sslv2_hello(data, origin);
+                        }
+                        continue;
+                    }
+                    if self.sniffed == 0 && !self.saw_tls {
+                        let head = data.get(..data.len().min(16)).unwrap_or_default().to_vec();
+                        self.push(origin, Event::NotTls(head));
+                    }
+                    self.sniffed += data.len() as u64;
+                    if self.sniffed > MAX_SNIFF_BYTES {
+                        self.mode = Mode::Off;
+                    }
+                    return;
+                }
+                Mode::Records | Mode::Done => {
+                    data = self.records(data, origin);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, origin: Origin, event: Event) {
+        if self.events.len() < MAX_EVENTS {
+            self.events.push(Located {
+                frame: origin.frame,
+                ts: origin.ts,
+                event,
+            });
+        } else if !self.events_dropped {
+            self.events_dropped = true;
+            if let Some(last) = self.events.last_mut() {
+                last.event = Event::Malformed(format!(
+                    "more than {MAX_EVENTS} handshake events; the rest were not kept"
+                ));
+            }
+        }
+    }
+
+    /// Cuts records from `data`; returns what is left when the mode changes.
+    fn records<'a>(&mut self, mut data: &'a [u8], origin: Origin) -> &'a [u8] {
+        loop {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len());
+                self.skip -= n;
+                data = data.get(n..).unwrap_or_default();
+            }
+            if data.is_empty() {
+                return data;
+            }
+            if !self.record_buf.is_empty() || data.len() < 5 {
+                // Complete the buffered record (or header) first.
+                let have = self.record_buf.len();
+                let need = if have >= 5 {
+                    5 + record_len(&self.record_buf)
+                } else {
+                    5
+                };
+                let take = (need - have).min(data.len());
+                self.record_buf
+                    .extend_from_slice(data.get(..take).unwrap_or_default());
+                data = data.get(take..).unwrap_or_default();
+                if self.record_buf.len() == 5 && need == 5 {
+                    if !self.header_ok(origin) {
+                        return data;
+                    }
+                    if self.mode == Mode::Done {
+                        // Only the header matters now; skip the body without buffering.
+                        let buf = std::mem::take(&mut self.record_buf);
+                        self.skip = record_len(&buf);
+                        self.note_record(&buf, origin);
+                        continue;
+                    }
+                    continue;
+                }
+                if self.record_buf.len() >= 5
+                    && self.record_buf.len() == 5 + record_len(&self.record_buf)
+                {
+                    let rec = std::mem::take(&mut self.record_buf);
+                    self.record(&rec, origin);
+                    if self.mode != Mode::Records && self.mode != Mode::Done {
+                        return data;
+                    }
+                }
+                continue;
+            }
+            // Whole header in `data`.
+            let len = record_len(data);
+            if !self.header_ok_bytes(data, origin) {
+                return data;
+            }
+            if self.mode == Mode::Done {
+                self.note_record(data, origin);
+                let n = (5 + len).min(data.len());
+                self.skip = 5 + len - n;
+                data = data.get(n..).unwrap_or_default();
+                continue;
+            }
+            match data.get(..5 + len) {
+                Some(rec) => {
+                    self.record(rec, origin);
+                    data = data.get(5 + len..).unwrap_or_default();
+                    if self.mode != Mode::Records && self.mode != Mode::Done {
+                        return data;
+                    }
+                }
+                None => {
+                    self.record_buf.extend_from_slice(data);
+                    return &[];
+                }
+            }
+        }
+    }
+
+    fn header_ok(&mut self, origin: Origin) -> bool {
+        let buf = std::mem::take(&mut self.record_buf);
+        let ok = self.header_ok_bytes(&buf, origin);
+        if ok {
+            self.record_buf = buf;
+        }
+        ok
+    }
+
+    /// Validates a record header; on failure loses sync (and says so once).
+    fn header_ok_bytes(&mut self, h: &[u8], origin: Origin) -> bool {
+        let ok = matches!(h, [ct, 3, minor, ..] if (content::CHANGE_CIPHER_SPEC..=content::HEARTBEAT).contains(ct) && *minor <= 4)
+            && record_len(h) <= MAX_RECORD;
+        if !ok {
+            let head: Vec<String> = h.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            if self.mode == Mode::Done {
+                self.mode = Mode::Off;
+            } else {
+                self.push(
+                    origin,
+                    Event::Malformed(format!("not a TLS record header: {}", head.join(" "))),
+                );
+                self.mode = Mode::Sniff;
+            }
+            self.record_buf.clear();
+        }
+        ok
+    }
+
+    /// Done mode: only the record header is looked at.
+    fn note_record(&mut self, h: &[u8], origin: Origin) {
+        let (ct, len) = (h.first().copied().unwrap_or(0), record_len(h) as u16);
+        self.records += 1;
+        self.last_record = Some(RecordHeader {
+            content_type: ct,
+            length: len,
+            frame: origin.frame,
+        });
+        if !self.encryption_reported && ct != content::CHANGE_CIPHER_SPEC {
+            // A TLS 1.3 server's first record after ServerHello.
+            self.encryption_reported = true;
+            self.push(
+                origin,
+                Event::EncryptionStarted {
+                    content_type: ct,
+                    length: len,
+                },
+            );
+        }
+        if ct == content::ALERT {
+            self.push(
+                origin,
+                Event::Alert {
+                    level: None,
+                    description: None,
+                    encrypted: true,
+                },
+            );
+        }
+    }
+
+    /// One complete record, header included.
+    fn record(&mut self, rec: &[u8], origin: Origin) {
+        let ct = rec.first().copied().unwrap_or(0);
+        let body = rec.get(5..).unwrap_or_default();
+        self.saw_tls = true;
+        self.records += 1;
+        self.last_record = Some(RecordHeader {
+            content_type: ct,
+            length: body.len() as u16,
+            frame: origin.frame,
+        });
+        let encrypted = self.tls13_server
+            || ct == content::APPLICATION_DATA
+            || (self.ccs
+                && !(ct == content::HANDSHAKE && self.offered_tls13 && plaintext_handshake(body)));
+        if encrypted && ct != content::CHANGE_CIPHER_SPEC {
+            self.encryption_reported = true;
+            self.push(
+                origin,
+                Event::EncryptionStarted {
+                    content_type: ct,
+                    length: body.len() as u16,
+                },
+            );
+            if ct == content::ALERT {
+                self.push(
+                    origin,
+                    Event::Alert {
+                        level: None,
+                        description: None,
+                        encrypted: true,
+                    },
+                );
+            }
+            self.hs_buf.clear();
+            self.mode = Mode::Done;
+            return;
+        }
+        match ct {
+            content::CHANGE_CIPHER_SPEC => {
+                self.ccs = true;
+                self.push(origin, Event::ChangeCipherSpec);
+            }
+            content::ALERT => {
+                for pair in body.chunks(2) {
+                    match pair {
+                        [level, desc] => self.push(
+                            origin,
+                            Event::Alert {
+                                level: Some(*level),
+                                description: Some(*desc),
+                                encrypted: false,
+                            },
+                        ),
+                        _ => self.push(
+                            origin,
+                            Event::Malformed("alert record with an odd length".into()),
+                        ),
+                    }
+                }
+            }
+            content::HANDSHAKE => self.handshake_fragment(body, origin),
+            _ => {}
+        }
+    }
+
+    fn handshake_fragment(&mut self, mut body: &[u8], origin: Origin) {
+        if !self.hs_buf.is_empty() {
+            let have = self.hs_buf.len();
+            let need = if have >= 4 {
+                4 + hs_len(&self.hs_buf)
+            } else {
+                4
+            };
+            let take = (need - have).min(body.len());
+            if need > MAX_HANDSHAKE_MESSAGE {
+                self.push(origin, Event::Malformed(format!("handshake message of {need} bytes exceeds the {MAX_HANDSHAKE_MESSAGE}-byte cap")));
+                self.hs_buf.clear();
+                return;
+            }
+            self.hs_buf
+                .extend_from_slice(body.get(..take).unwrap_or_default());
+            body = body.get(take..).unwrap_or_default();
+            if self.hs_buf.len() >= 4 && self.hs_buf.len() == 4 + hs_len(&self.hs_buf) {
+                let msg = std::mem::take(&mut self.hs_buf);
+                self.message(&msg, origin);
+            } else if self.hs_buf.len() == 4 {
+                // header only so far; continue with the rest of this record
+                return self.handshake_fragment(body, origin);
+            }
+        }
+        while !body.is_empty() {
+            if self.mode != Mode::Records {
+                return;
+            }
+            match body.get(..4).map(hs_len) {
+                Some(len) => match body.get(..4 + len) {
+                    Some(msg) => {
+                        self.message(msg, origin);
+                        body = body.get(4 + len..).unwrap_or_default();
+                    }
+                    None => {
+                        if 4 + len > MAX_HANDSHAKE_MESSAGE {
+                            self.push(origin, Event::Malformed(format!("handshake message of {} bytes exceeds the {MAX_HANDSHAKE_MESSAGE}-byte cap", 4 + len)));
+                            return;
+                        }
+                        self.hs_buf.extend_from_slice(body);
+                        return;
+                    }
+                },
+                None => {
+                    self.hs_buf.extend_from_slice(body);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One complete handshake message (4-byte header included).
+    fn message(&mut self, msg: &[u8], origin: Origin) {
+        let t = msg.first().copied().unwrap_or(0);
+        let body = msg.get(4..).unwrap_or_default();
+        let event = match t {
+            hs::CLIENT_HELLO => match parse_client_hello(body) {
+                Ok(ch) => {
+                    self.offered_tls13 |=
+                        ch.supported_versions.iter().any(|&v| is_tls13_version(v))
+                            || is_tls13_version(ch.legacy_version);
+                    Event::ClientHello(Box::new(ch))
+                }
+                Err(e) => Event::Malformed(format!("ClientHello: {e}")),
+            },
+            hs::SERVER_HELLO => match parse_server_hello(body) {
+                Ok(sh) => {
+                    if sh.is_tls13() && !sh.hello_retry_request {
+                        self.tls13_server = true;
+                    }
+                    Event::ServerHello(Box::new(sh))
+                }
+                Err(e) => Event::Malformed(format!("ServerHello: {e}")),
+            },
+            hs::CERTIFICATE => match parse_tls_handshake_msg_certificate(body) {
+                Ok((_, TlsMessageHandshake::Certificate(c))) => {
+                    Event::Certificate(c.cert_chain.iter().map(|c| c.data.to_vec()).collect())
+                }
+                _ => match parse_tls13_certificate(body) {
+                    Some(certs) => Event::Certificate(certs),
+                    None => Event::Malformed("Certificate message does not parse".into()),
+                },
+            },
+            hs::CERTIFICATE_REQUEST => match parse_tls_handshake_certificaterequest(body) {
+                Ok((_, cr)) => Event::CertificateRequest {
+                    cert_types: cr.cert_types.clone(),
+                    ca_names: cr.unparsed_ca.iter().map(|n| n.to_vec()).collect(),
+                },
+                Err(_) => Event::Malformed("CertificateRequest does not parse".into()),
+            },
+            hs::CERTIFICATE_STATUS => match body {
+                [status_type, a, b, c, rest @ ..] => {
+                    let len = u32::from_be_bytes([0, *a, *b, *c]) as usize;
+                    Event::CertificateStatus {
+                        status_type: *status_type,
+                        response: rest.get(..len).unwrap_or(rest).to_vec(),
+                    }
+                }
+                _ => Event::Malformed("CertificateStatus too short".into()),
+            },
+            hs::SERVER_KEY_EXCHANGE => Event::ServerKeyExchange {
+                // ECParameters: curve_type 3 = named_curve, then the NamedGroup (RFC 8422 §5.4).
+                group: match body {
+                    [3, a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
+                    _ => None,
+                },
+            },
+            other => Event::Handshake(other),
+        };
+        self.push(origin, event);
+        if self.tls13_server {
+            // RFC 8446 §2: everything after ServerHello is encrypted.
+            self.hs_buf.clear();
+            self.mode = Mode::Done;
+        }
+    }
+
+    /// SSLv2-compatible ClientHello (RFC 5246 Appendix E.2); returns the bytes after it.
+    fn sslv2_hello<'a>(&mut self, data: &'a [u8], origin: Origin) -> &'a [u8] {
+        let len = match data {
+            [h, l, ..] => usize::from(u16::from_be_bytes([h & 0x7f, *l])),
+            _ => return &[],
+        };
+        let Some(msg) = data.get(2..2 + len) else {
+            // Spans chunks: rare enough (it is ≤ 2 segments in practice) to give up on.
+            self.push(
+                origin,
+                Event::Malformed("SSLv2-format ClientHello spans segments".into()),
+            );
+            self.mode = Mode::Off;
+            return &[];
+        };
+        self.saw_tls = true;
+        self.records += 1;
+        match parse_sslv2_client_hello(msg) {
+            Some(ch) => self.push(origin, Event::ClientHello(Box::new(ch))),
+            None => self.push(
+                origin,
+                Event::Malformed("SSLv2-format ClientHello does not parse".into()),
+            ),
+        }
+        data.get(2 + len..).unwrap_or_default()
+    }
+}
+
+/// Both directions of one TCP connection: the TLS stage's state per flow.
+#[derive(Debug, Default)]
+pub struct Conversation {
+    /// Indexed by flow side (0 = the side that sent the flow's first packet).
+    pub dirs: [Direction; 2],
+}
+
+impl Conversation {
+    fn first_client_hello_frame(&self, side: usize) -> Option<u64> {
+        self.dirs
+            .get(side)?
+            .events
+            .iter()
+            .find(|e| matches!(e.event, Event::ClientHello(_)))
+            .map(|e| e.frame)
+    }
+}
+
+impl FlowApp for Conversation {
+    fn deliver(&mut self, side: usize, delivery: Delivery<'_>) {
+        let Some(d) = self.dirs.get_mut(side) else {
+            return;
+        };
+        match delivery {
+            Delivery::Data { bytes, origin } => d.feed(bytes, origin),
+            Delivery::Gap { .. } => d.gap(),
+        }
+    }
+
+    fn wants_data(&self, side: usize) -> bool {
+        self.dirs.get(side).is_some_and(|d| d.mode != Mode::Off)
+    }
+
+    fn wants_buffering(&self, side: usize) -> bool {
+        self.dirs.get(side).is_some_and(Direction::wants_reassembly)
+    }
+
+    fn client_side(&self) -> Option<usize> {
+        match (
+            self.first_client_hello_frame(0),
+            self.first_client_hello_frame(1),
+        ) {
+            (Some(a), Some(b)) => Some(usize::from(b < a)),
+            (Some(_), None) => Some(0),
+            (None, Some(_)) => Some(1),
+            (None, None) => None,
+        }
+    }
+}
+
+fn record_len(h: &[u8]) -> usize {
+    match h {
+        [_, _, _, a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),
+        _ => 0,
+    }
+}
+
+fn hs_len(h: &[u8]) -> usize {
+    match h {
+        [_, a, b, c, ..] => u32::from_be_bytes([0, *a, *b, *c]) as usize,
+        _ => 0,
+    }
+}
+
+/// A record body that is exactly one or more whole handshake messages of plausible types:
+/// after a TLS 1.3 compatibility CCS this is still plaintext (a second ClientHello).
+fn plaintext_handshake(mut body: &[u8]) -> bool {
+    if body.is_empty() {
+        return false;
+    }
+    while let [t, a, b, c, rest @ ..] = body {
+        let len = u32::from_be_bytes([0, *a, *b, *c]) as usize;
+        if !matches!(t, 1 | 2) || rest.len() < len {
+            return false;
+        }
+        body = rest.get(len..).unwrap_or_default();
+    }
+    body.is_empty()
+}
+
+fn u16s(b: &[u8]) -> Vec<u16> {
+    b.chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect()
+}
+
+/// Walks extension TLVs in wire order: (type, body).
+fn walk_extensions(mut b: &[u8]) -> (Vec<(u16, &[u8])>, bool) {
+    let mut out = Vec::new();
+    while let [t1, t2, l1, l2, rest @ ..] = b {
+        let len = usize::from(u16::from_be_bytes([*l1, *l2]));
+        let Some(body) = rest.get(..len) else {
+            return (out, false);
+        };
+        out.push((u16::from_be_bytes([*t1, *t2]), body));
+        b = rest.get(len..).unwrap_or_default();
+    }
+    (out, b.is_empty())
+}
+
+/// Extensions block after the fixed fields: u16 length then TLVs; absent is fine.
+fn extensions_block(rest: &[u8]) -> &[u8] {
+    match rest {
+        [a, b, tail @ ..] => {
+            let len = usize::from(u16::from_be_bytes([*a, *b]));
+            tail.get(..len).unwrap_or(tail)
+        }
+        _ => &[],
+    }
+}
+
+pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, &'static str> {
+    let (_, raw) =
+        parse_tls_handshake_client_hello(body).map_err(|_| "fixed fields do not parse")?;
+    let mut ch = ClientHello {
+        legacy_version: raw.version.0,
+        random: raw.random.to_vec(),
+        session_id: raw.session_id.unwrap_or_default().to_vec(),
+        cipher_suites: raw.ciphers.iter().map(|c| c.0).collect(),
+        compression_methods: raw.comp.iter().map(|c| c.0).collect(),
+        ..Default::default()
+    };
+    // tls-parser stops at the first extension it cannot parse; walk the raw TLVs ourselves.
+    let ext = raw.ext.unwrap_or_default();
+    let (exts, _complete) = walk_extensions(ext);
+    for (t, data) in exts {
+        ch.extensions.push(t);
+        let ok = match t {
+            0 => match parse_tls_extension_sni_content(data) {
+                Ok((_, TlsExtension::SNI(names))) => {
+                    ch.sni = names
+                        .iter()
+                        .find(|(ty, _)| ty.0 == 0)
+                        .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                    true
+                }
+                _ => false,
+            },
+            10 => match parse_tls_extension_elliptic_curves_content(data) {
+                Ok((_, TlsExtension::EllipticCurves(g))) => {
+                    ch.supported_groups = g.iter().map(|g| g.0).collect();
+                    true
+                }
+                _ => false,
+            },
+            11 => match parse_tls_extension_ec_point_formats_content(data) {
+                Ok((_, TlsExtension::EcPointFormats(f))) => {
+                    ch.ec_point_formats = f.to_vec();
+                    true
+                }
+                _ => false,
+            },
+            13 => match parse_tls_extension_signature_algorithms_content(data) {
+                Ok((_, TlsExtension::SignatureAlgorithms(s))) => {
+                    ch.signature_algorithms = s;
+                    true
+                }
+                _ => false,
+            },
+            16 => match parse_tls_extension_alpn_content(data) {
+                Ok((_, TlsExtension::ALPN(p))) => {
+                    ch.alpn = p
+                        .iter()
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect();
+                    true
+                }
+                _ => false,
+            },
+            // supported_versions: u8 length, then u16 versions (RFC 8446 §4.2.1).
+            43 => match data.split_first() {
+                Some((&n, list)) if usize::from(n) == list.len() && n % 2 == 0 => {
+                    ch.supported_versions = u16s(list);
+                    true
+                }
+                _ => false,
+            },
+            // key_share (RFC 8446 §4.2.8): u16 length, then (group, u16 key length, key)*.
+            // Draft 23 and earlier used 40 for key_share.
+            51 | 40 => match data {
+                [a, b, list @ ..] if usize::from(u16::from_be_bytes([*a, *b])) == list.len() => {
+                    let mut rest: &[u8] = list;
+                    while let [g1, g2, k1, k2, tail @ ..] = rest {
+                        ch.key_share_groups.push(u16::from_be_bytes([*g1, *g2]));
+                        let klen = usize::from(u16::from_be_bytes([*k1, *k2]));
+                        rest = tail.get(klen..).unwrap_or_default();
+                    }
+                    true
+                }
+                _ => t == 40,
+            },
+            41 => {
+                ch.psk = true;
+                true
+            }
+            42 => {
+                ch.early_data = true;
+                true
+            }
+            0xfe0d => {
+                ch.ech = true;
+                true
+            }
+            _ => true,
+        };
+        if !ok {
+            ch.bad_extensions.push(t);
+        }
+    }
+    Ok(ch)
+}
+
+pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, &'static str> {
+    let legacy_version = match body {
+        [a, b, ..] => u16::from_be_bytes([*a, *b]),
+        _ => return Err("too short"),
+    };
+    let random = body.get(2..34).ok_or("too short for the random")?;
+    let mut sh = ServerHello {
+        legacy_version,
+        version: legacy_version,
+        random: random.to_vec(),
+        ..Default::default()
+    };
+    let rest = body.get(34..).unwrap_or_default();
+    // Drafts up to 21 (0x7fXX in the version field) have no session id and no compression
+    // (draft-ietf-tls-tls13-18 §4.1.3); tls-parser knows only draft 18, so the fixed fields are
+    // read here for every version.
+    let ext = if legacy_version >> 8 == 0x7f {
+        match rest {
+            [c1, c2, tail @ ..] => {
+                sh.cipher_suite = u16::from_be_bytes([*c1, *c2]);
+                extensions_block(tail)
+            }
+            _ => return Err("too short for the cipher suite"),
+        }
+    } else {
+        let (&sid_len, tail) = rest.split_first().ok_or("too short for the session id")?;
+        let sid = tail
+            .get(..usize::from(sid_len))
+            .ok_or("session id longer than the message")?;
+        sh.session_id = sid.to_vec();
+        match tail.get(usize::from(sid_len)..).unwrap_or_default() {
+            [c1, c2, comp, tail @ ..] => {
+                sh.cipher_suite = u16::from_be_bytes([*c1, *c2]);
+                sh.compression_method = *comp;
+                extensions_block(tail)
+            }
+            _ => return Err("too short for the cipher suite"),
+        }
+    };
+    sh.hello_retry_request = random == HRR_RANDOM;
+    let (exts, _) = walk_extensions(ext);
+    for (t, data) in exts {
+        sh.extensions.push(t);
+        match t {
+            16 => match parse_tls_extension_alpn_content(data) {
+                Ok((_, TlsExtension::ALPN(p))) => {
+                    sh.alpn = p.first().map(|p| String::from_utf8_lossy(p).into_owned());
+                }
+                _ => sh.bad_extensions.push(t),
+            },
+            43 => match data {
+                [a, b] => sh.version = u16::from_be_bytes([*a, *b]),
+                _ => sh.bad_extensions.push(t),
+            },
+            51 | 40 => match data {
+                [a, b, ..] => sh.key_share_group = Some(u16::from_be_bytes([*a, *b])),
+                _ => sh.bad_extensions.push(t),
+            },
+            _ => {}
+        }
+    }
+    Ok(sh)
+}
+
+/// TLS 1.3 Certificate (RFC 8446 §4.4.2): request context, then entries with extensions.
+/// Seen in plaintext only in odd captures (drafts, decrypted traces).
+fn parse_tls13_certificate(body: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (&ctx_len, rest) = body.split_first()?;
+    let rest = rest.get(usize::from(ctx_len)..)?;
+    let [a, b, c, entries @ ..] = rest else {
+        return None;
+    };
+    if u32::from_be_bytes([0, *a, *b, *c]) as usize != entries.len() {
+        return None;
+    }
+    let mut list: &[u8] = entries;
+    let mut certs = Vec::new();
+    while let [a, b, c, tail @ ..] = list {
+        let len = u32::from_be_bytes([0, *a, *b, *c]) as usize;
+        certs.push(tail.get(..len)?.to_vec());
+        let [e1, e2, tail @ ..] = tail.get(len..)? else {
+            return None;
+        };
+        list = tail.get(usize::from(u16::from_be_bytes([*e1, *e2]))..)?;
+    }
+    Some(certs)
+}
+
+/// SSLv2 CLIENT-HELLO body after the 2-byte length: msg type, version, spec/session/challenge
+/// lengths, then the data (RFC 5246 Appendix E.2).
+fn parse_sslv2_client_hello(msg: &[u8]) -> Option<ClientHello> {
+    let [1, v1, v2, s1, s2, i1, i2, c1, c2, rest @ ..] = msg else {
+        return None;
+    };
+    let spec_len = usize::from(u16::from_be_bytes([*s1, *s2]));
+    let sid_len = usize::from(u16::from_be_bytes([*i1, *i2]));
+    let chal_len = usize::from(u16::from_be_bytes([*c1, *c2]));
+    if spec_len % 3 != 0 {
+        return None;
+    }
+    let specs = rest.get(..spec_len)?;
+    let sid = rest.get(spec_len..spec_len + sid_len)?;
+    let challenge = rest.get(spec_len + sid_len..spec_len + sid_len + chal_len)?;
+    Some(ClientHello {
+        legacy_version: u16::from_be_bytes([*v1, *v2]),
+        random: challenge.to_vec(),
+        session_id: sid.to_vec(),
+        sslv2: true,
+        sslv2_cipher_specs: specs
+            .chunks_exact(3)
+            .map(|c| u32::from_be_bytes([0, c[0], c[1], c[2]]))
+            .collect(),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(frame: u64) -> Origin {
+        Origin {
+            frame,
+            ts: Timestamp(0),
+        }
+    }
+
+    /// A ClientHello handshake message with the given extensions (type, body).
+    fn client_hello_msg(exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[0x11; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 4, 0x13, 0x01, 0xc0, 0x2f]);
+        body.extend_from_slice(&[1, 0]);
+        let mut e = Vec::new();
+        for (t, d) in exts {
+            e.extend_from_slice(&t.to_be_bytes());
+            e.extend_from_slice(&(d.len() as u16).to_be_bytes());
+            e.extend_from_slice(d);
+        }
+        body.extend_from_slice(&(e.len() as u16).to_be_bytes());
+        body.extend_from_slice(&e);
+        let mut msg = vec![1];
+        msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    fn record(ct: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![ct, 3, 1];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    fn sni_ext(name: &str) -> (u16, Vec<u8>) {
+        let mut d = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+        d.push(0);
+        d.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        d.extend_from_slice(name.as_bytes());
+        (0, d)
+    }
+
+    fn client_hellos(d: &Direction) -> Vec<&ClientHello> {
+        d.events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::ClientHello(c) => Some(c.as_ref()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn client_hello_fields_are_read_in_wire_order_with_grease_kept() {
+        let msg = client_hello_msg(&[
+            (0x0a0a, vec![]),
+            sni_ext("example.com"),
+            (16, vec![0, 9, 2, b'h', b'2', 1, b'x', 0]),
+            (43, vec![4, 0x3a, 0x3a, 0x03, 0x04]),
+            (10, vec![0, 4, 0x00, 0x1d, 0x00, 0x17]),
+            (51, vec![0, 6, 0x00, 0x1d, 0, 2, 9, 9]),
+        ]);
+        let ch = parse_client_hello(&msg[4..]).unwrap();
+        assert_eq!(ch.extensions, vec![0x0a0a, 0, 16, 43, 10, 51]);
+        assert_eq!(ch.sni.as_deref(), Some("example.com"));
+        assert_eq!(ch.supported_versions, vec![0x3a3a, 0x0304]);
+        assert_eq!(ch.supported_groups, vec![0x1d, 0x17]);
+        assert_eq!(ch.key_share_groups, vec![0x1d]);
+        assert_eq!(ch.cipher_suites, vec![0x1301, 0xc02f]);
+        assert!(
+            ch.bad_extensions.contains(&16),
+            "ALPN with a truncated name is flagged"
+        );
+    }
+
+    #[test]
+    fn a_bad_extension_does_not_hide_the_ones_after_it() {
+        let msg = client_hello_msg(&[(10, vec![0, 9, 1]), sni_ext("after.example")]);
+        let ch = parse_client_hello(&msg[4..]).unwrap();
+        assert_eq!(ch.extensions, vec![10, 0]);
+        assert_eq!(ch.sni.as_deref(), Some("after.example"));
+        assert_eq!(ch.bad_extensions, vec![10]);
+    }
+
+    #[test]
+    fn client_hello_split_across_three_chunks_is_reassembled() {
+        let rec = record(22, &client_hello_msg(&[sni_ext("split.example")]));
+        let mut d = Direction::new();
+        d.feed(&rec[..3], origin(1));
+        d.feed(&rec[3..40], origin(2));
+        d.feed(&rec[40..], origin(3));
+        let chs = client_hellos(&d);
+        assert_eq!(chs.len(), 1);
+        assert_eq!(chs[0].sni.as_deref(), Some("split.example"));
+        assert_eq!(d.events[0].frame, 3);
+    }
+
+    #[test]
+    fn handshake_message_fragmented_across_records_is_reassembled() {
+        let msg = client_hello_msg(&[sni_ext("frag.example")]);
+        let mut bytes = record(22, &msg[..10]);
+        bytes.extend(record(22, &msg[10..]));
+        let mut d = Direction::new();
+        d.feed(&bytes, origin(1));
+        assert_eq!(client_hellos(&d)[0].sni.as_deref(), Some("frag.example"));
+    }
+
+    #[test]
+    fn plaintext_alert_and_encrypted_alert_are_told_apart() {
+        let mut d = Direction::new();
+        d.feed(&record(21, &[2, 40]), origin(1));
+        assert!(matches!(
+            d.events[0].event,
+            Event::Alert {
+                level: Some(2),
+                description: Some(40),
+                encrypted: false
+            }
+        ));
+        let mut d = Direction::new();
+        let mut b = record(20, &[1]);
+        b.extend(record(22, &[0x55; 40]));
+        b.extend(record(21, &[0x66; 26]));
+        d.feed(&b, origin(1));
+        assert!(d.done());
+        let enc: Vec<_> = d
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.event,
+                    Event::Alert {
+                        encrypted: true,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(enc.len(), 1);
+    }
+
+    #[test]
+    fn hello_retry_request_is_detected_by_its_random() {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&HRR_RANDOM);
+        body.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+        let sh = parse_server_hello(&body).unwrap();
+        assert!(sh.hello_retry_request);
+        assert_eq!(sh.version, 0x0304);
+        assert_eq!(sh.cipher_suite, 0x1301);
+    }
+
+    #[test]
+    fn tls13_server_direction_is_done_after_server_hello() {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&[0, 0x13, 0x02, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+        let mut msg = vec![2, 0, 0, body.len() as u8];
+        msg.extend_from_slice(&body);
+        let mut d = Direction::new();
+        d.feed(&record(22, &msg), origin(1));
+        assert!(d.done());
+    }
+
+    #[test]
+    fn sslv2_compatible_client_hello_is_parsed() {
+        // length 0x801f: type 1, version 3.1, 6 bytes of specs, no session id, 16-byte challenge
+        let mut b = vec![0x80, 0x1f, 1, 3, 1, 0, 6, 0, 0, 0, 16];
+        b.extend_from_slice(&[0x00, 0x00, 0x39, 0x01, 0x00, 0x80]);
+        b.extend_from_slice(&[0xaa; 16]);
+        let mut d = Direction::new();
+        d.feed(&b, origin(1));
+        let chs = client_hellos(&d);
+        assert_eq!(chs.len(), 1);
+        assert!(chs[0].sslv2);
+        assert_eq!(chs[0].legacy_version, 0x0301);
+        assert_eq!(chs[0].sslv2_cipher_specs, vec![0x39, 0x010080]);
+    }
+
+    #[test]
+    fn plaintext_protocol_then_tls_is_found_at_a_chunk_start() {
+        let mut d = Direction::new();
+        d.feed(b"EHLO mail.example\r\n", origin(1));
+        d.feed(b"STARTTLS\r\n", origin(2));
+        d.feed(
+            &record(22, &client_hello_msg(&[sni_ext("mail.example")])),
+            origin(3),
+        );
+        assert!(matches!(d.events[0].event, Event::NotTls(_)));
+        assert_eq!(client_hellos(&d)[0].sni.as_deref(), Some("mail.example"));
+    }
+
+    #[test]
+    fn truncated_and_garbage_inputs_never_panic() {
+        let rec = record(
+            22,
+            &client_hello_msg(&[sni_ext("cut.example"), (43, vec![2, 3, 4])]),
+        );
+        for cut in 0..rec.len() {
+            let mut d = Direction::new();
+            d.feed(&rec[..cut], origin(1));
+            let _ = parse_client_hello(rec.get(9..cut).unwrap_or_default());
+            let _ = parse_server_hello(rec.get(9..cut).unwrap_or_default());
+        }
+        let table: &[&[u8]] = &[
+            &[22, 3, 1, 0xff, 0xff],
+            &[22, 3, 1, 0, 4, 1, 0xff, 0xff, 0xff],
+            &[21, 3, 3, 0, 3, 2, 40, 1],
+            &[0x80, 0x03, 1, 3, 1],
+            &[22, 3, 3, 0, 4, 2, 0, 0, 0],
+            &[22, 3, 3, 0, 4, 11, 0, 0, 0],
+        ];
+        for input in table {
+            let mut d = Direction::new();
+            d.feed(input, origin(1));
+        }
+    }
+}

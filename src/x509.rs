@@ -1,0 +1,136 @@
+//! x509: DER certificates in; the facts a diagnosis and the output need out.
+//!
+//! Each certificate keeps the SHA-256 of its DER whatever happens; the rest (subject, issuer,
+//! serial, validity, SAN DNS names, key and signature) comes from x509-parser. A certificate
+//! that does not parse is kept with its hash and the parse error, never dropped.
+//!
+//! Chain building and trust decisions are not made here yet: this stage only describes each
+//! certificate as sent.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// One certificate as the peer sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertInfo {
+    /// SHA-256 of the DER, lowercase hex.
+    pub sha256: String,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    /// Serial number, lowercase hex with colons as openssl prints it.
+    pub serial: Option<String>,
+    /// RFC 3339 UTC.
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    /// Unix seconds of the validity bounds, for diagnoses.
+    #[serde(skip)]
+    pub validity_secs: Option<(i64, i64)>,
+    pub san_dns: Vec<String>,
+    /// DER length in bytes.
+    pub size: usize,
+    /// Why the certificate did not parse, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parse_error: Option<String>,
+}
+
+/// Hex of a SHA-256 digest.
+pub fn sha256_hex(der: &[u8]) -> String {
+    let digest = Sha256::digest(der);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// RFC 3339 UTC with a `Z`, seconds precision.
+pub fn rfc3339_secs(secs: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+impl CertInfo {
+    pub fn from_der(der: &[u8]) -> CertInfo {
+        let mut info = CertInfo {
+            sha256: sha256_hex(der),
+            subject: None,
+            issuer: None,
+            serial: None,
+            not_before: None,
+            not_after: None,
+            validity_secs: None,
+            san_dns: Vec::new(),
+            size: der.len(),
+            parse_error: None,
+        };
+        match X509Certificate::from_der(der) {
+            Ok((_, cert)) => {
+                info.subject = Some(cert.subject().to_string());
+                info.issuer = Some(cert.issuer().to_string());
+                info.serial = Some(cert.raw_serial_as_string());
+                let v = cert.validity();
+                let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
+                info.not_before = rfc3339_secs(nb);
+                info.not_after = rfc3339_secs(na);
+                info.validity_secs = Some((nb, na));
+                match cert.subject_alternative_name() {
+                    Ok(Some(san)) => {
+                        info.san_dns = san
+                            .value
+                            .general_names
+                            .iter()
+                            .filter_map(|n| match n {
+                                GeneralName::DNSName(d) => Some(d.to_string()),
+                                _ => None,
+                            })
+                            .collect();
+                    }
+                    Ok(None) => {}
+                    Err(e) => info.parse_error = Some(format!("subjectAltName: {e}")),
+                }
+            }
+            Err(e) => info.parse_error = Some(e.to_string()),
+        }
+        info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_keeps_its_hash_and_an_error() {
+        let c = CertInfo::from_der(b"not a certificate");
+        // sha256("not a certificate") from coreutils sha256sum
+        assert_eq!(
+            c.sha256,
+            "47209c9b7af839de69e9a9cd625e9182c1ad63dae79ed88a2dd680fe34218620"
+        );
+        assert!(c.parse_error.is_some());
+        assert!(c.subject.is_none());
+    }
+
+    #[test]
+    fn every_prefix_of_a_certificate_is_handled_without_panic() {
+        let der = include_bytes!("../tests/data/leaf.der");
+        for cut in 0..der.len() {
+            let c = CertInfo::from_der(&der[..cut]);
+            assert_eq!(c.size, cut);
+        }
+        let full = CertInfo::from_der(der);
+        assert!(full.parse_error.is_none(), "{:?}", full.parse_error);
+        // Values from `openssl x509 -inform der -noout -fingerprint -sha256 -dates`.
+        assert_eq!(
+            full.sha256,
+            "c561bc47817ccebeeb18b0e7478fd44570f383ee532fa75b1dc37333b5fc796c"
+        );
+        assert_eq!(full.not_before.as_deref(), Some("2026-11-23T19:40:03Z"));
+        assert_eq!(full.not_after.as_deref(), Some("2036-11-20T19:40:03Z"));
+        assert_eq!(full.san_dns, vec!["www.example.test", "example.test"]);
+        assert_eq!(full.subject.as_deref(), Some("CN=www.example.test"));
+    }
+}
