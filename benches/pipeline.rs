@@ -1,1 +1,83 @@
-fn main() {}
+//! Throughput of each stage and of the whole pipeline, in bytes of capture per second.
+//!
+//! The capture comes from `TLSMORTEM_BENCH_CAPTURE` (default `bench-data/bench.pcap`, made by
+//! `scripts/make-bench-capture.sh`); without it the benches run on the captures in
+//! `captures/` so that `cargo bench` always has something to measure. The file is loaded into
+//! memory before timing, so the figures are for data in page cache.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::path::PathBuf;
+use tlsmortem::capture;
+
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    let path = std::env::var_os("TLSMORTEM_BENCH_CAPTURE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("bench-data/bench.pcap"));
+    if let Ok(bytes) = std::fs::read(&path) {
+        return vec![(path.display().to_string(), bytes)];
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("captures")
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"));
+    found.sort();
+    found
+        .into_iter()
+        .filter_map(|p| Some((p.display().to_string(), std::fs::read(&p).ok()?)))
+        .collect()
+}
+
+fn stages(c: &mut Criterion) {
+    let inputs = inputs();
+    let total: u64 = inputs.iter().map(|(_, b)| b.len() as u64).sum();
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Bytes(total));
+    g.sample_size(10);
+    g.bench_function("capture: walk frames", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for (name, bytes) in &inputs {
+                let _ = capture::read_bytes(name, bytes, &mut |f| n += f.data.len() as u64);
+            }
+            n
+        })
+    });
+    g.bench_function("capture+wire: decode headers", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for (name, bytes) in &inputs {
+                let _ = capture::read_bytes(name, bytes, &mut |f| {
+                    if tlsmortem::wire::decode(f.link_type, f.data).is_ok() {
+                        n += 1;
+                    }
+                });
+            }
+            n
+        })
+    });
+    g.bench_function("whole pipeline: connection records", |b| {
+        let config = tlsmortem::Config::default();
+        b.iter(|| {
+            let mut n = 0u64;
+            for (name, bytes) in &inputs {
+                let _ = tlsmortem::analyze_bytes(name, bytes, &config, &mut |_| n += 1);
+            }
+            n
+        })
+    });
+    g.bench_function("whole pipeline + JSON", |b| {
+        let config = tlsmortem::Config::default();
+        b.iter(|| {
+            let mut out = tlsmortem::report::JsonLines::new(std::io::sink());
+            for (name, bytes) in &inputs {
+                let _ = tlsmortem::analyze_bytes(name, bytes, &config, &mut |c| {
+                    let _ = tlsmortem::report::Reporter::connection(&mut out, &c);
+                });
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);

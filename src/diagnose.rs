@@ -683,24 +683,31 @@ fn verdict(
     }
     if let Some(ch_frame) = first_ch {
         if final_sh.is_none() {
-            let server_spoke = f.sides[server].payload_bytes > 0;
-            if let Some(rst) = f.resets.iter().find(|r| r.frame > ch_frame) {
-                let by = cx.who(rst.side);
+            // A server that sent bytes before the cut did answer: that is not this story.
+            let server_spoke_before =
+                |frame: u64| f.sides[server].first_data_frame.is_some_and(|d| d < frame);
+            if let Some(rst) = f
+                .resets
+                .iter()
+                .find(|r| r.frame > ch_frame && !server_spoke_before(r.frame))
+            {
                 return Verdict {
                     id: "rst-after-client-hello",
                     by: Some("unknown"),
                     confidence: None,
-                    summary: format!("a TCP RST (sent as the {by}) cut the connection after the ClientHello, before any ServerHello"),
+                    summary: format!(
+                        "a TCP RST (arriving as from the {}) cut the connection after the ClientHello, before the server answered",
+                        cx.who(rst.side)
+                    ),
                 };
             }
-            if let Some(fin) = f
-                .fins
+            if f.fins
                 .iter()
-                .find(|r| r.frame > ch_frame && r.side == server)
+                .any(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(r.frame))
             {
-                let _ = fin;
                 return v("fin-after-client-hello", "the server closed the connection (FIN) after the ClientHello without answering".into());
             }
+            let server_spoke = f.sides[server].payload_bytes > 0;
             if !server_spoke {
                 return v(
                     "no-server-response",

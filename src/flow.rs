@@ -85,6 +85,8 @@ pub struct Side {
     pub first: Option<TcpEvent>,
     /// Last frame this side sent.
     pub last_frame: u64,
+    /// First frame in which this side sent payload.
+    pub first_data_frame: Option<u64>,
 }
 
 impl Side {
@@ -97,6 +99,7 @@ impl Side {
             payload_missing: 0,
             first: None,
             last_frame: 0,
+            first_data_frame: None,
         }
     }
 }
@@ -218,9 +221,10 @@ impl<A: FlowApp> Flow<A> {
         if seg.payload.is_empty() {
             return;
         }
+        s.first_data_frame.get_or_insert(origin.frame);
         // Data on a SYN (TCP Fast Open) starts at ISN + 1.
         let seq = if seg.flags & flags::SYN != 0 {
-            Seq(seg.seq).add(1)
+            Seq(seg.seq).plus(1)
         } else {
             Seq(seg.seq)
         };
@@ -231,7 +235,7 @@ impl<A: FlowApp> Flow<A> {
             }
             s.stream
                 .segment(seq, seg.payload, origin, &mut |d| app.deliver(side, d));
-            let end = seq.add(seg.payload.len() as u32);
+            let end = seq.plus(seg.payload.len() as u32);
             s.stream
                 .snapped(end, missing, &mut |d| app.deliver(side, d));
         }

@@ -30,7 +30,7 @@ impl Seq {
     pub fn diff(self, other: Seq) -> i32 {
         self.0.wrapping_sub(other.0) as i32
     }
-    pub fn add(self, n: u32) -> Seq {
+    pub fn plus(self, n: u32) -> Seq {
         Seq(self.0.wrapping_add(n))
     }
     pub fn is_before(self, other: Seq) -> bool {
@@ -109,8 +109,8 @@ impl HalfStream {
     /// Sets the initial sequence number from a SYN: data starts at `isn + 1`.
     pub fn syn(&mut self, isn: Seq) {
         if self.next.is_none() {
-            self.next = Some(isn.add(1));
-            self.base = isn.add(1);
+            self.next = Some(isn.plus(1));
+            self.base = isn.plus(1);
         }
     }
 
@@ -271,7 +271,7 @@ impl HalfStream {
 
     fn deliver(&mut self, bytes: &[u8], origin: Origin, sink: &mut dyn FnMut(Delivery<'_>)) {
         if let Some(n) = self.next {
-            self.next = Some(n.add(bytes.len() as u32));
+            self.next = Some(n.plus(bytes.len() as u32));
         }
         self.stats.delivered += bytes.len() as u64;
         sink(Delivery::Data { bytes, origin });
@@ -279,7 +279,7 @@ impl HalfStream {
 
     fn gap(&mut self, missing: u64, sink: &mut dyn FnMut(Delivery<'_>)) {
         if let Some(n) = self.next {
-            self.next = Some(n.add(missing as u32));
+            self.next = Some(n.plus(missing as u32));
         }
         self.stats.gaps += 1;
         self.stats.missing_bytes += missing;

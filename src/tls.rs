@@ -106,6 +106,8 @@ pub struct ServerHello {
     pub key_share_group: Option<u16>,
     pub hello_retry_request: bool,
     pub bad_extensions: Vec<u16>,
+    /// An SSLv2 SERVER-HELLO: its 3-byte CIPHER-SPECs.
+    pub sslv2_cipher_specs: Vec<u32>,
 }
 
 impl ServerHello {
@@ -176,6 +178,8 @@ enum Mode {
     Records,
     /// Handshake over for this direction: following record headers only.
     Done,
+    /// Inside an SSLv2-format record that spans chunks.
+    SslV2,
     /// Record sync lost after the handshake, or gave up: ignore the rest.
     Off,
 }
@@ -263,8 +267,13 @@ pub fn looks_like_record_start(b: &[u8]) -> bool {
                 _ => true,
             }
         }
-        _ => is_sslv2_client_hello(b),
+        _ => is_sslv2_record(b),
     }
+}
+
+/// SSLv2 CLIENT-HELLO or SERVER-HELLO header (2-byte length with the high bit set).
+fn is_sslv2_record(b: &[u8]) -> bool {
+    is_sslv2_client_hello(b) || matches!(b, [h, _, 4, 0 | 1, _, 0, 2, ..] if h & 0x80 != 0)
 }
 
 /// SSLv2-compatible ClientHello header: 2-byte length with the high bit set, msg type 1,
@@ -290,7 +299,7 @@ impl Direction {
 
     /// True while the direction still wants stream bytes buffered by reassembly.
     pub fn wants_reassembly(&self) -> bool {
-        matches!(self.mode, Mode::Sniff | Mode::Records)
+        matches!(self.mode, Mode::Sniff | Mode::Records | Mode::SslV2)
     }
 
     /// Bytes went missing: record sync is lost.
@@ -299,7 +308,7 @@ impl Direction {
         self.hs_buf.clear();
         self.skip = 0;
         self.mode = match self.mode {
-            Mode::Records | Mode::Sniff => Mode::Sniff,
+            Mode::Records | Mode::Sniff | Mode::SslV2 => Mode::Sniff,
             Mode::Done | Mode::Off => Mode::Off,
         };
     }
@@ -312,8 +321,8 @@ impl Direction {
                 Mode::Sniff => {
                     if looks_like_record_start(data) {
                         self.mode = Mode::Records;
-                        if is_sslv2_client_hello(data) && !self.saw_tls {
-                            data = self.sslv2_hello(data, origin);
+                        if is_sslv2_record(data) && !self.saw_tls {
+                            data = self.sslv2_record(data, origin);
                         }
                         continue;
                     }
@@ -329,6 +338,9 @@ impl Direction {
                 }
                 Mode::Records | Mode::Done => {
                     data = self.records(data, origin);
+                }
+                Mode::SslV2 => {
+                    data = self.sslv2_record(data, origin);
                 }
             }
         }
@@ -671,31 +683,69 @@ impl Direction {
         }
     }
 
-    /// SSLv2-compatible ClientHello (RFC 5246 Appendix E.2); returns the bytes after it.
-    fn sslv2_hello<'a>(&mut self, data: &'a [u8], origin: Origin) -> &'a [u8] {
-        let len = match data {
-            [h, l, ..] => usize::from(u16::from_be_bytes([h & 0x7f, *l])),
-            _ => return &[],
+    /// An SSLv2-format record at the start of the stream: a CLIENT-HELLO (the SSLv2-compatible
+    /// ClientHello of RFC 5246 Appendix E.2) or an SSLv2 SERVER-HELLO. Buffers it when it spans
+    /// chunks; returns the bytes after it.
+    fn sslv2_record<'a>(&mut self, data: &'a [u8], origin: Origin) -> &'a [u8] {
+        let take = {
+            let have = self.record_buf.len();
+            let mut head = self.record_buf.clone();
+            head.extend_from_slice(data.get(..2usize.saturating_sub(have)).unwrap_or_default());
+            let len = match head.as_slice() {
+                [h, l, ..] => 2 + usize::from(u16::from_be_bytes([h & 0x7f, *l])),
+                _ => 2,
+            };
+            (len - have.min(len)).min(data.len())
         };
-        let Some(msg) = data.get(2..2 + len) else {
-            // Spans chunks: rare enough (it is ≤ 2 segments in practice) to give up on.
-            self.push(
-                origin,
-                Event::Malformed("SSLv2-format ClientHello spans segments".into()),
-            );
-            self.mode = Mode::Off;
-            return &[];
+        self.record_buf
+            .extend_from_slice(data.get(..take).unwrap_or_default());
+        let rest = data.get(take..).unwrap_or_default();
+        let complete = match self.record_buf.as_slice() {
+            [h, l, ..] => {
+                self.record_buf.len() == 2 + usize::from(u16::from_be_bytes([h & 0x7f, *l]))
+            }
+            _ => false,
         };
+        if !complete {
+            self.mode = Mode::SslV2;
+            return rest;
+        }
+        let rec = std::mem::take(&mut self.record_buf);
+        let msg = rec.get(2..).unwrap_or_default();
         self.saw_tls = true;
         self.records += 1;
-        match parse_sslv2_client_hello(msg) {
-            Some(ch) => self.push(origin, Event::ClientHello(Box::new(ch))),
-            None => self.push(
-                origin,
-                Event::Malformed("SSLv2-format ClientHello does not parse".into()),
-            ),
+        self.mode = Mode::Records;
+        match msg.first() {
+            Some(1) => match parse_sslv2_client_hello(msg) {
+                Some(ch) => {
+                    if ch.legacy_version == 0x0002 {
+                        // Pure SSLv2: what follows is SSLv2 too, and encrypted.
+                        self.mode = Mode::Off;
+                    }
+                    self.push(origin, Event::ClientHello(Box::new(ch)))
+                }
+                None => self.push(
+                    origin,
+                    Event::Malformed("SSLv2-format ClientHello does not parse".into()),
+                ),
+            },
+            _ => {
+                match parse_sslv2_server_hello(msg) {
+                    Some((sh, cert)) => {
+                        self.push(origin, Event::ServerHello(Box::new(sh)));
+                        if let Some(cert) = cert {
+                            self.push(origin, Event::Certificate(vec![cert]));
+                        }
+                    }
+                    None => self.push(
+                        origin,
+                        Event::Malformed("SSLv2 SERVER-HELLO does not parse".into()),
+                    ),
+                }
+                self.mode = Mode::Off;
+            }
         }
-        data.get(2 + len..).unwrap_or_default()
+        rest
     }
 }
 
@@ -927,7 +977,9 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, &'static str> {
     // Drafts up to 21 (0x7fXX in the version field) have no session id and no compression
     // (draft-ietf-tls-tls13-18 §4.1.3); tls-parser knows only draft 18, so the fixed fields are
     // read here for every version.
-    let ext = if legacy_version >> 8 == 0x7f {
+    // A legacy_version of 0x0304 only appears in early drafts, which use the same layout
+    // (the final RFC 8446 ServerHello always says 0x0303).
+    let ext = if legacy_version >> 8 == 0x7f || legacy_version == 0x0304 {
         match rest {
             [c1, c2, tail @ ..] => {
                 sh.cipher_suite = u16::from_be_bytes([*c1, *c2]);
@@ -997,6 +1049,33 @@ fn parse_tls13_certificate(body: &[u8]) -> Option<Vec<Vec<u8>>> {
         list = tail.get(usize::from(u16::from_be_bytes([*e1, *e2]))..)?;
     }
     Some(certs)
+}
+
+/// SSLv2 SERVER-HELLO body after the 2-byte length: msg type 4, session-id-hit, certificate
+/// type, version, certificate/specs/connection-id lengths, then the data (SSL 2.0 draft §2.6).
+fn parse_sslv2_server_hello(msg: &[u8]) -> Option<(ServerHello, Option<Vec<u8>>)> {
+    let [4, _hit, cert_type, v1, v2, a1, a2, s1, s2, _i1, _i2, rest @ ..] = msg else {
+        return None;
+    };
+    let cert_len = usize::from(u16::from_be_bytes([*a1, *a2]));
+    let spec_len = usize::from(u16::from_be_bytes([*s1, *s2]));
+    let cert = rest.get(..cert_len)?;
+    let specs = rest.get(cert_len..cert_len + spec_len)?;
+    let version = u16::from_be_bytes([*v1, *v2]);
+    let sh = ServerHello {
+        legacy_version: version,
+        version,
+        sslv2_cipher_specs: specs
+            .chunks_exact(3)
+            .map(|c| u32::from_be_bytes([0, c[0], c[1], c[2]]))
+            .collect(),
+        ..Default::default()
+    };
+    // Certificate type 1 is X.509; an empty certificate comes with a session-id hit.
+    Some((
+        sh,
+        (*cert_type == 1 && !cert.is_empty()).then(|| cert.to_vec()),
+    ))
 }
 
 /// SSLv2 CLIENT-HELLO body after the 2-byte length: msg type, version, spec/session/challenge

@@ -1,6 +1,20 @@
-//! wire: one frame in; the IP and TCP/UDP header facts and a payload slice out.
+//! wire: one captured frame in (its LINKTYPE and bytes); the IP facts, the TCP or UDP header
+//! fields and a payload slice borrowed from the frame out.
 //!
-//! INTERFACE ONLY (implementation pending).
+//! Link layers: Ethernet (any number of 802.1Q / 802.1ad tags up to [`MAX_VLAN_TAGS`]), Linux
+//! SLL and SLL2, raw IP, BSD null/loopback, OpenBSD loop and PPP. IPv4 (with options and AH) and
+//! IPv6 (with extension headers) are sliced by `etherparse`'s lax slicers, so a frame cut by the
+//! snap length still yields the captured part of its payload and says how much is missing.
+//!
+//! Guarantees: never panics, never allocates, never copies payload bytes; the payload is bounded
+//! by the IP (and sane UDP) length fields, so Ethernet padding and trailers never leak into it.
+//! Every frame that yields no packet says why ([`Skip`]), which the caller counts.
+//!
+//! Deliberately not done here: fragment reassembly (fragments are skipped and counted), checksum
+//! verification (offloaded checksums are wrong in most host captures), tunnels (GRE, VXLAN,
+//! IP-in-IP) and PPPoE.
+use etherparse::err::ip::LaxHeaderSliceError;
+use etherparse::{Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpSlice, UdpHeaderSlice};
 use std::net::IpAddr;
 
 /// TCP flag bits as on the wire (low byte of the flags field).
@@ -11,6 +25,10 @@ pub mod flags {
     pub const PSH: u8 = 0x08;
     pub const ACK: u8 = 0x10;
     pub const URG: u8 = 0x20;
+    /// ECN-Echo (RFC 3168).
+    pub const ECE: u8 = 0x40;
+    /// Congestion Window Reduced (RFC 3168).
+    pub const CWR: u8 = 0x80;
 }
 
 /// Facts of the IP header that later diagnoses need.
@@ -22,7 +40,7 @@ pub struct IpFacts {
     pub ttl: u8,
     /// IPv4 identification; None for IPv6.
     pub ip_id: Option<u16>,
-    /// IPv4 DF bit.
+    /// IPv4 DF bit; always false for IPv6.
     pub dont_fragment: bool,
 }
 
@@ -91,8 +109,1137 @@ pub enum Skip {
     Malformed(&'static str),
 }
 
+/// LINKTYPE values (tcpdump.org/linktypes.html) this module decodes.
+mod linktype {
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    pub const PPP: u32 = 9;
+    /// LINKTYPE_RAW as DLT 12 on most systems, DLT 14 on OpenBSD.
+    pub const RAW_DLT_12: u32 = 12;
+    pub const RAW_DLT_14: u32 = 14;
+    pub const PPP_HDLC: u32 = 50;
+    pub const RAW: u32 = 101;
+    pub const LOOP: u32 = 108;
+    pub const LINUX_SLL: u32 = 113;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    pub const LINUX_SLL2: u32 = 276;
+}
+
+mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const IPV6: u16 = 0x86dd;
+    /// 802.1Q customer tag.
+    pub const VLAN: u16 = 0x8100;
+    /// 802.1ad service tag (QinQ outer tag).
+    pub const QINQ: u16 = 0x88a8;
+    /// Pre-standard QinQ outer tag still emitted by some switches.
+    pub const QINQ_OLD: u16 = 0x9100;
+}
+
+/// VLAN tags followed before a frame is declared malformed; real networks stack two, rarely
+/// three. The cap bounds the work an adversarial frame of repeated tags can cause.
+pub const MAX_VLAN_TAGS: usize = 4;
+
+/// Linux cooked capture v1 header length (protocol type at offset 14).
+const SLL_LEN: usize = 16;
+/// Linux cooked capture v2 header length (protocol type at offset 0).
+const SLL2_LEN: usize = 20;
+
 /// Decodes one frame of the given LINKTYPE.
 pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
-    let _ = (link_type, data);
-    unimplemented!("pending")
+    match link_type {
+        linktype::ETHERNET => {
+            let eth = Ethernet2Slice::from_slice_without_fcs(data)
+                .map_err(|_| Skip::Malformed("link header"))?;
+            let payload = eth.payload();
+            ether_type(payload.ether_type.0, payload.payload)
+        }
+        linktype::LINUX_SLL => {
+            // Parsed by hand rather than with etherparse's LinuxSllSlice, which rejects ARPHRD
+            // types it does not know (tun devices, ARPHRD_NONE) although the protocol field is
+            // an EtherType for all of them that carry IP.
+            let (header, rest) = data
+                .split_at_checked(SLL_LEN)
+                .ok_or(Skip::Malformed("link header"))?;
+            ether_type(be16(header, 14), rest)
+        }
+        linktype::LINUX_SLL2 => {
+            // etherparse has no SLL2. Layout (20 bytes): protocol type u16 BE at 0, reserved 2,
+            // interface index 4, ARPHRD type 2, packet type 1, address length 1, address 8.
+            let (header, rest) = data
+                .split_at_checked(SLL2_LEN)
+                .ok_or(Skip::Malformed("link header"))?;
+            ether_type(be16(header, 0), rest)
+        }
+        linktype::RAW_DLT_12 | linktype::RAW_DLT_14 | linktype::RAW => ip(data, None),
+        linktype::IPV4 => ip(data, Some(4)),
+        linktype::IPV6 => ip(data, Some(6)),
+        linktype::NULL => {
+            // The family is in the capturing host's byte order, which the file does not record;
+            // every AF_ value is below 256, so whichever order gives a small number is the one.
+            let (family, rest) = data
+                .split_first_chunk::<4>()
+                .ok_or(Skip::Malformed("link header"))?;
+            let le = u32::from_le_bytes(*family);
+            let family = if le < 0x100 {
+                le
+            } else {
+                u32::from_be_bytes(*family)
+            };
+            address_family(family, rest)
+        }
+        linktype::LOOP => {
+            let (family, rest) = data
+                .split_first_chunk::<4>()
+                .ok_or(Skip::Malformed("link header"))?;
+            address_family(u32::from_be_bytes(*family), rest)
+        }
+        linktype::PPP | linktype::PPP_HDLC => ppp(data),
+        other => Err(Skip::UnsupportedLinkType(other)),
+    }
+}
+
+/// Big-endian u16 at `at`; 0 when out of range (callers pass headers of checked length).
+fn be16(bytes: &[u8], at: usize) -> u16 {
+    match bytes.get(at..).and_then(|b| b.first_chunk::<2>()) {
+        Some(b) => u16::from_be_bytes(*b),
+        None => 0,
+    }
+}
+
+/// Follows VLAN tags to an IP header.
+fn ether_type(mut ty: u16, mut data: &[u8]) -> Result<Packet<'_>, Skip> {
+    for _ in 0..=MAX_VLAN_TAGS {
+        match ty {
+            ethertype::IPV4 => return ip(data, Some(4)),
+            ethertype::IPV6 => return ip(data, Some(6)),
+            ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD => {
+                let tag =
+                    SingleVlanSlice::from_slice(data).map_err(|_| Skip::Malformed("vlan tag"))?;
+                ty = tag.ether_type().0;
+                data = tag.payload_slice();
+            }
+            _ => return Err(Skip::NotIp),
+        }
+    }
+    Err(Skip::Malformed("too many vlan tags"))
+}
+
+/// BSD loopback families: AF_INET is 2 everywhere; AF_INET6 is 10 on Linux, 24 on
+/// NetBSD/OpenBSD, 28 on FreeBSD/DragonFly and 30 on macOS.
+fn address_family(family: u32, rest: &[u8]) -> Result<Packet<'_>, Skip> {
+    match family {
+        2 => ip(rest, Some(4)),
+        10 | 24 | 28 | 30 => ip(rest, Some(6)),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+/// PPP (RFC 1661) with or without the RFC 1662 HDLC address/control bytes 0xff 0x03, and with
+/// a 1- or 2-byte protocol field (protocol field compression, RFC 1661 §6.5: a protocol whose
+/// first byte is odd is one byte long). Cisco HDLC framing (0x0f/0x8f, 0x00, EtherType), which
+/// LINKTYPE_PPP_HDLC may also carry, is accepted too.
+fn ppp(data: &[u8]) -> Result<Packet<'_>, Skip> {
+    let data = match data {
+        [0xff, 0x03, rest @ ..] => rest,
+        [0x0f | 0x8f, 0x00, rest @ ..] => {
+            let (ty, rest) = rest
+                .split_first_chunk::<2>()
+                .ok_or(Skip::Malformed("link header"))?;
+            return ether_type(u16::from_be_bytes(*ty), rest);
+        }
+        _ => data,
+    };
+    let (protocol, rest) = match data {
+        [p, rest @ ..] if p & 1 == 1 => (u16::from(*p), rest),
+        [hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]), rest),
+        _ => return Err(Skip::Malformed("link header")),
+    };
+    match protocol {
+        0x0021 => ip(rest, Some(4)),
+        0x0057 => ip(rest, Some(6)),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+/// Decodes an IP packet; `expected` is the version the link layer announced, if any.
+fn ip(data: &[u8], expected: Option<u8>) -> Result<Packet<'_>, Skip> {
+    let version = data.first().map(|b| b >> 4);
+    if let (Some(expected), Some(version)) = (expected, version) {
+        if expected != version {
+            return Err(Skip::Malformed("ip version"));
+        }
+    }
+    let (slice, ext_err) = LaxIpSlice::from_slice(data).map_err(|e| match e {
+        LaxHeaderSliceError::Len(_) => Skip::Malformed("ip header"),
+        LaxHeaderSliceError::Content(_) => match version {
+            Some(4 | 6) => Skip::Malformed("ip header"),
+            _ => Skip::NotIp,
+        },
+    })?;
+    // The length the IP header promises, to tell snap-length cuts from padding: the lax slicer
+    // already cuts the payload at this length when more was captured (Ethernet padding, FCS).
+    let (facts, promised) = match &slice {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            if h.is_fragmenting_payload() {
+                return Err(Skip::Ipv4Fragment);
+            }
+            let facts = IpFacts {
+                version: 4,
+                ttl: h.ttl(),
+                ip_id: Some(h.identification()),
+                dont_fragment: h.dont_fragment(),
+            };
+            // A total length below the header length (0 under TCP segmentation offload) makes
+            // the slicer fall back to the captured length; then nothing is known to be missing.
+            (facts, usize::from(h.total_len()))
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            // An atomic fragment (offset 0, M=0; RFC 6946) does not count as fragmenting.
+            if v6.payload().fragmented {
+                return Err(Skip::Ipv6Fragment);
+            }
+            let h = v6.header();
+            let facts = IpFacts {
+                version: 6,
+                ttl: h.hop_limit(),
+                ip_id: None,
+                dont_fragment: false,
+            };
+            // Payload length 0 is a jumbogram (RFC 2675) or an offloaded packet: use what is
+            // there.
+            let promised = match h.payload_length() {
+                0 => 0,
+                n => 40 + usize::from(n),
+            };
+            (facts, promised)
+        }
+    };
+    if ext_err.is_some() {
+        return Err(Skip::Malformed("ip extension header"));
+    }
+    let ip_missing = promised.saturating_sub(data.len());
+    let payload = slice.payload();
+    let (transport, missing) = match payload.ip_number {
+        IpNumber::TCP => tcp(payload.payload, ip_missing)?,
+        IpNumber::UDP => udp(payload.payload, ip_missing)?,
+        _ => return Err(Skip::OtherTransport),
+    };
+    Ok(Packet {
+        src: slice.source_addr(),
+        dst: slice.destination_addr(),
+        ip: facts,
+        transport,
+        payload_missing: u32::try_from(missing).unwrap_or(u32::MAX),
+    })
+}
+
+fn tcp(data: &[u8], ip_missing: usize) -> Result<(Transport<'_>, usize), Skip> {
+    // Fails when the data offset is below 5 or points past the captured bytes.
+    let tcp = TcpSlice::from_slice(data).map_err(|_| Skip::Malformed("tcp header"))?;
+    let segment = TcpSegment {
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: tcp.header_slice().get(13).copied().unwrap_or(0),
+        window: tcp.window_size(),
+        options: tcp_options(tcp.options()),
+        payload: tcp.payload(),
+    };
+    // The whole header was captured, so every byte the IP length promises beyond the capture
+    // is payload.
+    Ok((Transport::Tcp(segment), ip_missing))
+}
+
+fn udp(data: &[u8], ip_missing: usize) -> Result<(Transport<'_>, usize), Skip> {
+    const HEADER: usize = 8;
+    let header = UdpHeaderSlice::from_slice(data).map_err(|_| Skip::Malformed("udp header"))?;
+    let promised = data.len() + ip_missing;
+    let length = usize::from(header.length());
+    // The UDP length bounds the payload when it fits inside what IP promises; 0 (jumbograms,
+    // RFC 2675) or a contradicting value leaves the IP payload length in charge.
+    let (end, missing) = if (HEADER..=promised).contains(&length) {
+        let end = length.min(data.len());
+        (end, length - end)
+    } else {
+        (data.len(), ip_missing)
+    };
+    let datagram = UdpDatagram {
+        src_port: header.source_port(),
+        dst_port: header.destination_port(),
+        payload: data.get(HEADER..end).unwrap_or_default(),
+    };
+    Ok((Transport::Udp(datagram), missing))
+}
+
+/// Parses the options area of a TCP header (RFC 9293 §3.1). Hand-written rather than
+/// etherparse's iterator, which stops at the first option kind it does not know: unknown
+/// options and known ones of the wrong size are skipped by their length field, and parsing
+/// stops (keeping what was found) only at End of Option List or a length that cannot be right.
+fn tcp_options(mut opts: &[u8]) -> TcpOptions {
+    const EOL: u8 = 0;
+    const NOP: u8 = 1;
+    const MSS: u8 = 2;
+    const WINDOW_SCALE: u8 = 3;
+    const SACK_PERMITTED: u8 = 4;
+    const TIMESTAMPS: u8 = 8;
+
+    let mut out = TcpOptions::default();
+    while let Some((&kind, rest)) = opts.split_first() {
+        match kind {
+            EOL => break,
+            NOP => {
+                opts = rest;
+                continue;
+            }
+            _ => {}
+        }
+        let Some(&len) = rest.first() else { break };
+        let len = usize::from(len);
+        if len < 2 {
+            break;
+        }
+        let Some((option, tail)) = opts.split_at_checked(len) else {
+            break;
+        };
+        match (kind, option.get(2..).unwrap_or_default()) {
+            (MSS, &[a, b]) => out.mss = Some(u16::from_be_bytes([a, b])),
+            (WINDOW_SCALE, &[shift]) => out.window_scale = Some(shift),
+            (SACK_PERMITTED, &[]) => out.sack_permitted = true,
+            (TIMESTAMPS, &[a, b, c, d, e, f, g, h]) => {
+                out.timestamps = Some((
+                    u32::from_be_bytes([a, b, c, d]),
+                    u32::from_be_bytes([e, f, g, h]),
+                ));
+            }
+            _ => {}
+        }
+        opts = tail;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const CLIENT4: [u8; 4] = [192, 0, 2, 1];
+    const SERVER4: [u8; 4] = [198, 51, 100, 7];
+    const CLIENT6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const SERVER6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    const PROTO_TCP: u8 = 6;
+    const PROTO_UDP: u8 = 17;
+    const DF: u16 = 0x4000;
+    const MF: u16 = 0x2000;
+    const PAYLOAD: &[u8] = b"\x16\x03\x01\x00\x05hello";
+    /// NOP NOP Timestamps(TSval 111, TSecr 222).
+    const TS_OPTIONS: &[u8] = &[1, 1, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222];
+
+    struct Tcp<'a> {
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        window: u16,
+        options: &'a [u8],
+        payload: &'a [u8],
+    }
+
+    fn sample_tcp() -> Tcp<'static> {
+        Tcp {
+            src_port: 51000,
+            dst_port: 443,
+            seq: 0x0102_0304,
+            ack: 0xa0b0_c0d0,
+            flags: flags::PSH | flags::ACK,
+            window: 502,
+            options: TS_OPTIONS,
+            payload: PAYLOAD,
+        }
+    }
+
+    fn tcp_bytes(t: &Tcp<'_>) -> Vec<u8> {
+        let mut options = t.options.to_vec();
+        while options.len() % 4 != 0 {
+            options.push(0);
+        }
+        let data_offset = u8::try_from((20 + options.len()) / 4).unwrap();
+        let mut v = Vec::new();
+        v.extend(t.src_port.to_be_bytes());
+        v.extend(t.dst_port.to_be_bytes());
+        v.extend(t.seq.to_be_bytes());
+        v.extend(t.ack.to_be_bytes());
+        v.push(data_offset << 4);
+        v.push(t.flags);
+        v.extend(t.window.to_be_bytes());
+        v.extend([0, 0, 0, 0]); // checksum, urgent pointer
+        v.extend(options);
+        v.extend(t.payload);
+        v
+    }
+
+    fn udp_bytes(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend(src_port.to_be_bytes());
+        v.extend(dst_port.to_be_bytes());
+        v.extend(u16::try_from(8 + payload.len()).unwrap().to_be_bytes());
+        v.extend([0, 0]);
+        v.extend(payload);
+        v
+    }
+
+    fn ipv4_bytes(proto: u8, id: u16, frag: u16, options: &[u8], payload: &[u8]) -> Vec<u8> {
+        assert_eq!(options.len() % 4, 0);
+        let header_len = 20 + options.len();
+        let mut v = vec![0x40 | u8::try_from(header_len / 4).unwrap(), 0];
+        v.extend(
+            u16::try_from(header_len + payload.len())
+                .unwrap()
+                .to_be_bytes(),
+        );
+        v.extend(id.to_be_bytes());
+        v.extend(frag.to_be_bytes());
+        v.extend([64, proto, 0, 0]);
+        v.extend(CLIENT4);
+        v.extend(SERVER4);
+        v.extend(options);
+        v.extend(payload);
+        v
+    }
+
+    fn ipv6_bytes(next_header: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x60, 0, 0, 0];
+        v.extend(u16::try_from(payload.len()).unwrap().to_be_bytes());
+        v.extend([next_header, 57]);
+        v.extend(CLIENT6);
+        v.extend(SERVER6);
+        v.extend(payload);
+        v
+    }
+
+    fn ethernet(ether_type: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        v.extend(ether_type.to_be_bytes());
+        v.extend(payload);
+        v
+    }
+
+    fn vlan_tag(id: u16, ether_type: u16) -> Vec<u8> {
+        let mut v = id.to_be_bytes().to_vec();
+        v.extend(ether_type.to_be_bytes());
+        v
+    }
+
+    fn concat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    fn sample_ipv4() -> Vec<u8> {
+        ipv4_bytes(PROTO_TCP, 0x1234, DF, &[], &tcp_bytes(&sample_tcp()))
+    }
+
+    fn sample_ipv6() -> Vec<u8> {
+        ipv6_bytes(PROTO_TCP, &tcp_bytes(&sample_tcp()))
+    }
+
+    fn tcp_of<'a>(p: &Packet<'a>) -> TcpSegment<'a> {
+        match p.transport {
+            Transport::Tcp(t) => t,
+            Transport::Udp(u) => panic!("expected TCP, got {u:?}"),
+        }
+    }
+
+    fn udp_of<'a>(p: &Packet<'a>) -> UdpDatagram<'a> {
+        match p.transport {
+            Transport::Udp(u) => u,
+            Transport::Tcp(t) => panic!("expected UDP, got {t:?}"),
+        }
+    }
+
+    /// Asserts the fields of `sample_tcp()` inside `sample_ipv4()` or `sample_ipv6()`.
+    fn assert_sample(p: &Packet<'_>, version: u8) {
+        let t = tcp_of(p);
+        assert_eq!((t.src_port, t.dst_port), (51000, 443));
+        assert_eq!((t.seq, t.ack), (0x0102_0304, 0xa0b0_c0d0));
+        assert_eq!(t.flags, flags::PSH | flags::ACK);
+        assert_eq!(t.window, 502);
+        assert_eq!(t.options.timestamps, Some((111, 222)));
+        assert_eq!(t.payload, PAYLOAD);
+        assert_eq!(p.payload_missing, 0);
+        assert_eq!(p.ip.version, version);
+        if version == 4 {
+            assert_eq!(p.src, IpAddr::from(Ipv4Addr::from(CLIENT4)));
+            assert_eq!(p.dst, IpAddr::from(Ipv4Addr::from(SERVER4)));
+            assert_eq!(
+                p.ip,
+                IpFacts {
+                    version: 4,
+                    ttl: 64,
+                    ip_id: Some(0x1234),
+                    dont_fragment: true
+                }
+            );
+        } else {
+            assert_eq!(p.src, IpAddr::from(Ipv6Addr::from(CLIENT6)));
+            assert_eq!(p.dst, IpAddr::from(Ipv6Addr::from(SERVER6)));
+            assert_eq!(
+                p.ip,
+                IpFacts {
+                    version: 6,
+                    ttl: 57,
+                    ip_id: None,
+                    dont_fragment: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp_frame_yields_ports_seq_ack_flags_timestamps_and_payload() {
+        let frame = ethernet(0x0800, &sample_ipv4());
+        assert_sample(&decode(1, &frame).unwrap(), 4);
+    }
+
+    #[test]
+    fn ethernet_ipv6_tcp_frame_yields_ports_seq_ack_flags_timestamps_and_payload() {
+        let frame = ethernet(0x86dd, &sample_ipv6());
+        assert_sample(&decode(1, &frame).unwrap(), 6);
+    }
+
+    #[test]
+    fn syn_options_mss_sack_permitted_timestamps_and_window_scale_are_parsed() {
+        // Linux's SYN layout: MSS, SACK permitted, timestamps, NOP, window scale.
+        let options = [
+            2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        let syn = Tcp {
+            flags: flags::SYN | flags::ECE | flags::CWR,
+            ack: 0,
+            options: &options,
+            payload: &[],
+            ..sample_tcp()
+        };
+        let frame = ethernet(0x0800, &ipv4_bytes(PROTO_TCP, 1, DF, &[], &tcp_bytes(&syn)));
+        let t = tcp_of(&decode(1, &frame).unwrap());
+        assert_eq!(t.flags, flags::SYN | flags::ECE | flags::CWR);
+        assert_eq!(
+            t.options,
+            TcpOptions {
+                mss: Some(1460),
+                window_scale: Some(7),
+                sack_permitted: true,
+                timestamps: Some((0xdead_beef, 0)),
+            }
+        );
+        assert!(t.payload.is_empty());
+    }
+
+    #[test]
+    fn malformed_tcp_options_keep_what_was_parsed_and_never_fail_the_packet() {
+        let cases: &[(&str, &[u8], TcpOptions)] = &[
+            (
+                "unknown kind is skipped by its length",
+                &[30, 4, 0xaa, 0xbb, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+                TcpOptions {
+                    timestamps: Some((1, 2)),
+                    ..TcpOptions::default()
+                },
+            ),
+            (
+                "length 0 stops parsing",
+                &[2, 4, 0x05, 0xb4, 30, 0, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+                TcpOptions {
+                    mss: Some(1460),
+                    ..TcpOptions::default()
+                },
+            ),
+            (
+                "length past the header stops parsing",
+                &[3, 3, 9, 8, 40, 1, 2],
+                TcpOptions {
+                    window_scale: Some(9),
+                    ..TcpOptions::default()
+                },
+            ),
+            (
+                "known kind with the wrong length is ignored",
+                &[2, 3, 5, 4, 2],
+                TcpOptions {
+                    sack_permitted: true,
+                    ..TcpOptions::default()
+                },
+            ),
+            (
+                "end of option list stops parsing",
+                &[0, 0, 2, 4, 0x05, 0xb4],
+                TcpOptions::default(),
+            ),
+            (
+                "kind without a length byte",
+                &[1, 1, 1, 2],
+                TcpOptions::default(),
+            ),
+        ];
+        for (what, options, want) in cases {
+            let seg = Tcp {
+                options,
+                ..sample_tcp()
+            };
+            let frame = ethernet(0x0800, &ipv4_bytes(PROTO_TCP, 1, 0, &[], &tcp_bytes(&seg)));
+            let t = tcp_of(&decode(1, &frame).unwrap_or_else(|e| panic!("{what}: {e:?}")));
+            assert_eq!(t.options, *want, "{what}");
+            assert_eq!(t.payload, PAYLOAD, "{what}");
+        }
+    }
+
+    #[test]
+    fn single_802_1q_tag_is_followed_to_the_ip_packet() {
+        let frame = ethernet(0x8100, &concat(&[&vlan_tag(100, 0x0800), &sample_ipv4()]));
+        assert_sample(&decode(1, &frame).unwrap(), 4);
+    }
+
+    #[test]
+    fn qinq_service_and_customer_tags_are_followed_to_the_ip_packet() {
+        let frame = ethernet(
+            0x88a8,
+            &concat(&[&vlan_tag(10, 0x8100), &vlan_tag(20, 0x86dd), &sample_ipv6()]),
+        );
+        assert_sample(&decode(1, &frame).unwrap(), 6);
+        let frame = ethernet(
+            0x9100,
+            &concat(&[
+                &vlan_tag(10, 0x88a8),
+                &vlan_tag(20, 0x8100),
+                &vlan_tag(30, 0x0800),
+                &sample_ipv4(),
+            ]),
+        );
+        assert_sample(&decode(1, &frame).unwrap(), 4);
+    }
+
+    #[test]
+    fn more_vlan_tags_than_the_cap_make_the_frame_malformed() {
+        let mut inner = Vec::new();
+        for _ in 0..=MAX_VLAN_TAGS {
+            inner.extend(vlan_tag(1, 0x8100));
+        }
+        inner.extend(sample_ipv4());
+        assert_eq!(
+            decode(1, &ethernet(0x8100, &inner)).unwrap_err(),
+            Skip::Malformed("too many vlan tags")
+        );
+    }
+
+    #[test]
+    fn sll_frame_yields_tcp_segment_with_its_payload() {
+        // packet type 0 (to us), ARPHRD_ETHER 1, address length 6, address, protocol.
+        let mut frame = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+        frame.extend(sample_ipv4());
+        assert_sample(&decode(113, &frame).unwrap(), 4);
+        // ARPHRD_NONE (tun device), IPv6.
+        let mut frame = vec![0, 4, 0xff, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x86, 0xdd];
+        frame.extend(sample_ipv6());
+        assert_sample(&decode(113, &frame).unwrap(), 6);
+    }
+
+    #[test]
+    fn sll_frame_with_a_vlan_protocol_is_followed_through_the_tag() {
+        let mut frame = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x81, 0x00];
+        frame.extend(vlan_tag(7, 0x0800));
+        frame.extend(sample_ipv4());
+        assert_sample(&decode(113, &frame).unwrap(), 4);
+    }
+
+    #[test]
+    fn sll2_frame_yields_tcp_segment_with_its_payload() {
+        // protocol, reserved, interface index 3, ARPHRD_ETHER, packet type 4 (outgoing),
+        // address length 6, address padded to 8.
+        let mut frame = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 4, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+        ];
+        frame.extend(sample_ipv4());
+        assert_sample(&decode(276, &frame).unwrap(), 4);
+        let mut frame = vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0,
+        ];
+        frame.extend(sample_ipv6());
+        assert_sample(&decode(276, &frame).unwrap(), 6);
+    }
+
+    #[test]
+    fn raw_ip_link_types_take_the_version_from_the_first_nibble() {
+        for link_type in [12, 14, 101] {
+            assert_sample(&decode(link_type, &sample_ipv4()).unwrap(), 4);
+            assert_sample(&decode(link_type, &sample_ipv6()).unwrap(), 6);
+        }
+        assert_sample(&decode(228, &sample_ipv4()).unwrap(), 4);
+        assert_sample(&decode(229, &sample_ipv6()).unwrap(), 6);
+    }
+
+    #[test]
+    fn version_specific_link_types_reject_the_other_ip_version() {
+        assert_eq!(
+            decode(228, &sample_ipv6()).unwrap_err(),
+            Skip::Malformed("ip version")
+        );
+        assert_eq!(
+            decode(229, &sample_ipv4()).unwrap_err(),
+            Skip::Malformed("ip version")
+        );
+        assert_eq!(
+            decode(1, &ethernet(0x0800, &sample_ipv6())).unwrap_err(),
+            Skip::Malformed("ip version")
+        );
+    }
+
+    #[test]
+    fn null_loopback_accepts_the_family_in_either_byte_order() {
+        let cases: &[([u8; 4], Vec<u8>, u8)] = &[
+            ([2, 0, 0, 0], sample_ipv4(), 4),
+            ([0, 0, 0, 2], sample_ipv4(), 4),
+            ([30, 0, 0, 0], sample_ipv6(), 6),
+            ([0, 0, 0, 30], sample_ipv6(), 6),
+            ([24, 0, 0, 0], sample_ipv6(), 6),
+            ([0, 0, 0, 24], sample_ipv6(), 6),
+            ([28, 0, 0, 0], sample_ipv6(), 6),
+            ([10, 0, 0, 0], sample_ipv6(), 6),
+        ];
+        for (family, ip, version) in cases {
+            let frame = concat(&[family, ip]);
+            assert_sample(&decode(0, &frame).unwrap(), *version);
+        }
+        assert_eq!(
+            decode(0, &concat(&[&[7, 0, 0, 0], &sample_ipv4()])).unwrap_err(),
+            Skip::NotIp
+        );
+    }
+
+    #[test]
+    fn loop_link_type_reads_the_family_in_network_byte_order() {
+        assert_sample(
+            &decode(108, &concat(&[&[0, 0, 0, 2], &sample_ipv4()])).unwrap(),
+            4,
+        );
+        assert_sample(
+            &decode(108, &concat(&[&[0, 0, 0, 24], &sample_ipv6()])).unwrap(),
+            6,
+        );
+        assert_eq!(
+            decode(108, &concat(&[&[2, 0, 0, 0], &sample_ipv4()])).unwrap_err(),
+            Skip::NotIp
+        );
+    }
+
+    #[test]
+    fn ppp_with_and_without_address_control_and_compressed_protocol_decodes_ip() {
+        let cases: &[(&[u8], Vec<u8>, u8)] = &[
+            (&[0xff, 0x03, 0x00, 0x21], sample_ipv4(), 4),
+            (&[0x00, 0x21], sample_ipv4(), 4),
+            (&[0x21], sample_ipv4(), 4),
+            (&[0xff, 0x03, 0x21], sample_ipv4(), 4),
+            (&[0xff, 0x03, 0x00, 0x57], sample_ipv6(), 6),
+            (&[0x00, 0x57], sample_ipv6(), 6),
+            (&[0x57], sample_ipv6(), 6),
+        ];
+        for link_type in [9, 50] {
+            for (header, ip, version) in cases {
+                let frame = concat(&[header, ip]);
+                assert_sample(&decode(link_type, &frame).unwrap(), *version);
+            }
+        }
+        // Cisco HDLC framing inside LINKTYPE_PPP_HDLC.
+        let frame = concat(&[&[0x0f, 0x00, 0x08, 0x00], &sample_ipv4()]);
+        assert_sample(&decode(50, &frame).unwrap(), 4);
+    }
+
+    #[test]
+    fn ppp_control_protocols_are_not_ip() {
+        // LCP configure-request.
+        let frame = [0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4];
+        assert_eq!(decode(9, &frame).unwrap_err(), Skip::NotIp);
+    }
+
+    #[test]
+    fn ipv6_extension_headers_before_tcp_are_walked() {
+        const HOP_BY_HOP: u8 = 0;
+        const ROUTING: u8 = 43;
+        const DEST_OPTS: u8 = 60;
+        const AUTH: u8 = 51;
+        // Hop-by-hop with a PadN option, then destination options likewise.
+        let hop = [DEST_OPTS, 0, 1, 4, 0, 0, 0, 0];
+        let dest = [PROTO_TCP, 0, 1, 4, 0, 0, 0, 0];
+        let frame = ethernet(
+            0x86dd,
+            &ipv6_bytes(
+                HOP_BY_HOP,
+                &concat(&[&hop, &dest, &tcp_bytes(&sample_tcp())]),
+            ),
+        );
+        assert_sample(&decode(1, &frame).unwrap(), 6);
+        // Hop-by-hop, routing (type 0, no segments left), AH with a 12-byte ICV.
+        let hop = [ROUTING, 0, 1, 4, 0, 0, 0, 0];
+        let routing = [AUTH, 0, 0, 0, 0, 0, 0, 0];
+        let mut auth = vec![PROTO_TCP, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9];
+        auth.extend([0xab; 12]);
+        let ip = ipv6_bytes(
+            HOP_BY_HOP,
+            &concat(&[&hop, &routing, &auth, &tcp_bytes(&sample_tcp())]),
+        );
+        assert_sample(&decode(229, &ip).unwrap(), 6);
+    }
+
+    #[test]
+    fn ipv4_options_are_skipped_before_tcp() {
+        // Router alert, then NOP padding to a 4-byte boundary.
+        let options = [0x94, 4, 0, 0, 1, 1, 1, 0];
+        let ip = ipv4_bytes(PROTO_TCP, 0x1234, DF, &options, &tcp_bytes(&sample_tcp()));
+        assert_sample(&decode(1, &ethernet(0x0800, &ip)).unwrap(), 4);
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_part_of_the_payload() {
+        let ack = Tcp {
+            options: &[],
+            payload: b"x",
+            ..sample_tcp()
+        };
+        let mut frame = ethernet(0x0800, &ipv4_bytes(PROTO_TCP, 1, DF, &[], &tcp_bytes(&ack)));
+        frame.resize(60, 0);
+        frame.extend([0xde, 0xad, 0xbe, 0xef]); // a frame check sequence
+        let p = decode(1, &frame).unwrap();
+        assert_eq!(tcp_of(&p).payload, b"x");
+        assert_eq!(p.payload_missing, 0);
+
+        let mut frame = ethernet(0x86dd, &ipv6_bytes(PROTO_UDP, &udp_bytes(53, 5353, b"q")));
+        frame.resize(100, 0);
+        assert_eq!(udp_of(&decode(1, &frame).unwrap()).payload, b"q");
+    }
+
+    #[test]
+    fn snaplen_cut_tcp_payload_keeps_the_captured_part_and_counts_the_rest_missing() {
+        let big = Tcp {
+            payload: &[0x17; 1000],
+            ..sample_tcp()
+        };
+        for ip in [
+            ipv4_bytes(PROTO_TCP, 1, DF, &[], &tcp_bytes(&big)),
+            ipv6_bytes(PROTO_TCP, &tcp_bytes(&big)),
+        ] {
+            let header_len = ip.len() - 1000;
+            let frame = ethernet(if ip[0] >> 4 == 4 { 0x0800 } else { 0x86dd }, &ip);
+            let cut = &frame[..14 + header_len + 100];
+            let p = decode(1, cut).unwrap();
+            let t = tcp_of(&p);
+            assert_eq!(t.payload, &[0x17; 100][..]);
+            assert_eq!(p.payload_missing, 900);
+            assert_eq!(t.options.timestamps, Some((111, 222)));
+        }
+    }
+
+    #[test]
+    fn snaplen_cut_inside_the_tcp_header_is_malformed() {
+        let frame = ethernet(0x0800, &sample_ipv4());
+        // Ethernet 14 + IPv4 20 + 20 of the 32-byte TCP header.
+        assert_eq!(
+            decode(1, &frame[..54]).unwrap_err(),
+            Skip::Malformed("tcp header")
+        );
+    }
+
+    #[test]
+    fn snaplen_cut_udp_payload_counts_the_rest_missing() {
+        let ip = ipv4_bytes(PROTO_UDP, 1, 0, &[], &udp_bytes(4433, 443, &[7; 300]));
+        let p = decode(228, &ip[..20 + 8 + 50]).unwrap();
+        assert_eq!(udp_of(&p).payload, &[7; 50][..]);
+        assert_eq!(p.payload_missing, 250);
+    }
+
+    #[test]
+    fn ipv4_fragments_are_skipped() {
+        let tcp = tcp_bytes(&sample_tcp());
+        for frag in [MF, 185, MF | 185] {
+            let ip = ipv4_bytes(PROTO_TCP, 1, frag, &[], &tcp);
+            assert_eq!(decode(228, &ip).unwrap_err(), Skip::Ipv4Fragment);
+        }
+        // DF alone is no fragment.
+        assert!(decode(228, &ipv4_bytes(PROTO_TCP, 1, DF, &[], &tcp)).is_ok());
+    }
+
+    #[test]
+    fn ipv6_fragment_header_is_skipped_unless_it_is_an_atomic_fragment() {
+        const FRAGMENT: u8 = 44;
+        let tcp = tcp_bytes(&sample_tcp());
+        let first = [PROTO_TCP, 0, 0x00, 0x01, 0, 0, 0, 42]; // offset 0, M=1
+        let later = [PROTO_TCP, 0, 0x05, 0x00, 0, 0, 0, 42]; // offset 160, M=0
+        let atomic = [PROTO_TCP, 0, 0x00, 0x00, 0, 0, 0, 42]; // offset 0, M=0
+        for header in [first, later] {
+            let ip = ipv6_bytes(FRAGMENT, &concat(&[&header, &tcp]));
+            assert_eq!(decode(229, &ip).unwrap_err(), Skip::Ipv6Fragment);
+        }
+        let ip = ipv6_bytes(FRAGMENT, &concat(&[&atomic, &tcp]));
+        assert_sample(&decode(229, &ip).unwrap(), 6);
+    }
+
+    #[test]
+    fn udp_datagram_yields_ports_and_payload() {
+        let frame = ethernet(
+            0x0800,
+            &ipv4_bytes(PROTO_UDP, 9, 0, &[], &udp_bytes(4433, 443, b"quic")),
+        );
+        let p = decode(1, &frame).unwrap();
+        let u = udp_of(&p);
+        assert_eq!((u.src_port, u.dst_port), (4433, 443));
+        assert_eq!(u.payload, b"quic");
+        assert_eq!(p.ip.ip_id, Some(9));
+        assert!(!p.ip.dont_fragment);
+    }
+
+    #[test]
+    fn udp_length_zero_or_contradicting_the_ip_length_falls_back_to_the_ip_payload() {
+        for bogus in [0u16, 3, 2000] {
+            let mut udp = udp_bytes(53, 53, b"answer");
+            udp[4..6].copy_from_slice(&bogus.to_be_bytes());
+            let ip = ipv6_bytes(PROTO_UDP, &udp);
+            let p = decode(229, &ip).unwrap();
+            assert_eq!(udp_of(&p).payload, b"answer", "udp length {bogus}");
+            assert_eq!(p.payload_missing, 0);
+        }
+        // A UDP length shorter than the IP payload bounds the payload.
+        let mut udp = udp_bytes(53, 53, b"answer");
+        udp[4..6].copy_from_slice(&10u16.to_be_bytes());
+        let ip = ipv6_bytes(PROTO_UDP, &udp);
+        let p = decode(229, &ip).unwrap();
+        assert_eq!(udp_of(&p).payload, b"an");
+    }
+
+    #[test]
+    fn arp_frame_is_not_ip() {
+        let arp = [
+            0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 192, 0, 2, 7,
+        ];
+        assert_eq!(decode(1, &ethernet(0x0806, &arp)).unwrap_err(), Skip::NotIp);
+    }
+
+    #[test]
+    fn icmp_and_icmpv6_are_other_transports() {
+        let echo = [8, 0, 0, 0, 0, 1, 0, 1];
+        let v4 = ipv4_bytes(1, 1, 0, &[], &echo);
+        assert_eq!(decode(228, &v4).unwrap_err(), Skip::OtherTransport);
+        let v6 = ipv6_bytes(58, &[128, 0, 0, 0, 0, 1, 0, 1]);
+        assert_eq!(decode(229, &v6).unwrap_err(), Skip::OtherTransport);
+        // ESP after an IPv6 header.
+        let esp = ipv6_bytes(50, &[0, 0, 0, 1, 0, 0, 0, 1, 9, 9]);
+        assert_eq!(decode(229, &esp).unwrap_err(), Skip::OtherTransport);
+    }
+
+    #[test]
+    fn unknown_link_type_is_unsupported() {
+        let frame = ethernet(0x0800, &sample_ipv4());
+        assert_eq!(
+            decode(147, &frame).unwrap_err(),
+            Skip::UnsupportedLinkType(147)
+        );
+    }
+
+    /// One valid frame for every supported link type.
+    fn valid_frames() -> Vec<(u32, Vec<u8>)> {
+        let sll = [0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+        let sll2 = [
+            0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0,
+        ];
+        let mut ext6 = vec![60, 0, 1, 4, 0, 0, 0, 0, PROTO_TCP, 0, 1, 4, 0, 0, 0, 0];
+        ext6.extend(tcp_bytes(&sample_tcp()));
+        vec![
+            (1, ethernet(0x0800, &sample_ipv4())),
+            (
+                1,
+                ethernet(
+                    0x88a8,
+                    &concat(&[&vlan_tag(1, 0x8100), &vlan_tag(2, 0x86dd), &sample_ipv6()]),
+                ),
+            ),
+            (
+                1,
+                ethernet(
+                    0x0800,
+                    &ipv4_bytes(PROTO_UDP, 1, 0, &[], &udp_bytes(1, 2, b"abc")),
+                ),
+            ),
+            (113, concat(&[&sll, &sample_ipv4()])),
+            (276, concat(&[&sll2, &sample_ipv6()])),
+            (
+                101,
+                ipv4_bytes(PROTO_TCP, 1, 0, &[0x94, 4, 0, 0], &tcp_bytes(&sample_tcp())),
+            ),
+            (229, ipv6_bytes(0, &ext6)),
+            (0, concat(&[&[30, 0, 0, 0], &sample_ipv6()])),
+            (108, concat(&[&[0, 0, 0, 2], &sample_ipv4()])),
+            (9, concat(&[&[0xff, 0x03, 0x00, 0x21], &sample_ipv4()])),
+            (50, concat(&[&[0x57], &sample_ipv6()])),
+        ]
+    }
+
+    #[test]
+    fn valid_frames_cut_at_every_length_decode_without_panicking() {
+        for (link_type, frame) in valid_frames() {
+            assert!(decode(link_type, &frame).is_ok(), "link type {link_type}");
+            for len in 0..frame.len() {
+                let _ = decode(link_type, &frame[..len]);
+            }
+        }
+    }
+
+    #[test]
+    fn valid_frames_with_any_byte_overwritten_decode_without_panicking() {
+        for (link_type, frame) in valid_frames() {
+            for at in 0..frame.len() {
+                for value in [0x00, 0x01, 0x0f, 0x45, 0x7f, 0x80, 0xff] {
+                    let mut bad = frame.clone();
+                    bad[at] = value;
+                    let _ = decode(link_type, &bad);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_inputs_are_skipped_with_a_reason() {
+        let tcp = tcp_bytes(&sample_tcp());
+        let mut short_offset = tcp.clone();
+        short_offset[12] = 4 << 4;
+        let mut offset_past_end = tcp_bytes(&Tcp {
+            options: &[],
+            payload: &[],
+            ..sample_tcp()
+        });
+        offset_past_end[12] = 15 << 4;
+        let mut ihl_too_small = sample_ipv4();
+        ihl_too_small[0] = 0x44;
+        let mut ihl_past_end = ipv4_bytes(PROTO_TCP, 1, 0, &[], &[]);
+        ihl_past_end[0] = 0x4f;
+        let truncated_ext = ipv6_bytes(0, &[PROTO_TCP, 3, 1, 4]);
+        let hop_by_hop_not_first = ipv6_bytes(60, &[0, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0]);
+        let cases: Vec<(&str, u32, Vec<u8>, Skip)> = vec![
+            ("empty ethernet", 1, vec![], Skip::Malformed("link header")),
+            (
+                "13-byte ethernet",
+                1,
+                vec![0; 13],
+                Skip::Malformed("link header"),
+            ),
+            (
+                "ethernet header only",
+                1,
+                ethernet(0x0800, &[]),
+                Skip::Malformed("ip header"),
+            ),
+            (
+                "vlan tag cut short",
+                1,
+                ethernet(0x8100, &[0, 1, 8]),
+                Skip::Malformed("vlan tag"),
+            ),
+            (
+                "802.3 length field",
+                1,
+                ethernet(0x0040, &[0; 64]),
+                Skip::NotIp,
+            ),
+            (
+                "short sll",
+                113,
+                vec![0; 15],
+                Skip::Malformed("link header"),
+            ),
+            (
+                "short sll2",
+                276,
+                vec![0; 19],
+                Skip::Malformed("link header"),
+            ),
+            (
+                "short null",
+                0,
+                vec![2, 0, 0],
+                Skip::Malformed("link header"),
+            ),
+            (
+                "short loop",
+                108,
+                vec![0, 0],
+                Skip::Malformed("link header"),
+            ),
+            (
+                "empty ppp",
+                9,
+                vec![0xff, 0x03],
+                Skip::Malformed("link header"),
+            ),
+            ("empty raw", 101, vec![], Skip::Malformed("ip header")),
+            ("raw version 5", 101, vec![0x50; 40], Skip::NotIp),
+            ("raw version 0", 12, vec![0; 40], Skip::NotIp),
+            (
+                "ipv4 ihl below 5",
+                228,
+                ihl_too_small,
+                Skip::Malformed("ip header"),
+            ),
+            (
+                "ipv4 ihl past the end",
+                228,
+                ihl_past_end,
+                Skip::Malformed("ip header"),
+            ),
+            (
+                "short ipv6 header",
+                229,
+                vec![0x60; 39],
+                Skip::Malformed("ip header"),
+            ),
+            (
+                "truncated ipv6 extension header",
+                229,
+                truncated_ext,
+                Skip::Malformed("ip extension header"),
+            ),
+            (
+                "hop-by-hop after another extension header",
+                229,
+                hop_by_hop_not_first,
+                Skip::Malformed("ip extension header"),
+            ),
+            (
+                "tcp data offset 4",
+                228,
+                ipv4_bytes(PROTO_TCP, 1, 0, &[], &short_offset),
+                Skip::Malformed("tcp header"),
+            ),
+            (
+                "tcp data offset past the segment",
+                228,
+                ipv4_bytes(PROTO_TCP, 1, 0, &[], &offset_past_end),
+                Skip::Malformed("tcp header"),
+            ),
+            (
+                "tcp header shorter than 20",
+                228,
+                ipv4_bytes(PROTO_TCP, 1, 0, &[], &tcp[..19]),
+                Skip::Malformed("tcp header"),
+            ),
+            (
+                "udp header shorter than 8",
+                229,
+                ipv6_bytes(PROTO_UDP, &[0, 53, 0, 53, 0, 8, 0]),
+                Skip::Malformed("udp header"),
+            ),
+        ];
+        for (what, link_type, frame, want) in cases {
+            assert_eq!(decode(link_type, &frame).unwrap_err(), want, "{what}");
+        }
+    }
 }
