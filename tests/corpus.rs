@@ -1,0 +1,109 @@
+//! The shared corpus (`../shared/corpus`: Zeek, Suricata and FoxIO ja4 test captures), read in
+//! place. Expected values come from tshark 4.0.17 and the source projects' own outputs, through
+//! `../shared/tools/corpus_check.py`; the only disagreement allowed is one where the expected
+//! value is shown wrong below.
+
+use std::path::Path;
+use std::process::Command;
+
+const CORPUS: &str = "../shared/corpus";
+
+fn corpus_check(only: &str) -> (String, Vec<String>) {
+    assert!(
+        Path::new(CORPUS).is_dir(),
+        "{CORPUS} is missing: the tests read the shared corpus beside the project"
+    );
+    let cmd = format!("{} --json {{}}", env!("CARGO_BIN_EXE_tlsmortem"));
+    let out = Command::new("python3")
+        .args([
+            "../shared/tools/corpus_check.py",
+            "--show",
+            "1000",
+            "--only",
+            only,
+            "--cmd",
+            &cmd,
+            CORPUS,
+        ])
+        .output()
+        .expect("python3 runs corpus_check.py");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let last = text.lines().last().unwrap_or_default().to_string();
+    let mismatches = text
+        .lines()
+        .filter(|l| l.starts_with("MISMATCH"))
+        .map(str::to_string)
+        .collect();
+    (last, mismatches)
+}
+
+/// tshark 4.0.17 reads the draft-14 ServerHello of this capture with the TLS 1.2 layout and so
+/// reports cipher 0xacad. See `draft14_server_hello_has_no_session_id_field` for why 0xc02b is
+/// right.
+const KNOWN_WRONG: &[&str] = &["tls__tls13-draft14__tls13_draft14.pcap [tcp 10.0.2.15:54049 > 52.32.149.186:443]: tcp.server_cipher: expected 44205, got 49195"];
+
+#[test]
+fn tcp_connections_agree_with_tshark_and_the_source_projects() {
+    let (last, mismatches) = corpus_check("tcp");
+    let unexpected: Vec<&String> = mismatches
+        .iter()
+        .filter(|m| !KNOWN_WRONG.iter().any(|k| m.contains(k)))
+        .collect();
+    assert!(unexpected.is_empty(), "{last}\n{unexpected:#?}");
+    assert!(last.contains("0 runs failed"), "{last}");
+    assert_eq!(
+        mismatches.len(),
+        KNOWN_WRONG.len(),
+        "a known-wrong expectation no longer shows: {last}"
+    );
+}
+
+#[test]
+fn draft14_server_hello_has_no_session_id_field() {
+    let path = format!("{CORPUS}/suricata-verify/tls__tls13-draft14__tls13_draft14.pcap");
+    let bytes = std::fs::read(&path).expect("corpus capture");
+    let mut hellos = Vec::new();
+    tlsmortem::analyze_bytes(&path, &bytes, &tlsmortem::Config::default(), &mut |c| {
+        hellos.extend(c.server_hello)
+    })
+    .expect("analysis runs");
+    let sh = hellos.first().expect("a ServerHello");
+    // Frame 6 carries: 02 00 00 6f | 03 04 | 32 bytes random | c0 2b | 00 49 | 00 28 00 45 and
+    // 69 bytes: one key_share extension (40 in the drafts). 2 + 32 + 2 + 2 + 73 = 111 = 0x6f,
+    // the message length: the draft layout
+    // (version, random, cipher_suite, extensions; draft-ietf-tls-tls13-14 §6.3.1.2) fits
+    // exactly. Read with the TLS 1.2 layout, the byte after the random (0xc0 = 192) would be a
+    // session id length, which RFC 5246 §7.4.1.3 caps at 32: that reading cannot be right.
+    assert_eq!(sh.legacy_version, 0x0304);
+    assert_eq!(sh.cipher_suite, 0xc02b);
+    assert_eq!(sh.extensions, vec![40]);
+}
+
+#[test]
+fn every_corpus_capture_is_read_without_a_run_error() {
+    let mut n = 0;
+    for dir in std::fs::read_dir(CORPUS).expect("corpus").flatten() {
+        for f in std::fs::read_dir(dir.path()).expect("source dir").flatten() {
+            let p = f.path();
+            if !p.is_file() || p.extension().is_some_and(|e| e == "md") {
+                continue;
+            }
+            let bytes = std::fs::read(&p).expect("readable");
+            let r = tlsmortem::analyze_bytes(
+                &p.display().to_string(),
+                &bytes,
+                &tlsmortem::Config { all_flows: true },
+                &mut |_| {},
+            );
+            let stats = r.unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert!(
+                stats.capture.truncated.is_none(),
+                "{}: {:?}",
+                p.display(),
+                stats.capture.truncated
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 100, "only {n} corpus captures found");
+}
