@@ -35,6 +35,10 @@ pub const MAX_CONTROL_EVENTS: usize = 16;
 /// flow is finished early.
 pub const MAX_WAITING: usize = 100_000;
 
+/// Packets kept per flow, from the first, while its handshake is going on: the facts an
+/// injection diagnosis compares (TTL, IP ID, timestamps, seq/ack, timing, what came after a RST).
+pub const MAX_TIMELINE: usize = 48;
+
 /// How often (capture time) idle flows are swept.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 
@@ -133,6 +137,8 @@ pub struct Flow<A> {
     pub handshake_ack: Option<TcpEvent>,
     pub resets: Vec<TcpEvent>,
     pub fins: Vec<TcpEvent>,
+    /// Every packet from the first, while the handshake is open, up to [`MAX_TIMELINE`].
+    pub timeline: Vec<TcpEvent>,
     /// RST/FIN packets beyond the cap.
     pub control_dropped: u64,
     pub end: EndReason,
@@ -152,6 +158,7 @@ impl<A: FlowApp> Flow<A> {
             handshake_ack: None,
             resets: Vec::new(),
             fins: Vec::new(),
+            timeline: Vec::new(),
             control_dropped: 0,
             end: EndReason::EndOfCapture,
             app: A::default(),
@@ -370,6 +377,10 @@ impl<A: FlowApp> FlowTable<A> {
             payload_len: seg.payload.len() as u32,
         };
         flow.sides[side].first.get_or_insert(ev);
+        let handshake_open = flow.app.wants_buffering(0) || flow.app.wants_buffering(1);
+        if handshake_open && flow.timeline.len() < MAX_TIMELINE {
+            flow.timeline.push(ev);
+        }
         if seg.flags & (flags::SYN | flags::RST | flags::FIN) != 0 || flow.handshake_ack.is_none() {
             flow.control(ev);
         }
