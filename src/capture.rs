@@ -146,6 +146,27 @@ fn read_file(path: &Path, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Result<Captur
     }
 }
 
+/// Maps `input` when it is a plain (uncompressed) regular file, so that several workers can
+/// each walk it with [`read_bytes`]; `None` when it must be streamed (stdin, pipes, compressed
+/// or unmappable files) — [`read`] handles those.
+pub fn map_plain(input: &Input) -> Result<Option<memmap2::Mmap>, Error> {
+    let Input::Path(path) = input else {
+        return Ok(None);
+    };
+    let file = std::fs::File::open(path).map_err(|source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let regular = file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0);
+    if !regular {
+        return Ok(None);
+    }
+    match map_file(&file) {
+        Ok(map) if Compression::sniff(&map).is_none() => Ok(Some(map)),
+        _ => Ok(None),
+    }
+}
+
 #[allow(unsafe_code)] // memmap2 has no safe constructor; the only unsafe in the crate.
 fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: the map is read-only and lives no longer than this read. If another process

@@ -322,15 +322,29 @@ impl<A: FlowApp> FlowTable<A> {
         Self::default()
     }
 
-    /// Takes one decoded packet. UDP is ignored here.
-    pub fn packet(&mut self, pkt: &Packet<'_>, frame: u64, ts: Timestamp) {
-        let Transport::Tcp(seg) = pkt.transport else {
-            return;
-        };
+    /// Capture time moved on (a frame this table does not own): expire idle flows, and hand
+    /// out what is ready, so that expiry does not depend on which frames a worker owns.
+    pub fn tick(&mut self, ts: Timestamp, out: &mut dyn FnMut(Flow<A>)) {
+        if self.sweep_due(ts) {
+            self.drain_ready(out);
+        }
+    }
+
+    fn sweep_due(&mut self, ts: Timestamp) -> bool {
         if ts.0 > self.last_sweep.0.saturating_add(SWEEP_INTERVAL_NS) {
             self.sweep(ts);
             self.last_sweep = ts;
+            return true;
         }
+        false
+    }
+
+    /// Takes one decoded packet. UDP is ignored here.
+    pub fn packet(&mut self, pkt: &Packet<'_>, frame: u64, ts: Timestamp) {
+        self.sweep_due(ts);
+        let Transport::Tcp(seg) = pkt.transport else {
+            return;
+        };
         let src = Endpoint {
             ip: pkt.src,
             port: seg.src_port,

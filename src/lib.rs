@@ -38,6 +38,19 @@ use tls::Conversation;
 pub struct Config {
     /// Report every TCP flow, not only those that carried TLS or were aimed at a TLS port.
     pub all_flows: bool,
+    /// Workers for one input; 0 means one per core. Results do not depend on it.
+    pub threads: usize,
+    /// Bytes of capture walked so far, for a progress display (worker 0 counts).
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl Config {
+    fn workers(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 /// What one input held besides connections.
@@ -50,15 +63,43 @@ pub struct InputStats {
     pub flows: u64,
     pub connections: u64,
     pub peak_open_flows: usize,
+    /// Workers that shared the input.
+    pub workers: usize,
+}
+
+impl InputStats {
+    fn add(&mut self, other: InputStats) {
+        self.packets_decoded += other.packets_decoded;
+        for (k, v) in other.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+        self.flows += other.flows;
+        self.connections += other.connections;
+        self.peak_open_flows += other.peak_open_flows;
+        self.workers += other.workers;
+    }
 }
 
 /// Analyses one input; every reported connection goes to `sink` in first-packet order.
+///
+/// A plain capture file is shared by [`Config::threads`] workers: each walks the whole
+/// memory-mapped file and owns the flows whose symmetric hash falls on it
+/// ([`wire::flow_hash`]), so no flow state is shared and nothing is locked on the hot path.
+/// Their records are merged back into first-packet order. Streamed inputs (stdin, compressed)
+/// use one worker.
 pub fn analyze_input(
     input: &Input,
     config: &Config,
     sink: &mut dyn FnMut(Connection),
 ) -> Result<InputStats, Error> {
-    run(&input.name(), config, sink, |on_frame| {
+    let name = input.name();
+    let workers = config.workers();
+    if workers > 1 {
+        if let Some(map) = capture::map_plain(input)? {
+            return sharded(&name, &map, config, workers, sink);
+        }
+    }
+    work(&name, config, Shard::ALL, sink, |on_frame| {
         capture::read(input, on_frame)
     })
 }
@@ -70,19 +111,99 @@ pub fn analyze_bytes(
     config: &Config,
     sink: &mut dyn FnMut(Connection),
 ) -> Result<InputStats, Error> {
-    run(name, config, sink, |on_frame| {
+    let workers = config.workers();
+    if workers > 1 {
+        return sharded(name, bytes, config, workers, sink);
+    }
+    work(name, config, Shard::ALL, sink, |on_frame| {
         capture::read_bytes(name, bytes, on_frame)
     })
 }
 
-fn run(
+/// Which flows a worker owns.
+#[derive(Debug, Clone, Copy)]
+struct Shard {
+    index: u64,
+    count: u64,
+}
+
+impl Shard {
+    const ALL: Shard = Shard { index: 0, count: 1 };
+}
+
+/// Records a worker may hand to the merger before it waits: bounds memory when one worker
+/// runs ahead.
+const MERGE_QUEUE: usize = 1024;
+
+fn sharded(
+    name: &str,
+    bytes: &[u8],
+    config: &Config,
+    workers: usize,
+    sink: &mut dyn FnMut(Connection),
+) -> Result<InputStats, Error> {
+    std::thread::scope(|scope| {
+        let mut receivers = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Connection>(MERGE_QUEUE);
+            receivers.push(rx);
+            let shard = Shard {
+                index: index as u64,
+                count: workers as u64,
+            };
+            handles.push(scope.spawn(move || {
+                let mut send = |c: Connection| {
+                    // The merger only stops listening when the run is over.
+                    let _ = tx.send(c);
+                };
+                work(name, config, shard, &mut send, |on_frame| {
+                    capture::read_bytes(name, bytes, on_frame)
+                })
+            }));
+        }
+        // k-way merge: each worker's records are already in first-packet order.
+        let mut heads: Vec<Option<Connection>> = receivers.iter().map(|r| r.recv().ok()).collect();
+        loop {
+            let next = heads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| Some((h.as_ref()?.first_frame, i)))
+                .min();
+            let Some((_, i)) = next else { break };
+            if let (Some(head), Some(rx)) = (heads.get_mut(i), receivers.get(i)) {
+                if let Some(c) = std::mem::replace(head, rx.recv().ok()) {
+                    sink(c);
+                }
+            }
+        }
+        let mut total = InputStats::default();
+        for (i, h) in handles.into_iter().enumerate() {
+            let stats = h
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            if i == 0 {
+                total.capture = stats.capture.clone();
+            }
+            total.add(stats);
+        }
+        Ok(total)
+    })
+}
+
+/// One worker: walks every frame, analyses the flows of its shard.
+fn work(
     name: &str,
     config: &Config,
+    shard: Shard,
     sink: &mut dyn FnMut(Connection),
     read: impl FnOnce(&mut dyn FnMut(&Frame<'_>)) -> Result<CaptureSummary, Error>,
 ) -> Result<InputStats, Error> {
     let mut table: FlowTable<Conversation> = FlowTable::new();
-    let mut stats = InputStats::default();
+    let mut stats = InputStats {
+        workers: 1,
+        ..Default::default()
+    };
     let mut facts = CaptureFacts {
         name: name.to_string(),
         truncated: None,
@@ -93,16 +214,34 @@ fn run(
             sink(diagnose::connection(&flow, facts));
         }
     };
-    let summary = read(
-        &mut |frame: &Frame<'_>| match wire::decode(frame.link_type, frame.data) {
+    let progress = config.progress.as_ref().filter(|_| shard.index == 0);
+    let mut unreported = 0u64;
+    let summary = read(&mut |frame: &Frame<'_>| {
+        if let Some(p) = progress {
+            // Record header + captured bytes; published in batches to keep the hot path cheap.
+            unreported += 16 + frame.data.len() as u64;
+            if unreported > 1 << 20 {
+                p.fetch_add(unreported, std::sync::atomic::Ordering::Relaxed);
+                unreported = 0;
+            }
+        }
+        if shard.count > 1 {
+            // Frames without a flow are counted by worker 0 alone.
+            let owner = wire::flow_hash(frame.link_type, frame.data).map_or(0, |h| h % shard.count);
+            if owner != shard.index {
+                table.tick(frame.ts, &mut |f| emit(f, &facts, &mut stats));
+                return;
+            }
+        }
+        match wire::decode(frame.link_type, frame.data) {
             Ok(pkt) => {
                 stats.packets_decoded += 1;
                 table.packet(&pkt, frame.number, frame.ts);
                 table.drain_ready(&mut |f| emit(f, &facts, &mut stats));
             }
             Err(skip) => *stats.skipped.entry(format!("{skip:?}")).or_default() += 1,
-        },
-    )?;
+        }
+    })?;
     facts.truncated = summary.truncated.clone();
     table.finish_all(&mut |f| emit(f, &facts, &mut stats));
     stats.flows = table.stats.flows;

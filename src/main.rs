@@ -3,9 +3,12 @@
 //! pipe ends the run quietly with 0).
 
 use clap::Parser;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tlsmortem::diagnose::Severity;
 use tlsmortem::report::{JsonLines, Reporter, Text};
 use tlsmortem::{analyze_input, Config, Input};
@@ -29,7 +32,10 @@ struct Cli {
     /// Exit with 1 when any finding is at or above this severity (info, low, medium, high).
     #[arg(long, value_parser = parse_severity)]
     fail_on: Option<Severity>,
-    /// No notes on stderr about the captures themselves.
+    /// Workers per capture file (default: one per core). Output is the same for any number.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// No progress bar and no notes on stderr about the captures themselves.
     #[arg(short, long)]
     quiet: bool,
 }
@@ -43,6 +49,66 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         _ => Err(format!(
             "unknown severity '{s}': use info, low, medium or high"
         )),
+    }
+}
+
+/// A progress line on stderr (terminal only, after the first second): bytes walked of the
+/// total, handshakes found, rate.
+struct ProgressBar {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressBar {
+    fn start(bytes: Arc<AtomicU64>, found: Arc<AtomicU64>, total: u64) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut shown = false;
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let secs = t0.elapsed().as_secs_f64();
+                if secs < 1.0 {
+                    continue;
+                }
+                let done = bytes.load(Ordering::Relaxed);
+                let pct = if total > 0 {
+                    (done as f64 * 100.0 / total as f64).min(100.0)
+                } else {
+                    0.0
+                };
+                let filled = (pct / 5.0) as usize;
+                eprint!(
+                    "\r[{}{}] {:5.1}%  {} / {} MB  {} connections  {:.0} MB/s ",
+                    "#".repeat(filled),
+                    " ".repeat(20 - filled.min(20)),
+                    pct,
+                    done / 1_000_000,
+                    total / 1_000_000,
+                    found.load(Ordering::Relaxed),
+                    done as f64 / 1e6 / secs
+                );
+                shown = true;
+            }
+            if shown {
+                eprint!("\r{}\r", " ".repeat(90));
+                let _ = io::stderr().flush();
+            }
+        });
+        ProgressBar {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ProgressBar {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -71,8 +137,22 @@ fn main() -> ExitCode {
     } else {
         Box::new(Text::new(io::BufWriter::new(stdout)))
     };
+    let walked = Arc::new(AtomicU64::new(0));
+    let found = Arc::new(AtomicU64::new(0));
+    let _bar = (!cli.quiet && io::stderr().is_terminal()).then(|| {
+        let total = inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+                Input::Stdin => None,
+            })
+            .sum();
+        ProgressBar::start(walked.clone(), found.clone(), total)
+    });
     let config = Config {
         all_flows: cli.all_flows,
+        threads: cli.threads,
+        progress: Some(walked),
     };
     let mut hit = false;
     let mut write_error: Option<io::Error> = None;
@@ -81,6 +161,7 @@ fn main() -> ExitCode {
             if write_error.is_some() {
                 return;
             }
+            found.fetch_add(1, Ordering::Relaxed);
             if let Some(level) = cli.fail_on {
                 hit |= c.findings.iter().any(|f| f.severity >= level);
             }
@@ -91,11 +172,21 @@ fn main() -> ExitCode {
         match result {
             Ok(stats) => {
                 if !cli.quiet {
+                    let name = input.name();
                     if let Some(t) = &stats.capture.truncated {
-                        eprintln!("tlsmortem: {}: capture is cut short: {t}; every frame before the cut was analysed", input.name());
+                        eprintln!("tlsmortem: {name}: capture is cut short: {t}; every frame before the cut was analysed");
                     }
                     for p in stats.capture.problems.iter().take(5) {
-                        eprintln!("tlsmortem: {}: {p}", input.name());
+                        eprintln!("tlsmortem: {name}: {p}");
+                    }
+                    let fragments: u64 = stats
+                        .skipped
+                        .iter()
+                        .filter(|(k, _)| k.contains("Fragment"))
+                        .map(|(_, v)| v)
+                        .sum();
+                    if fragments > 0 {
+                        eprintln!("tlsmortem: {name}: {fragments} IP fragments were not reassembled; a handshake carried in them is not seen");
                     }
                 }
             }
@@ -108,6 +199,7 @@ fn main() -> ExitCode {
             break;
         }
     }
+    drop(_bar);
     if write_error.is_none() {
         if let Err(e) = reporter.finish() {
             write_error = Some(e);
@@ -120,7 +212,6 @@ fn main() -> ExitCode {
         eprintln!("tlsmortem: cannot write output: {e}");
         return ExitCode::from(2);
     }
-    let _ = io::stderr().is_terminal();
     if failed {
         ExitCode::from(2)
     } else if hit {

@@ -92,7 +92,10 @@ fn every_corpus_capture_is_read_without_a_run_error() {
             let r = tlsmortem::analyze_bytes(
                 &p.display().to_string(),
                 &bytes,
-                &tlsmortem::Config { all_flows: true },
+                &tlsmortem::Config {
+                    all_flows: true,
+                    ..Default::default()
+                },
                 &mut |_| {},
             );
             let stats = r.unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -106,4 +109,56 @@ fn every_corpus_capture_is_read_without_a_run_error() {
         }
     }
     assert!(n >= 100, "only {n} corpus captures found");
+}
+
+/// Every connection record, serialized, for one worker count.
+fn records(path: &Path, threads: usize) -> Vec<String> {
+    let bytes = std::fs::read(path).expect("readable");
+    let config = tlsmortem::Config {
+        all_flows: true,
+        threads,
+        progress: None,
+    };
+    let mut out = Vec::new();
+    tlsmortem::analyze_bytes(&path.display().to_string(), &bytes, &config, &mut |c| {
+        out.push(serde_json::to_string(&c).expect("serializable"));
+    })
+    .expect("analysis runs");
+    out
+}
+
+#[test]
+fn results_are_identical_whatever_the_number_of_workers() {
+    let mut files = Vec::new();
+    for dir in [
+        format!("{CORPUS}/ja4"),
+        format!("{CORPUS}/suricata-verify"),
+        format!("{CORPUS}/zeek"),
+        "captures".to_string(),
+    ] {
+        for f in std::fs::read_dir(&dir).expect("dir").flatten() {
+            let p = f.path();
+            if p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e != "md" && e != "json" && e != "sh")
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut connections = 0;
+    for p in &files {
+        let one = records(p, 1);
+        connections += one.len();
+        for threads in [2, 3, 5] {
+            assert_eq!(
+                one,
+                records(p, threads),
+                "{} with {threads} workers",
+                p.display()
+            );
+        }
+    }
+    assert!(connections > 200, "only {connections} connections compared");
 }
