@@ -10,7 +10,9 @@
 //! Nothing here reads the wall clock.
 
 use crate::capture::Timestamp;
+use crate::fingerprint;
 use crate::flow::{EndReason, Flow, TcpEvent};
+use crate::forensics::{self, Culprit};
 use crate::tls::{self, ClientHello, Conversation, Event, ServerHello};
 use crate::wire::flags;
 use crate::x509::CertInfo;
@@ -74,6 +76,12 @@ pub struct ClientHelloOut {
     pub sslv2: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sslv2_cipher_specs: Vec<u32>,
+    /// JA3 (tshark convention: GREASE left out); absent for SSLv2-format hellos.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3_full: Option<String>,
+    pub ja4: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,6 +98,10 @@ pub struct ServerHelloOut {
     pub compression_method: u8,
     pub session_id_length: usize,
     pub hello_retry_request: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s_full: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -267,7 +279,8 @@ fn flag_string(f: u8) -> String {
         .join("+")
 }
 
-fn ch_out(frame: u64, ch: &ClientHello) -> ClientHelloOut {
+fn ch_out(frame: u64, ch: &ClientHello, transport: fingerprint::Transport) -> ClientHelloOut {
+    let ja3 = fingerprint::ja3(ch);
     ClientHelloOut {
         frame,
         sni: ch.sni.clone(),
@@ -287,10 +300,14 @@ fn ch_out(frame: u64, ch: &ClientHello) -> ClientHelloOut {
         ech: ch.ech,
         sslv2: ch.sslv2,
         sslv2_cipher_specs: ch.sslv2_cipher_specs.clone(),
+        ja3: ja3.as_ref().map(|j| j.md5.clone()),
+        ja3_full: ja3.map(|j| j.full),
+        ja4: fingerprint::ja4(ch, transport),
     }
 }
 
 fn sh_out(frame: u64, sh: &ServerHello) -> ServerHelloOut {
+    let ja3s = fingerprint::ja3s(sh);
     ServerHelloOut {
         frame,
         version: sh.version,
@@ -306,6 +323,8 @@ fn sh_out(frame: u64, sh: &ServerHello) -> ServerHelloOut {
         compression_method: sh.compression_method,
         session_id_length: sh.session_id.len(),
         hello_retry_request: sh.hello_retry_request,
+        ja3s: ja3s.as_ref().map(|j| j.md5.clone()),
+        ja3s_full: ja3s.map(|j| j.full),
     }
 }
 
@@ -384,8 +403,8 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     for side in [client, server] {
         for e in cx.events(side) {
             match &e.event {
-                Event::ClientHello(ch) => chs.push((e.frame, side, ch.as_ref())),
-                Event::ServerHello(sh) => shs.push((e.frame, side, sh.as_ref())),
+                Event::ClientHello(ch) => chs.push((e.frame, side, ch.as_ref(), e.ts)),
+                Event::ServerHello(sh) => shs.push((e.frame, side, sh.as_ref(), e.ts)),
                 Event::Certificate(ders) => {
                     let slot = if side == server {
                         &mut server_certs
@@ -446,10 +465,12 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     alerts.sort_by_key(|a| a.frame);
     // A ClientHello from the server side (or a ServerHello from the client side) would mean the
     // sides are mixed up; those stay in the "more" lists rather than being lost.
-    let mut ch_iter = chs.iter().map(|(f, _, ch)| ch_out(*f, ch));
+    let mut ch_iter = chs
+        .iter()
+        .map(|(f, _, ch, _)| ch_out(*f, ch, fingerprint::Transport::Tcp));
     let client_hello = ch_iter.next();
     let more_client_hellos: Vec<_> = ch_iter.collect();
-    let mut sh_iter = shs.iter().map(|(f, _, sh)| sh_out(*f, sh));
+    let mut sh_iter = shs.iter().map(|(f, _, sh, _)| sh_out(*f, sh));
     let server_hello = sh_iter.next();
     let more_server_hellos: Vec<_> = sh_iter.collect();
 
@@ -643,7 +664,8 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
     }
 }
 
-type Hello<'a, T> = (u64, usize, &'a T);
+/// (frame, side, message, time)
+type Hello<'a, T> = (u64, usize, &'a T, Timestamp);
 
 fn verdict(
     cx: &Ctx<'_>,
@@ -661,7 +683,7 @@ fn verdict(
         summary,
     };
     let server = 1 - cx.client;
-    let first_ch = chs.first().map(|c| c.0);
+    let first_ch = chs.first().map(|c| (c.0, c.3));
     let fatal = alerts.iter().find(|a| a.level == Some(2));
     if let Some(a) = fatal {
         let name = a.description_name.unwrap_or("unknown");
@@ -681,31 +703,50 @@ fn verdict(
             "the handshake completed and both sides sent encrypted data".into(),
         );
     }
-    if let Some(ch_frame) = first_ch {
+    if let Some((ch_frame, ch_ts)) = first_ch {
         if final_sh.is_none() {
             // A server that sent bytes before the cut did answer: that is not this story.
             let server_spoke_before =
                 |frame: u64| f.sides[server].first_data_frame.is_some_and(|d| d < frame);
-            if let Some(rst) = f
+            let rst = f
                 .resets
                 .iter()
-                .find(|r| r.frame > ch_frame && !server_spoke_before(r.frame))
-            {
-                return Verdict {
-                    id: "rst-after-client-hello",
-                    by: Some("unknown"),
-                    confidence: None,
-                    summary: format!(
-                        "a TCP RST (arriving as from the {}) cut the connection after the ClientHello, before the server answered",
-                        cx.who(rst.side)
+                .filter(|r| r.frame > ch_frame && !server_spoke_before(r.frame))
+                .min_by_key(|r| r.frame);
+            let server_fin = f
+                .fins
+                .iter()
+                .filter(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(r.frame))
+                .min_by_key(|r| r.frame);
+            if let Some(cut) = rst.or(server_fin) {
+                let is_rst = cut.flags & flags::RST != 0;
+                let j = forensics::judge(f, cx.client, ch_frame, ch_ts);
+                let (by, confidence) = j
+                    .as_ref()
+                    .map_or((Culprit::Unknown, 0.0), |j| (j.by, j.confidence));
+                let what = if is_rst { "a TCP RST" } else { "a FIN" };
+                let summary = match by {
+                    Culprit::Middlebox => format!(
+                        "{what} forged by a device on the path cut the handshake right after the ClientHello (it claims to come from the {})",
+                        cx.who(cut.side)
+                    ),
+                    Culprit::Server => format!("the server itself ended the connection with {what} right after the ClientHello"),
+                    Culprit::Client => format!("the client ended the connection with {what} right after its ClientHello"),
+                    Culprit::Unknown => format!(
+                        "{what} (claiming to come from the {}) cut the handshake right after the ClientHello; the capture does not show who sent it",
+                        cx.who(cut.side)
                     ),
                 };
-            }
-            if f.fins
-                .iter()
-                .any(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(r.frame))
-            {
-                return v("fin-after-client-hello", "the server closed the connection (FIN) after the ClientHello without answering".into());
+                return Verdict {
+                    id: if is_rst {
+                        "rst-after-client-hello"
+                    } else {
+                        "fin-after-client-hello"
+                    },
+                    by: Some(by.as_str()),
+                    confidence: (by != Culprit::Unknown).then_some(confidence),
+                    summary,
+                };
             }
             let server_spoke = f.sides[server].payload_bytes > 0;
             if !server_spoke {

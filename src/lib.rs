@@ -15,7 +15,9 @@
 pub mod capture;
 pub mod diagnose;
 pub mod error;
+pub mod fingerprint;
 pub mod flow;
+pub mod forensics;
 pub mod reassembly;
 pub mod report;
 pub mod tls;

@@ -207,7 +207,8 @@ pub struct Direction {
     ccs: bool,
     /// This direction is a TLS 1.3 server past its ServerHello.
     tls13_server: bool,
-    /// A ClientHello in this direction offered TLS 1.3.
+    /// A ClientHello in this direction offered TLS 1.3, or this direction sent a
+    /// HelloRetryRequest: a CCS here may be the middlebox-compatibility one.
     offered_tls13: bool,
     sniffed: u64,
     /// EncryptionStarted was reported.
@@ -636,6 +637,9 @@ impl Direction {
                     if sh.is_tls13() && !sh.hello_retry_request {
                         self.tls13_server = true;
                     }
+                    // After a HelloRetryRequest the server may send a compatibility CCS and
+                    // then its real ServerHello in the clear (RFC 8446 Appendix D.4).
+                    self.offered_tls13 |= sh.hello_retry_request;
                     Event::ServerHello(Box::new(sh))
                 }
                 Err(e) => Event::Malformed(format!("ServerHello: {e}")),
