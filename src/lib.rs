@@ -13,11 +13,13 @@
 #![deny(unsafe_code)]
 
 pub mod capture;
+pub mod chain;
 pub mod diagnose;
 pub mod error;
 pub mod fingerprint;
 pub mod flow;
 pub mod forensics;
+pub mod quic;
 pub mod reassembly;
 pub mod report;
 pub mod tls;
