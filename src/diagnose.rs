@@ -27,9 +27,10 @@ pub const TLS_PORTS: &[u16] = &[
 ];
 
 /// How bad a finding is; `--fail-on` compares against it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    #[default]
     Info,
     Low,
     Medium,
@@ -37,7 +38,7 @@ pub enum Severity {
 }
 
 /// One thing worth knowing about a connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Finding {
     /// Stable kebab-case id.
     pub id: &'static str,
@@ -47,6 +48,12 @@ pub struct Finding {
     /// Frames that show it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<u64>,
+    /// The facts behind it, each with both sides of a comparison.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// What to check or fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -443,6 +450,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                         printable(head)
                     ),
                     frames: vec![e.frame],
+                    ..Default::default()
                 }),
                 Event::Malformed(what) => findings.push(Finding {
                     id: "tls-malformed",
@@ -452,6 +460,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                         cx.who(side)
                     ),
                     frames: vec![e.frame],
+                    ..Default::default()
                 }),
                 Event::Handshake(_)
                 | Event::ChangeCipherSpec
@@ -483,6 +492,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                 severity: Severity::Low,
                 message: format!("certificate {} does not parse: {err}", c.sha256),
                 frames: vec![],
+                ..Default::default()
             });
         }
     }
@@ -497,6 +507,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                 "the server asked the client to retry with another key share (HelloRetryRequest)"
                     .into(),
             frames: vec![sh.0],
+            ..Default::default()
         });
     }
     if let Some(f) = cert_request {
@@ -505,10 +516,12 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
             severity: Severity::Info,
             message: "the server asked for a client certificate (CertificateRequest)".into(),
             frames: vec![f],
+            ..Default::default()
         });
     }
 
-    let verdict = verdict(&cx, &chs, &shs, &alerts, encrypted, &findings);
+    let (verdict, explained) = verdict(&cx, &chs, &shs, &alerts, encrypted, &findings);
+    findings.extend(explained);
     let s = &flow.sides;
     Connection {
         capture: capture.name.clone(),
@@ -593,8 +606,7 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
             id: "one-sided",
             severity: Severity::Info,
             message: format!("no packet from the {silent} was captured: either it never answered or the capture saw one direction only"),
-            frames: vec![],
-        });
+            frames: vec![], ..Default::default() });
     }
     if f.syn.is_none() && f.syn_ack.is_none() {
         findings.push(Finding {
@@ -603,6 +615,7 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
             message: "the capture starts in the middle of this connection (no SYN or SYN-ACK seen)"
                 .into(),
             frames: vec![f.first_frame],
+            ..Default::default()
         });
     }
     for (side, who) in [(c, "client"), (s, "server")] {
@@ -612,24 +625,21 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
                 id: "bytes-missing",
                 severity: Severity::Low,
                 message: format!("{} bytes from the {who} were never captured ({} gaps); anything in them is unknown", st.missing_bytes, st.gaps),
-                frames: vec![],
-            });
+                frames: vec![], ..Default::default() });
         }
         if st.cap_hit {
             findings.push(Finding {
                 id: "reassembly-cap",
                 severity: Severity::Low,
                 message: format!("out-of-order data from the {who} exceeded the reassembly cap ({} KiB); the oldest hole was given up", crate::reassembly::MAX_PENDING_BYTES / 1024),
-                frames: vec![],
-            });
+                frames: vec![], ..Default::default() });
         }
         if st.overlap_conflicts > 0 {
             findings.push(Finding {
                 id: "overlap-conflict",
                 severity: Severity::Medium,
                 message: format!("the {who} retransmitted {} overlapping segment(s) with different bytes; the first copy was kept", st.overlap_conflicts),
-                frames: st.first_conflict_frame.into_iter().collect(),
-            });
+                frames: st.first_conflict_frame.into_iter().collect(), ..Default::default() });
         }
         if side.payload_missing > 0 {
             findings.push(Finding {
@@ -640,6 +650,7 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
                     side.payload_missing
                 ),
                 frames: vec![],
+                ..Default::default()
             });
         }
     }
@@ -648,16 +659,14 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
             id: "flow-evicted",
             severity: Severity::Low,
             message: "the flow table was full and this connection was reported before it ended; later packets may appear as a separate connection".into(),
-            frames: vec![],
-        }),
+            frames: vec![], ..Default::default() }),
         EndReason::EndOfCapture => {
             if let Some(t) = &capture.truncated {
                 findings.push(Finding {
                     id: "truncated-capture",
                     severity: Severity::Low,
                     message: format!("the capture file is cut short ({t}); this connection may have gone on"),
-                    frames: vec![],
-                });
+                    frames: vec![], ..Default::default() });
             }
         }
         EndReason::Timeout | EndReason::Reused => {}
@@ -667,6 +676,76 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
 /// (frame, side, message, time)
 type Hello<'a, T> = (u64, usize, &'a T, Timestamp);
 
+/// A handshake cut by `cut` (a RST, or the server's FIN) after the ClientHello sent at `ch_ts`.
+fn cut_verdict(
+    cx: &Ctx<'_>,
+    cut: &TcpEvent,
+    ch_ts: Timestamp,
+    server_had_answered: bool,
+) -> (Verdict, Option<Finding>) {
+    let is_rst = cut.flags & flags::RST != 0;
+    let j = forensics::judge(cx.flow, cx.client, ch_ts, cut);
+    let what = if is_rst { "a TCP RST" } else { "a FIN" };
+    let when = if server_had_answered {
+        "after the ClientHello, before the handshake finished"
+    } else {
+        "right after the ClientHello"
+    };
+    let claimed = cx.who(cut.side);
+    let (summary, severity, advice) = match j.by {
+        Culprit::Middlebox => (
+            format!("{what} forged by a device on the path cut the handshake {when} (it claims to come from the {claimed})"),
+            Severity::High,
+            "a device between client and server reads the ClientHello (the SNI) and resets the connection: the name is blocked on this path. On a Chinese cloud host check the domain's ICP filing (备案); elsewhere check firewalls, IPS and national filtering on the path; the server configuration is not the cause",
+        ),
+        Culprit::Server => (
+            format!("the server itself ended the connection with {what} {when}"),
+            Severity::Medium,
+            "the server (or a firewall on its host) refused this handshake: check its TLS configuration for this SNI, its SNI-based rules and its logs",
+        ),
+        Culprit::Client => (
+            format!("the client ended the connection with {what} {when}"),
+            Severity::Medium,
+            "the client gave up on the handshake: check the client's logs (timeouts, certificate or protocol errors)",
+        ),
+        Culprit::Unknown => (
+            format!("{what} (claiming to come from the {claimed}) cut the handshake {when}; the capture does not show who sent it"),
+            Severity::Medium,
+            "capture at both ends, or at the client with the full TCP handshake, to tell a forged reset from the server's own",
+        ),
+    };
+    let id = if is_rst {
+        "rst-after-client-hello"
+    } else {
+        "fin-after-client-hello"
+    };
+    let mut evidence: Vec<String> = j
+        .signals
+        .iter()
+        .map(|s| format!("{} ({:+}): {}", s.id, s.weight, s.detail))
+        .collect();
+    evidence.push(format!(
+        "score {:+}; {} judged the sender",
+        j.score,
+        j.by.as_str()
+    ));
+    let finding = Finding {
+        id,
+        severity,
+        message: summary.clone(),
+        frames: vec![cut.frame],
+        evidence,
+        advice: Some(advice.to_string()),
+    };
+    let verdict = Verdict {
+        id,
+        by: Some(j.by.as_str()),
+        confidence: (j.by != Culprit::Unknown).then_some(j.confidence),
+        summary,
+    };
+    (verdict, Some(finding))
+}
+
 fn verdict(
     cx: &Ctx<'_>,
     chs: &[Hello<'_, ClientHello>],
@@ -674,7 +753,7 @@ fn verdict(
     alerts: &[AlertOut],
     encrypted: [Option<u64>; 2],
     findings: &[Finding],
-) -> Verdict {
+) -> (Verdict, Option<Finding>) {
     let f = cx.flow;
     let v = |id: &'static str, summary: String| Verdict {
         id,
@@ -685,97 +764,98 @@ fn verdict(
     let server = 1 - cx.client;
     let first_ch = chs.first().map(|c| (c.0, c.3));
     let fatal = alerts.iter().find(|a| a.level == Some(2));
-    if let Some(a) = fatal {
-        let name = a.description_name.unwrap_or("unknown");
-        return v(
-            "alert",
-            format!(
-                "the {} ended the handshake with a fatal {name} alert",
-                a.from
-            ),
-        );
-    }
     let final_sh = shs.iter().find(|s| !s.2.hello_retry_request);
-    let both_encrypted = encrypted[0].is_some() && encrypted[1].is_some();
-    if first_ch.is_some() && final_sh.is_some() && both_encrypted {
-        return v(
-            "complete",
-            "the handshake completed and both sides sent encrypted data".into(),
+    let handshake_over = match encrypted {
+        [Some(a), Some(b)] => Some(a.max(b)),
+        _ => None,
+    };
+    if first_ch.is_some() && final_sh.is_some() && handshake_over.is_some() {
+        return (
+            v(
+                "complete",
+                "the handshake completed and both sides sent encrypted data".into(),
+            ),
+            None,
         );
     }
     if let Some((ch_frame, ch_ts)) = first_ch {
-        if final_sh.is_none() {
-            // A server that sent bytes before the cut did answer: that is not this story.
-            let server_spoke_before =
-                |frame: u64| f.sides[server].first_data_frame.is_some_and(|d| d < frame);
-            let rst = f
-                .resets
-                .iter()
-                .filter(|r| r.frame > ch_frame && !server_spoke_before(r.frame))
-                .min_by_key(|r| r.frame);
-            let server_fin = f
-                .fins
-                .iter()
-                .filter(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(r.frame))
-                .min_by_key(|r| r.frame);
-            if let Some(cut) = rst.or(server_fin) {
-                let is_rst = cut.flags & flags::RST != 0;
-                let j = forensics::judge(f, cx.client, ch_frame, ch_ts);
-                let (by, confidence) = j
-                    .as_ref()
-                    .map_or((Culprit::Unknown, 0.0), |j| (j.by, j.confidence));
-                let what = if is_rst { "a TCP RST" } else { "a FIN" };
-                let summary = match by {
-                    Culprit::Middlebox => format!(
-                        "{what} forged by a device on the path cut the handshake right after the ClientHello (it claims to come from the {})",
-                        cx.who(cut.side)
-                    ),
-                    Culprit::Server => format!("the server itself ended the connection with {what} right after the ClientHello"),
-                    Culprit::Client => format!("the client ended the connection with {what} right after its ClientHello"),
-                    Culprit::Unknown => format!(
-                        "{what} (claiming to come from the {}) cut the handshake right after the ClientHello; the capture does not show who sent it",
-                        cx.who(cut.side)
-                    ),
-                };
-                return Verdict {
-                    id: if is_rst {
-                        "rst-after-client-hello"
-                    } else {
-                        "fin-after-client-hello"
-                    },
-                    by: Some(by.as_str()),
-                    confidence: (by != Culprit::Unknown).then_some(confidence),
-                    summary,
-                };
-            }
-            let server_spoke = f.sides[server].payload_bytes > 0;
-            if !server_spoke {
-                return v(
+        // The cut: the first RST after the ClientHello while the handshake was open, or a
+        // server FIN before the server said anything. Alerts and RSTs after it are its echoes.
+        let server_spoke_before =
+            |frame: u64| f.sides[server].first_data_frame.is_some_and(|d| d < frame);
+        let rst = f
+            .resets
+            .iter()
+            .filter(|r| r.frame > ch_frame && handshake_over.is_none_or(|d| r.frame < d))
+            .min_by_key(|r| r.frame);
+        let server_fin = f
+            .fins
+            .iter()
+            .filter(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(r.frame))
+            .min_by_key(|r| r.frame);
+        let cut = [rst, server_fin]
+            .into_iter()
+            .flatten()
+            .min_by_key(|e| e.frame);
+        if let Some(cut) = cut.filter(|c| fatal.is_none_or(|a| a.frame > c.frame)) {
+            return cut_verdict(cx, cut, ch_ts, server_spoke_before(cut.frame));
+        }
+    }
+    if let Some(a) = fatal {
+        let name = a.description_name.unwrap_or("unknown");
+        return (
+            v(
+                "alert",
+                format!(
+                    "the {} ended the handshake with a fatal {name} alert",
+                    a.from
+                ),
+            ),
+            None,
+        );
+    }
+    if first_ch.is_some() {
+        if final_sh.is_none() && f.sides[server].payload_bytes == 0 {
+            return (
+                v(
                     "no-server-response",
                     "the ClientHello got no TLS answer from the server".into(),
-                );
-            }
+                ),
+                None,
+            );
         }
     } else {
         if f.syn.is_some() && f.syn_ack.is_none() && f.resets.iter().any(|r| r.side == server) {
-            return v(
-                "connection-refused",
-                "the server refused the TCP connection (RST to the SYN)".into(),
+            return (
+                v(
+                    "connection-refused",
+                    "the server refused the TCP connection (RST to the SYN)".into(),
+                ),
+                None,
             );
         }
         if findings.iter().any(|x| x.id == "not-tls") {
-            return v(
-                "not-tls",
-                "the connection carried something other than TLS".into(),
+            return (
+                v(
+                    "not-tls",
+                    "the connection carried something other than TLS".into(),
+                ),
+                None,
             );
         }
         if f.syn.is_some() && f.syn_ack.is_none() {
-            return v("no-server-response", "the SYN got no answer".into());
+            return (
+                v("no-server-response", "the SYN got no answer".into()),
+                None,
+            );
         }
         if !findings.iter().any(|x| x.id == "mid-stream") {
-            return v(
-                "no-client-hello",
-                "the TCP connection opened but no ClientHello was sent".into(),
+            return (
+                v(
+                    "no-client-hello",
+                    "the TCP connection opened but no ClientHello was sent".into(),
+                ),
+                None,
             );
         }
     }
@@ -786,13 +866,19 @@ fn verdict(
         )
     });
     if lacking {
-        return v(
-            "inconclusive",
-            "the capture lacks the packets to say how the handshake ended".into(),
+        return (
+            v(
+                "inconclusive",
+                "the capture lacks the packets to say how the handshake ended".into(),
+            ),
+            None,
         );
     }
-    v(
-        "incomplete",
-        "the handshake started but did not finish within the capture".into(),
+    (
+        v(
+            "incomplete",
+            "the handshake started but did not finish within the capture".into(),
+        ),
+        None,
     )
 }

@@ -79,20 +79,14 @@ fn ms(ns: i64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
 }
 
-/// Judges the first RST (or, without one, the first FIN) after the ClientHello at `ch_frame`,
-/// sent before the server answered. `client` is the client side index.
+/// Judges `cut`, the RST or FIN that ended a handshake whose ClientHello left at `ch_ts`.
+/// `client` is the client side index.
 pub fn judge(
     flow: &Flow<impl crate::flow::FlowApp>,
     client: usize,
-    ch_frame: u64,
     ch_ts: Timestamp,
-) -> Option<Judgement> {
-    let cut = flow
-        .resets
-        .iter()
-        .chain(flow.fins.iter())
-        .filter(|e| e.frame > ch_frame)
-        .min_by_key(|e| e.frame)?;
+    cut: &TcpEvent,
+) -> Judgement {
     let claimed = cut.side;
     let server = 1 - client;
     let mut signals = Vec::new();
@@ -150,10 +144,12 @@ pub fn judge(
     // TTL / hop limit against the claimed sender's earlier packets.
     if let Some(b) = baseline {
         let diff = i16::from(cut.ip.ttl) - i16::from(b.ip.ttl);
-        if diff.abs() >= 2 {
+        if diff != 0 {
+            // From one capture point, one host's packets arrive with one TTL: even a difference
+            // of one hop means another sender (or a route change, hence the lower weight).
             signals.push(Signal {
                 id: "ttl-mismatch",
-                weight: 2.0,
+                weight: if diff.abs() >= 2 { 2.0 } else { 1.5 },
                 detail: format!(
                     "TTL {}, the {}'s earlier packet (frame {}) had {}",
                     cut.ip.ttl,
@@ -335,13 +331,13 @@ pub fn judge(
         // 1 - e^(-|score|/3): 3 points ≈ 0.63, 6 ≈ 0.86, 9 ≈ 0.95.
         _ => ((1.0 - (-score.abs() / 3.0).exp()) * 100.0).round() / 100.0,
     };
-    Some(Judgement {
+    Judgement {
         by,
         confidence,
         score,
         signals,
         frame: cut.frame,
-    })
+    }
 }
 
 fn who(side: usize, client: usize) -> &'static str {
