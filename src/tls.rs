@@ -36,6 +36,19 @@ pub const MAX_RECORD: usize = (1 << 14) + 2048 + 256;
 pub const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
 /// Bytes of non-TLS data scanned for a record header before the direction is given up.
 pub const MAX_SNIFF_BYTES: u64 = 64 * 1024;
+/// Bytes of a plaintext conversation before TLS (STARTTLS and friends) kept per direction.
+pub const MAX_PLAINTEXT: usize = 4096;
+/// Chunks of that conversation whose frame is remembered.
+pub const MAX_PLAINTEXT_CHUNKS: usize = 64;
+
+/// Where a chunk of the plaintext conversation starts in [`Direction::plaintext`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaintextChunk {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub offset: usize,
+}
+
 /// Handshake events kept per direction (renegotiation loops, garbage that looks like TLS).
 pub const MAX_EVENTS: usize = 256;
 
@@ -215,6 +228,9 @@ pub struct Direction {
     encryption_reported: bool,
     /// Whether any TLS record was seen.
     pub saw_tls: bool,
+    /// The first bytes of a conversation that was not TLS (yet), up to [`MAX_PLAINTEXT`].
+    pub plaintext: Vec<u8>,
+    pub plaintext_chunks: Vec<PlaintextChunk>,
     pub records: u64,
     pub last_record: Option<RecordHeader>,
     pub events: Vec<Located>,
@@ -234,6 +250,8 @@ impl Default for Direction {
             sniffed: 0,
             encryption_reported: false,
             saw_tls: false,
+            plaintext: Vec::new(),
+            plaintext_chunks: Vec::new(),
             records: 0,
             last_record: None,
             events: Vec::new(),
@@ -330,6 +348,17 @@ impl Direction {
                     if self.sniffed == 0 && !self.saw_tls {
                         let head = data.get(..data.len().min(16)).unwrap_or_default().to_vec();
                         self.push(origin, Event::NotTls(head));
+                    }
+                    if !self.saw_tls && self.plaintext.len() < MAX_PLAINTEXT {
+                        let room = MAX_PLAINTEXT - self.plaintext.len();
+                        if self.plaintext_chunks.len() < MAX_PLAINTEXT_CHUNKS {
+                            self.plaintext_chunks.push(PlaintextChunk {
+                                frame: origin.frame,
+                                ts: origin.ts,
+                                offset: self.plaintext.len(),
+                            });
+                        }
+                        self.plaintext.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
                     }
                     self.sniffed += data.len() as u64;
                     if self.sniffed > MAX_SNIFF_BYTES {
