@@ -10,12 +10,16 @@
 //! Nothing here reads the wall clock.
 
 use crate::capture::Timestamp;
+mod certs;
+
+use crate::chain::TrustStore;
 use crate::fingerprint;
 use crate::flow::{EndReason, Flow, TcpEvent};
 use crate::forensics::{self, Culprit};
 use crate::tls::{self, ClientHello, Conversation, Event, ServerHello};
 use crate::wire::flags;
 use crate::x509::CertInfo;
+pub use certs::Later;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -54,6 +58,12 @@ pub struct Finding {
     /// What to check or fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advice: Option<String>,
+    /// Whose certificates a chain finding is about: "server" or "client".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<&'static str>,
+    /// For validity judged at `--now` or `--at`: that moment; absent when judged at capture time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -196,11 +206,15 @@ pub struct Connection {
 }
 
 /// Facts about the input that reach every connection it holds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CaptureFacts {
     pub name: String,
     /// The capture ended in the middle of a record.
     pub truncated: Option<String>,
+    /// Where certificate chains are anchored.
+    pub trust: std::sync::Arc<TrustStore>,
+    /// A second moment to judge validity at.
+    pub later: Option<Later>,
 }
 
 /// RFC 3339 UTC with the capture's sub-second precision (nanoseconds, trailing zeros trimmed).
@@ -401,8 +415,12 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
 
     let mut chs = Vec::new();
     let mut shs = Vec::new();
-    let mut server_certs: Option<Vec<CertInfo>> = None;
-    let mut client_certs: Option<Vec<CertInfo>> = None;
+    // The first Certificate message of each side: DER, frame, time.
+    let mut server_certs: Option<(&[Vec<u8>], u64, Timestamp)> = None;
+    let mut client_certs: Option<(&[Vec<u8>], u64, Timestamp)> = None;
+    let mut stapled: Option<&[u8]> = None;
+    let mut ccs = [None, None];
+    let mut encrypted_len = [None, None];
     let mut alerts = Vec::new();
     let mut kx_group = None;
     let mut cert_request = None;
@@ -418,9 +436,16 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                     } else {
                         &mut client_certs
                     };
-                    if slot.is_none() {
-                        *slot = Some(ders.iter().map(|d| CertInfo::from_der(d)).collect());
-                    }
+                    slot.get_or_insert((ders.as_slice(), e.frame, e.ts));
+                }
+                Event::CertificateStatus {
+                    status_type: 1,
+                    response,
+                } if side == server => {
+                    stapled.get_or_insert(response.as_slice());
+                }
+                Event::ChangeCipherSpec => {
+                    ccs[usize::from(side == server)].get_or_insert(e.frame);
                 }
                 Event::CertificateRequest { .. } if side == server => {
                     cert_request.get_or_insert(e.frame);
@@ -438,8 +463,9 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                     description_name: description.and_then(alert_name),
                     encrypted: *encrypted,
                 }),
-                Event::EncryptionStarted { .. } => {
+                Event::EncryptionStarted { length, .. } => {
                     encrypted[usize::from(side == server)].get_or_insert(e.frame);
+                    encrypted_len[usize::from(side == server)].get_or_insert(*length);
                 }
                 Event::NotTls(head) => findings.push(Finding {
                     id: "not-tls",
@@ -463,7 +489,6 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                     ..Default::default()
                 }),
                 Event::Handshake(_)
-                | Event::ChangeCipherSpec
                 | Event::CertificateStatus { .. }
                 | Event::CertificateRequest { .. } => {}
             }
@@ -483,20 +508,112 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     let server_hello = sh_iter.next();
     let more_server_hellos: Vec<_> = sh_iter.collect();
 
-    let server_certificates = server_certs.unwrap_or_default();
-    let client_certificates = client_certs.unwrap_or_default();
+    let infos = |c: Option<(&[Vec<u8>], u64, Timestamp)>| -> Vec<CertInfo> {
+        c.map(|(ders, _, _)| ders.iter().map(|d| CertInfo::from_der(d)).collect())
+            .unwrap_or_default()
+    };
+    let mut server_certificates = infos(server_certs);
+    let mut client_certificates = infos(client_certs);
     for c in server_certificates.iter().chain(&client_certificates) {
         if let Some(err) = &c.parse_error {
             findings.push(Finding {
                 id: "certificate-unparsable",
                 severity: Severity::Low,
                 message: format!("certificate {} does not parse: {err}", c.sha256),
-                frames: vec![],
                 ..Default::default()
             });
         }
     }
-
+    let sni = chs.first().and_then(|c| c.2.sni.as_deref());
+    let final_sh = shs.iter().find(|s| !s.2.hello_retry_request);
+    if let Some((ders, frame, ts)) = server_certs {
+        let sent = certs::Sent {
+            ders,
+            frame,
+            at: ts.0.div_euclid(1_000_000_000),
+            server: true,
+            host: sni,
+            stapled,
+        };
+        certs::judge_chain(
+            &sent,
+            &capture.trust,
+            capture.later.as_ref(),
+            &mut server_certificates,
+            &mut findings,
+        );
+    }
+    if let Some((ders, frame, ts)) = client_certs {
+        if ders.is_empty() {
+            findings.push(Finding {
+                id: "client-certificate-missing",
+                severity: Severity::Medium,
+                message: "the server asked for a client certificate and the client sent none (empty Certificate)".into(),
+                frames: vec![frame],
+                advice: Some("configure the client with a certificate and key the server accepts, or make client certificates optional on the server".into()),
+                side: Some("client"),
+                ..Default::default()
+            });
+        } else {
+            let sent = certs::Sent {
+                ders,
+                frame,
+                at: ts.0.div_euclid(1_000_000_000),
+                server: false,
+                host: None,
+                stapled: None,
+            };
+            certs::judge_chain(
+                &sent,
+                &capture.trust,
+                capture.later.as_ref(),
+                &mut client_certificates,
+                &mut findings,
+            );
+        }
+    }
+    if let Some((sh_frame, _, sh, _)) = final_sh {
+        let v = sh.version;
+        if v <= 0x0302 {
+            findings.push(Finding {
+                id: "deprecated-version",
+                severity: Severity::Medium,
+                message: format!(
+                    "{} was negotiated; it is deprecated (RFC 8996)",
+                    version_name(v)
+                ),
+                frames: vec![*sh_frame],
+                advice: Some(
+                    "enable TLS 1.2 and 1.3 on both ends and disable older versions".into(),
+                ),
+                ..Default::default()
+            });
+        }
+        let tls13 = crate::tls::is_tls13_version(v);
+        let resumed = if tls13 {
+            sh.extensions.contains(&41)
+        } else {
+            server_certs.is_none() && ccs[1].is_some() && !sh.session_id.is_empty()
+        };
+        if resumed {
+            findings.push(Finding {
+                id: "resumed",
+                severity: Severity::Info,
+                message: "an abbreviated (resumed) handshake: the server sent no certificate, so there is none to judge on this connection".into(),
+                frames: vec![*sh_frame],
+                ..Default::default()
+            });
+        } else if tls13 && server_certs.is_none() {
+            findings.push(Finding {
+                id: "certificate-not-visible",
+                severity: Severity::Info,
+                message: "TLS 1.3 encrypts the certificates: they cannot be judged from the capture".into(),
+                frames: vec![*sh_frame],
+                advice: Some("to check the chain, connect with `openssl s_client -showcerts` or capture with the session keys".into()),
+                ..Default::default()
+            });
+        }
+    }
     let tcp = tcp_out(&cx);
     capture_quality(&cx, capture, &mut findings);
     if let Some(sh) = shs.iter().find(|s| s.2.hello_retry_request) {
@@ -520,6 +637,18 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         });
     }
 
+    let client_rejected_13 = tls13_rejection(&cx, final_sh.map(|s| s.2), encrypted, encrypted_len);
+    if let Some(frame) = client_rejected_13 {
+        findings.push(Finding {
+            id: "client-rejected-likely",
+            severity: Severity::High,
+            message: "the client answered the server's encrypted flight with one alert-sized encrypted record and nothing else: it most likely rejected the server's certificate (TLS 1.3 hides which)".into(),
+            frames: vec![frame],
+            advice: Some("check the chain the server sends (`openssl s_client -showcerts`): a missing intermediate, an expired or mismatched certificate, or a root the client does not trust".into()),
+            side: Some("server"),
+            ..Default::default()
+        });
+    }
     let (verdict, explained) = verdict(&cx, &chs, &shs, &alerts, encrypted, &findings);
     findings.extend(explained);
     let s = &flow.sides;
@@ -676,6 +805,23 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
 /// (frame, side, message, time)
 type Hello<'a, T> = (u64, usize, &'a T, Timestamp);
 
+/// TLS 1.3: the client's only encrypted record after the server's flight is alert-sized
+/// (2-byte alert + content type + 16-byte tag = 19, a little more with padding): the frame.
+fn tls13_rejection(
+    cx: &Ctx<'_>,
+    sh: Option<&ServerHello>,
+    encrypted: [Option<u64>; 2],
+    len: [Option<u16>; 2],
+) -> Option<u64> {
+    if !sh.is_some_and(|s| crate::tls::is_tls13_version(s.version)) {
+        return None;
+    }
+    let (frame, len) = (encrypted[0]?, len[0]?);
+    let last = cx.flow.app.dirs[cx.client].last_record?;
+    (len <= 24 && last.frame == frame && last.content_type == crate::tls::content::APPLICATION_DATA)
+        .then_some(frame)
+}
+
 /// A handshake cut by `cut` (a RST, or the server's FIN) after the ClientHello sent at `ch_ts`.
 fn cut_verdict(
     cx: &Ctx<'_>,
@@ -736,6 +882,7 @@ fn cut_verdict(
         frames: vec![cut.frame],
         evidence,
         advice: Some(advice.to_string()),
+        ..Default::default()
     };
     let verdict = Verdict {
         id,
@@ -769,6 +916,15 @@ fn verdict(
         [Some(a), Some(b)] => Some(a.max(b)),
         _ => None,
     };
+    if findings.iter().any(|x| x.id == "client-rejected-likely") {
+        return (
+            v(
+                "client-rejected-likely",
+                "the client most likely rejected the server's certificate: it sent one alert-sized encrypted record and stopped".into(),
+            ),
+            None,
+        );
+    }
     if first_ch.is_some() && final_sh.is_some() && handshake_over.is_some() {
         return (
             v(
@@ -803,6 +959,22 @@ fn verdict(
     }
     if let Some(a) = fatal {
         let name = a.description_name.unwrap_or("unknown");
+        if a.from == "client" {
+            // Base the cause on the certificates; the alert only confirms it (OpenSSL sends
+            // unknown_ca, GnuTLS bad_certificate, Java certificate_unknown for the same chain).
+            let cause = certs::REJECTION_CAUSES.iter().find_map(|id| {
+                findings
+                    .iter()
+                    .find(|x| x.id == *id && x.side == Some("server") && x.when.is_none())
+            });
+            if let Some(c) = cause {
+                let fix = c.advice.as_deref().unwrap_or_default();
+                return (
+                    v(c.id, format!("the client rejected the server's certificate chain ({name} alert): {} — {fix}", c.message)),
+                    None,
+                );
+            }
+        }
         return (
             v(
                 "alert",

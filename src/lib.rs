@@ -46,6 +46,19 @@ pub struct Config {
     pub threads: usize,
     /// Bytes of capture walked so far, for a progress display (worker 0 counts).
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Trust anchors for certificate chains; `None` means Mozilla's (webpki-roots).
+    pub trust: Option<std::sync::Arc<chain::TrustStore>>,
+    /// Also judge certificate validity at this moment (`--now`, `--at`).
+    pub later: Option<diagnose::Later>,
+}
+
+/// Mozilla's roots, built once per process.
+fn mozilla_roots() -> std::sync::Arc<chain::TrustStore> {
+    static ROOTS: std::sync::OnceLock<std::sync::Arc<chain::TrustStore>> =
+        std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| std::sync::Arc::new(chain::TrustStore::mozilla()))
+        .clone()
 }
 
 impl Config {
@@ -211,6 +224,8 @@ fn work(
     let mut facts = CaptureFacts {
         name: name.to_string(),
         truncated: None,
+        trust: config.trust.clone().unwrap_or_else(mozilla_roots),
+        later: config.later.clone(),
     };
     let mut emit = |flow: Flow<Conversation>, facts: &CaptureFacts, stats: &mut InputStats| {
         if config.all_flows || diagnose::is_interesting(&flow) {

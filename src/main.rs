@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tlsmortem::diagnose::Severity;
+use tlsmortem::chain::TrustStore;
+use tlsmortem::diagnose::{Later, Severity};
 use tlsmortem::report::{JsonLines, Reporter, Text};
 use tlsmortem::{analyze_input, Config, Input};
 
@@ -35,6 +36,19 @@ struct Cli {
     /// Workers per capture file (default: one per core). Output is the same for any number.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Add the CAs in this PEM file to the trust store (repeatable): a private CA, a certifi or
+    /// system bundle.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Vec<PathBuf>,
+    /// Trust only the --ca-file CAs, not Mozilla's roots.
+    #[arg(long)]
+    no_default_roots: bool,
+    /// Also judge certificate validity now (wall clock), reported apart from capture time.
+    #[arg(long, conflicts_with = "at")]
+    now: bool,
+    /// Also judge certificate validity at this RFC 3339 time, reported apart from capture time.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
     /// No progress bar and no notes on stderr about the captures themselves.
     #[arg(short, long)]
     quiet: bool,
@@ -112,6 +126,44 @@ impl Drop for ProgressBar {
     }
 }
 
+/// The trust store and the second moment of judgement the flags ask for.
+fn judging(cli: &Cli) -> Result<(Option<Arc<TrustStore>>, Option<Later>), String> {
+    let trust = if cli.ca_file.is_empty() && !cli.no_default_roots {
+        None
+    } else {
+        let mut store = if cli.no_default_roots {
+            TrustStore::empty()
+        } else {
+            TrustStore::mozilla()
+        };
+        for f in &cli.ca_file {
+            store.add_pem_file(f).map_err(|e| {
+                format!("{}: {e} (give a PEM file of CA certificates)", f.display())
+            })?;
+        }
+        Some(Arc::new(store))
+    };
+    let later = if cli.now {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        Some(Later {
+            label: "now".into(),
+            at: secs,
+        })
+    } else if let Some(at) = &cli.at {
+        let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("--at {at}: {e} (use RFC 3339, e.g. 2030-01-01T00:00:00Z)"))?;
+        Some(Later {
+            label: at.clone(),
+            at: t.unix_timestamp(),
+        })
+    } else {
+        None
+    };
+    Ok((trust, later))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut inputs = Vec::new();
@@ -137,6 +189,13 @@ fn main() -> ExitCode {
     } else {
         Box::new(Text::new(io::BufWriter::new(stdout)))
     };
+    let (trust, later) = match judging(&cli) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("tlsmortem: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let walked = Arc::new(AtomicU64::new(0));
     let found = Arc::new(AtomicU64::new(0));
     let _bar = (!cli.quiet && io::stderr().is_terminal()).then(|| {
@@ -153,6 +212,8 @@ fn main() -> ExitCode {
         all_flows: cli.all_flows,
         threads: cli.threads,
         progress: Some(walked),
+        trust,
+        later,
     };
     let mut hit = false;
     let mut write_error: Option<io::Error> = None;

@@ -358,7 +358,9 @@ impl Direction {
                                 offset: self.plaintext.len(),
                             });
                         }
-                        self.plaintext.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+                        self.plaintext.extend_from_slice(
+                            data.get(..room.min(data.len())).unwrap_or_default(),
+                        );
                     }
                     self.sniffed += data.len() as u64;
                     if self.sniffed > MAX_SNIFF_BYTES {

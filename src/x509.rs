@@ -30,6 +30,13 @@ pub struct CertInfo {
     pub san_dns: Vec<String>,
     /// DER length in bytes.
     pub size: usize,
+    /// Key type ("RSA", "EC", …), key size, signature algorithm, AIA caIssuers and OCSP URLs,
+    /// filled in by the chain checks.
+    pub key_type: Option<String>,
+    pub key_bits: Option<u32>,
+    pub signature_algorithm: Option<String>,
+    pub aia_ca_issuers: Vec<String>,
+    pub ocsp_urls: Vec<String>,
     /// Why the certificate did not parse, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
@@ -64,6 +71,11 @@ impl CertInfo {
             validity_secs: None,
             san_dns: Vec::new(),
             size: der.len(),
+            key_type: None,
+            key_bits: None,
+            signature_algorithm: None,
+            aia_ca_issuers: Vec::new(),
+            ocsp_urls: Vec::new(),
             parse_error: None,
         };
         match X509Certificate::from_der(der) {

@@ -121,7 +121,7 @@ fn records(path: &Path, threads: usize) -> Vec<String> {
     let config = tlsmortem::Config {
         all_flows: true,
         threads,
-        progress: None,
+        ..Default::default()
     };
     let mut out = Vec::new();
     tlsmortem::analyze_bytes(&path.display().to_string(), &bytes, &config, &mut |c| {

@@ -1,0 +1,128 @@
+//! The certificate part of a diagnosis: runs the chain checks of the x509 stage on what each
+//! side sent, at the capture's time and (when asked) at a later time, and turns them into
+//! findings; says what TLS 1.3 hides and what an abbreviated handshake leaves to judge.
+
+use super::{Finding, Severity};
+use crate::chain::{self, ChainInput, ChainReport, Level, TrustStore};
+use crate::x509::CertInfo;
+
+/// What the certificate checks need from one connection.
+pub(super) struct Sent<'a> {
+    pub ders: &'a [Vec<u8>],
+    /// Frame and capture time (unix seconds) of the Certificate message.
+    pub frame: u64,
+    pub at: i64,
+    /// A server's chain (else a client's).
+    pub server: bool,
+    /// The SNI, checked against a server's leaf.
+    pub host: Option<&'a str>,
+    /// The OCSP response a server stapled.
+    pub stapled: Option<&'a [u8]>,
+}
+
+/// A later moment to judge validity at (`--now`, `--at`): its label and unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Later {
+    pub label: String,
+    pub at: i64,
+}
+
+fn severity(l: Level) -> Severity {
+    match l {
+        Level::Info => Severity::Info,
+        Level::Low => Severity::Low,
+        Level::Medium => Severity::Medium,
+        Level::High => Severity::High,
+    }
+}
+
+/// Judges one side's chain; fills the per-certificate details into `infos`.
+pub(super) fn judge_chain(
+    sent: &Sent<'_>,
+    trust: &TrustStore,
+    later: Option<&Later>,
+    infos: &mut [CertInfo],
+    findings: &mut Vec<Finding>,
+) -> ChainReport {
+    let side = if sent.server { "server" } else { "client" };
+    let input = ChainInput {
+        certs: sent.ders,
+        host: sent.host,
+        at: sent.at,
+        server: sent.server,
+        stapled_ocsp: sent.stapled,
+    };
+    let report = chain::analyze(&input, trust);
+    for (info, d) in infos.iter_mut().zip(&report.per_cert) {
+        info.key_type = Some(d.key_type.clone()).filter(|k| !k.is_empty());
+        info.key_bits = d.key_bits;
+        info.signature_algorithm = Some(d.signature_algorithm.clone()).filter(|k| !k.is_empty());
+        info.aia_ca_issuers = d.aia_ca_issuers.clone();
+        info.ocsp_urls = d.ocsp_urls.clone();
+    }
+    for f in &report.findings {
+        findings.push(finding(f, side, sent.frame, None));
+    }
+    if let Some(later) = later {
+        // Only validity changes with time; the rest was said above.
+        let again = chain::analyze(
+            &ChainInput {
+                at: later.at,
+                ..input
+            },
+            trust,
+        );
+        for f in again
+            .findings
+            .iter()
+            .filter(|f| matches!(f.id, "expired" | "not-yet-valid" | "ocsp-stale"))
+        {
+            findings.push(finding(f, side, sent.frame, Some(later.label.clone())));
+        }
+    }
+    report
+}
+
+fn finding(
+    f: &chain::ChainFinding,
+    side: &'static str,
+    frame: u64,
+    when: Option<String>,
+) -> Finding {
+    let at = when
+        .as_deref()
+        .map(|w| format!(" (judged at {w})"))
+        .unwrap_or_default();
+    Finding {
+        id: f.id,
+        severity: severity(f.level),
+        message: format!("{side} chain: {}{at}", f.message),
+        frames: vec![frame],
+        evidence: f
+            .certs
+            .iter()
+            .map(|i| format!("certificate #{i} in wire order"))
+            .collect(),
+        advice: Some(f.fix.clone()),
+        side: Some(side),
+        when,
+    }
+}
+
+/// Finding ids that explain a client's rejection, most telling first.
+pub(super) const REJECTION_CAUSES: &[&str] = &[
+    "incomplete-chain",
+    "wrong-intermediate",
+    "unknown-issuer",
+    "unknown-root",
+    "self-signed",
+    "expired",
+    "not-yet-valid",
+    "hostname-mismatch",
+    "bad-signature",
+    "ocsp-revoked",
+    "chain-out-of-order",
+    "weak-signature",
+    "weak-key",
+    "chain-rejected",
+];
