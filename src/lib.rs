@@ -15,6 +15,7 @@
 pub mod capture;
 pub mod chain;
 pub mod diagnose;
+pub mod dtls;
 pub mod error;
 pub mod fingerprint;
 pub mod flow;
@@ -22,6 +23,7 @@ pub mod forensics;
 pub mod quic;
 pub mod reassembly;
 pub mod report;
+pub mod starttls;
 pub mod tls;
 pub mod wire;
 pub mod x509;
