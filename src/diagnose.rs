@@ -16,7 +16,7 @@ use crate::chain::TrustStore;
 use crate::fingerprint;
 use crate::flow::{EndReason, Flow, TcpEvent};
 use crate::forensics::{self, Culprit};
-use crate::tls::{self, ClientHello, Conversation, Event, ServerHello};
+use crate::tls::{self, ClientHello, Conversation, Datagrams, Event, ServerHello};
 use crate::wire::flags;
 use crate::x509::CertInfo;
 pub use certs::Later;
@@ -200,6 +200,8 @@ pub struct Connection {
     pub alerts: Vec<AlertOut>,
     /// ServerKeyExchange named group (TLS ≤ 1.2 ECDHE).
     pub key_exchange_group: Option<u16>,
+    /// QUIC connection facts (UDP connections carrying QUIC).
+    pub quic: Option<QuicOut>,
     pub tcp: TcpOut,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
@@ -402,8 +404,48 @@ fn guess_client(flow: &Flow<Conversation>) -> usize {
 
 /// Whether this flow belongs in the output without `--all-flows`.
 pub fn is_interesting(flow: &Flow<Conversation>) -> bool {
+    if flow.udp {
+        return flow.app.dirs.iter().any(|d| d.saw_tls);
+    }
     let c = guess_client(flow);
     flow.app.dirs.iter().any(|d| d.saw_tls) || TLS_PORTS.contains(&flow.sides[1 - c].endpoint.port)
+}
+
+/// The QUIC facts of a UDP connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuicOut {
+    pub version: Option<u32>,
+    /// The client's original Destination Connection ID (hex): the Initial keys come from it.
+    pub dcid: String,
+    pub client_scid: String,
+    pub server_scid: String,
+    pub retry: bool,
+    pub version_negotiation: Option<Vec<u32>>,
+    /// Packets of later connections on the same 5-tuple, not analysed.
+    pub other_connection_packets: u64,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn quic_out(flow: &Flow<Conversation>) -> Option<QuicOut> {
+    match &flow.app.udp {
+        Datagrams::Quic {
+            conn,
+            other_connections,
+            ..
+        } => Some(QuicOut {
+            version: conn.version,
+            dcid: hex(&conn.client_dcid),
+            client_scid: hex(&conn.client_scid),
+            server_scid: hex(&conn.server_scid),
+            retry: conn.retry,
+            version_negotiation: conn.version_negotiation.clone(),
+            other_connection_packets: *other_connections,
+        }),
+        _ => None,
+    }
 }
 
 /// Builds the connection record of a finished flow.
@@ -499,9 +541,12 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     alerts.sort_by_key(|a| a.frame);
     // A ClientHello from the server side (or a ServerHello from the client side) would mean the
     // sides are mixed up; those stay in the "more" lists rather than being lost.
-    let mut ch_iter = chs
-        .iter()
-        .map(|(f, _, ch, _)| ch_out(*f, ch, fingerprint::Transport::Tcp));
+    let fp_transport = match flow.app.udp {
+        Datagrams::Quic { .. } => fingerprint::Transport::Quic,
+        Datagrams::Dtls { .. } => fingerprint::Transport::Dtls,
+        _ => fingerprint::Transport::Tcp,
+    };
+    let mut ch_iter = chs.iter().map(|(f, _, ch, _)| ch_out(*f, ch, fp_transport));
     let client_hello = ch_iter.next();
     let more_client_hellos: Vec<_> = ch_iter.collect();
     let mut sh_iter = shs.iter().map(|(f, _, sh, _)| sh_out(*f, sh));
@@ -644,7 +689,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
             severity: Severity::High,
             message: "the client answered the server's encrypted flight with one alert-sized encrypted record and nothing else: it most likely rejected the server's certificate (TLS 1.3 hides which)".into(),
             frames: vec![frame],
-            advice: Some("check the chain the server sends (`openssl s_client -showcerts`): a missing intermediate, an expired or mismatched certificate, or a root the client does not trust".into()),
+            advice: Some(CHECK_CHAIN.into()),
             side: Some("server"),
             ..Default::default()
         });
@@ -654,7 +699,8 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     let s = &flow.sides;
     Connection {
         capture: capture.name.clone(),
-        transport: "tcp",
+        transport: if flow.udp { "udp" } else { "tcp" },
+        quic: quic_out(flow),
         client: EndpointOut {
             ip: s[client].endpoint.ip,
             port: s[client].endpoint.port,
@@ -737,7 +783,7 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
             message: format!("no packet from the {silent} was captured: either it never answered or the capture saw one direction only"),
             frames: vec![], ..Default::default() });
     }
-    if f.syn.is_none() && f.syn_ack.is_none() {
+    if !f.udp && f.syn.is_none() && f.syn_ack.is_none() {
         findings.push(Finding {
             id: "mid-stream",
             severity: Severity::Info,
@@ -805,8 +851,45 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
 /// (frame, side, message, time)
 type Hello<'a, T> = (u64, usize, &'a T, Timestamp);
 
+/// What to do when the client rejected certificates the capture cannot show.
+const CHECK_CHAIN: &str = "check the chain the server sends (`openssl s_client -showcerts`): a missing intermediate, an expired or mismatched certificate, or a root the client does not trust";
+
+/// QUIC and DTLS: no TCP to read; the hellos and alerts say what happened.
+fn udp_verdict(client_hello: bool, server_hello: bool, fatal: Option<&AlertOut>) -> Verdict {
+    let (id, summary) = match (fatal, client_hello, server_hello) {
+        (Some(a), _, _) => (
+            "alert",
+            format!(
+                "the {} ended the handshake with a fatal {} alert",
+                a.from,
+                a.description_name.unwrap_or("unknown")
+            ),
+        ),
+        (None, true, true) => (
+            "complete",
+            "the server answered the ClientHello; the rest of the handshake is encrypted"
+                .to_string(),
+        ),
+        (None, true, false) => (
+            "no-server-response",
+            "the ClientHello got no ServerHello in the capture".to_string(),
+        ),
+        (None, false, _) => (
+            "incomplete",
+            "no ClientHello was seen on this flow".to_string(),
+        ),
+    };
+    Verdict {
+        id,
+        by: None,
+        confidence: None,
+        summary,
+    }
+}
+
 /// TLS 1.3: the client's only encrypted record after the server's flight is alert-sized
-/// (2-byte alert + content type + 16-byte tag = 19, a little more with padding): the frame.
+/// (2-byte alert + content type + 16-byte tag = 19, more with padding; under the 53 bytes of
+/// the smallest Finished): the frame.
 fn tls13_rejection(
     cx: &Ctx<'_>,
     sh: Option<&ServerHello>,
@@ -818,7 +901,8 @@ fn tls13_rejection(
     }
     let (frame, len) = (encrypted[0]?, len[0]?);
     let last = cx.flow.app.dirs[cx.client].last_record?;
-    (len <= 24 && last.frame == frame && last.content_type == crate::tls::content::APPLICATION_DATA)
+    // A Finished is at least 32 + 4 + 1 + 16 = 53 bytes: anything shorter is not one.
+    (len < 53 && last.frame == frame && last.content_type == crate::tls::content::APPLICATION_DATA)
         .then_some(frame)
 }
 
@@ -925,6 +1009,12 @@ fn verdict(
             None,
         );
     }
+    if f.udp {
+        return (
+            udp_verdict(first_ch.is_some(), final_sh.is_some(), fatal),
+            None,
+        );
+    }
     if first_ch.is_some() && final_sh.is_some() && handshake_over.is_some() {
         return (
             v(
@@ -974,6 +1064,29 @@ fn verdict(
                     None,
                 );
             }
+        }
+        let certificate_alert = matches!(a.description, Some(42..=46 | 48));
+        if a.from == "client"
+            && certificate_alert
+            && findings.iter().any(|x| x.id == "certificate-not-visible")
+        {
+            // TLS 1.3 with the certificates encrypted: the alert says the client rejected them.
+            let finding = Finding {
+                id: "client-rejected-likely",
+                severity: Severity::High,
+                message: format!("the client rejected the server's certificate with a {name} alert; TLS 1.3 hides the certificates, so the reason cannot be read from the capture"),
+                frames: vec![a.frame],
+                advice: Some(CHECK_CHAIN.into()),
+                side: Some("server"),
+                ..Default::default()
+            };
+            return (
+                v(
+                    "client-rejected-likely",
+                    format!("the client rejected the server's certificate ({name} alert)"),
+                ),
+                Some(finding),
+            );
         }
         return (
             v(

@@ -17,7 +17,7 @@
 
 use crate::capture::Timestamp;
 use crate::reassembly::{Delivery, HalfStream, Origin, Seq};
-use crate::wire::{flags, IpFacts, Packet, TcpOptions, TcpSegment, Transport};
+use crate::wire::{flags, IpFacts, Packet, TcpOptions, TcpSegment, Transport, UdpDatagram};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -52,6 +52,8 @@ pub trait FlowApp: Default {
     fn wants_buffering(&self, side: usize) -> bool;
     /// The side the application saw acting as the client (ClientHello sender), if any.
     fn client_side(&self) -> Option<usize>;
+    /// One UDP datagram of one side.
+    fn datagram(&mut self, side: usize, payload: &[u8], origin: Origin);
 }
 
 /// One TCP packet's facts, kept for SYN, SYN-ACK, RST and FIN.
@@ -142,6 +144,8 @@ pub struct Flow<A> {
     /// RST/FIN packets beyond the cap.
     pub control_dropped: u64,
     pub end: EndReason,
+    /// A UDP flow (datagrams go to [`FlowApp::datagram`]).
+    pub udp: bool,
     pub app: A,
     closed: bool,
 }
@@ -161,6 +165,7 @@ impl<A: FlowApp> Flow<A> {
             timeline: Vec::new(),
             control_dropped: 0,
             end: EndReason::EndOfCapture,
+            udp: false,
             app: A::default(),
             closed: false,
         }
@@ -259,18 +264,19 @@ impl<A: FlowApp> Flow<A> {
     }
 }
 
-/// Canonical 5-tuple (TCP only): the lower endpoint first.
+/// Canonical 5-tuple: the lower endpoint first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     lo: Endpoint,
     hi: Endpoint,
+    udp: bool,
 }
 
-fn key_of(a: Endpoint, b: Endpoint) -> (Key, bool) {
+fn key_of(a: Endpoint, b: Endpoint, udp: bool) -> (Key, bool) {
     if a <= b {
-        (Key { lo: a, hi: b }, false)
+        (Key { lo: a, hi: b, udp }, false)
     } else {
-        (Key { lo: b, hi: a }, true)
+        (Key { lo: b, hi: a, udp }, true)
     }
 }
 
@@ -339,11 +345,12 @@ impl<A: FlowApp> FlowTable<A> {
         false
     }
 
-    /// Takes one decoded packet. UDP is ignored here.
+    /// Takes one decoded packet.
     pub fn packet(&mut self, pkt: &Packet<'_>, frame: u64, ts: Timestamp) {
         self.sweep_due(ts);
-        let Transport::Tcp(seg) = pkt.transport else {
-            return;
+        let seg = match pkt.transport {
+            Transport::Tcp(seg) => seg,
+            Transport::Udp(d) => return self.datagram(pkt, &d, frame, ts),
         };
         let src = Endpoint {
             ip: pkt.src,
@@ -353,7 +360,7 @@ impl<A: FlowApp> FlowTable<A> {
             ip: pkt.dst,
             port: seg.dst_port,
         };
-        let (key, swapped) = key_of(src, dst);
+        let (key, swapped) = key_of(src, dst, false);
         let is_syn = seg.flags & (flags::SYN | flags::ACK) == flags::SYN;
         let mut slot_idx = self.map.get(&key).copied();
         if let (Some(i), true) = (slot_idx, is_syn) {
@@ -399,6 +406,39 @@ impl<A: FlowApp> FlowTable<A> {
             flow.control(ev);
         }
         flow.segment(side, &seg, Origin { frame, ts }, pkt.payload_missing);
+    }
+
+    /// A UDP datagram: the application looks for QUIC or DTLS in it.
+    fn datagram(&mut self, pkt: &Packet<'_>, d: &UdpDatagram<'_>, frame: u64, ts: Timestamp) {
+        let src = Endpoint {
+            ip: pkt.src,
+            port: d.src_port,
+        };
+        let dst = Endpoint {
+            ip: pkt.dst,
+            port: d.dst_port,
+        };
+        let (key, swapped) = key_of(src, dst, true);
+        let i = match self.map.get(&key) {
+            Some(&i) => i,
+            None => self.open_flow(key, src, dst, swapped, frame, ts),
+        };
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return;
+        };
+        let side = usize::from(swapped == slot.lo_is_side0);
+        let flow = &mut slot.flow;
+        flow.udp = true;
+        flow.last = ts;
+        let s = &mut flow.sides[side];
+        s.packets += 1;
+        s.last_frame = frame;
+        s.payload_bytes += d.payload.len() as u64;
+        s.payload_missing += u64::from(pkt.payload_missing);
+        s.first_data_frame.get_or_insert(frame);
+        if flow.app.wants_data(side) {
+            flow.app.datagram(side, d.payload, Origin { frame, ts });
+        }
     }
 
     fn open_flow(

@@ -11,16 +11,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tlsmortem::chain::TrustStore;
 use tlsmortem::diagnose::{Later, Severity};
-use tlsmortem::report::{JsonLines, Reporter, Text};
+use tlsmortem::report::{ChainExport, JsonLines, Reporter, Text};
 use tlsmortem::{analyze_input, Config, Input};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "tlsmortem",
     version,
-    about = "Says, per connection in a packet capture, what happened to the TLS handshake and why"
+    about = "Says, per connection in a packet capture, what happened to the TLS handshake and why",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Capture files (pcap, pcapng, gzip-compressed or not), directories of them, or - for stdin.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -34,24 +38,38 @@ struct Cli {
     #[arg(long, value_parser = parse_severity)]
     fail_on: Option<Severity>,
     /// Workers per capture file (default: one per core). Output is the same for any number.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, global = true)]
     threads: usize,
     /// Add the CAs in this PEM file to the trust store (repeatable): a private CA, a certifi or
     /// system bundle.
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", global = true)]
     ca_file: Vec<PathBuf>,
     /// Trust only the --ca-file CAs, not Mozilla's roots.
-    #[arg(long)]
+    #[arg(long, global = true)]
     no_default_roots: bool,
     /// Also judge certificate validity now (wall clock), reported apart from capture time.
-    #[arg(long, conflicts_with = "at")]
+    #[arg(long, conflicts_with = "at", global = true)]
     now: bool,
     /// Also judge certificate validity at this RFC 3339 time, reported apart from capture time.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", global = true)]
     at: Option<String>,
     /// No progress bar and no notes on stderr about the captures themselves.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     quiet: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Each server's certificate chain as sent, what is wrong with it, and (with --export) the
+    /// chain as PEM plus what a full chain needs.
+    Certs {
+        /// Capture files, directories, or - for stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write NAME.chain.pem (wire order) and NAME.missing.txt per server into this folder.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -166,9 +184,13 @@ fn judging(cli: &Cli) -> Result<(Option<Arc<TrustStore>>, Option<Later>), String
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let (paths, export) = match &cli.command {
+        Some(Command::Certs { inputs, export }) => (inputs.clone(), Some(export.clone())),
+        None => (cli.inputs.clone(), None),
+    };
     let mut inputs = Vec::new();
     let mut failed = false;
-    for p in &cli.inputs {
+    for p in &paths {
         if p.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else if p.is_dir() {
@@ -184,7 +206,15 @@ fn main() -> ExitCode {
         }
     }
     let stdout = io::stdout().lock();
-    let mut reporter: Box<dyn Reporter> = if cli.json {
+    let mut reporter: Box<dyn Reporter> = if let Some(dir) = export {
+        match ChainExport::new(dir.as_deref(), io::BufWriter::new(stdout)) {
+            Ok(r) => Box::new(r),
+            Err(e) => {
+                eprintln!("tlsmortem: cannot create the export folder: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else if cli.json {
         Box::new(JsonLines::new(io::BufWriter::new(stdout)))
     } else {
         Box::new(Text::new(io::BufWriter::new(stdout)))

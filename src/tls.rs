@@ -19,7 +19,9 @@
 //! not decrypt, and does not judge certificates: it passes their DER on.
 
 use crate::capture::Timestamp;
+use crate::dtls::{self, DtlsConn};
 use crate::flow::FlowApp;
+use crate::quic::{self, QuicConn};
 use crate::reassembly::{Delivery, Origin};
 use tls_parser::{
     parse_tls_extension_alpn_content, parse_tls_extension_ec_point_formats_content,
@@ -784,11 +786,43 @@ impl Direction {
     }
 }
 
-/// Both directions of one TCP connection: the TLS stage's state per flow.
+/// Non-handshake datagrams looked at before a UDP flow is given up.
+pub const MAX_UDP_SNIFF: u8 = 8;
+
+/// What a UDP flow turned out to carry.
+#[derive(Debug)]
+pub enum Datagrams {
+    /// Not decided yet: how many datagrams were neither QUIC nor DTLS.
+    Unknown(u8),
+    Quic {
+        conn: Box<QuicConn>,
+        client: usize,
+        copied: [usize; 2],
+        other_connections: u64,
+    },
+    Dtls {
+        conn: Box<DtlsConn>,
+        client: usize,
+        copied: [usize; 2],
+    },
+    /// Neither.
+    Other,
+}
+
+impl Default for Datagrams {
+    fn default() -> Self {
+        Datagrams::Unknown(0)
+    }
+}
+
+/// Both directions of one connection (TCP, or a UDP flow carrying QUIC or DTLS): the TLS
+/// stage's state per flow. For UDP the QUIC/DTLS parsers' events are copied into `dirs` so
+/// that every later stage reads one shape.
 #[derive(Debug, Default)]
 pub struct Conversation {
     /// Indexed by flow side (0 = the side that sent the flow's first packet).
     pub dirs: [Direction; 2],
+    pub udp: Datagrams,
 }
 
 impl Conversation {
@@ -799,6 +833,37 @@ impl Conversation {
             .iter()
             .find(|e| matches!(e.event, Event::ClientHello(_)))
             .map(|e| e.frame)
+    }
+
+    fn stop(&mut self) {
+        for d in &mut self.dirs {
+            d.mode = Mode::Off;
+        }
+    }
+}
+
+/// Copies the events a QUIC/DTLS parser added since last time into the directions.
+fn copy_events(
+    dirs: &mut [Direction; 2],
+    client: usize,
+    copied: &mut [usize; 2],
+    client_events: &[Located],
+    server_events: &[Located],
+) {
+    for (i, (side, events)) in [(client, client_events), (1 - client, server_events)]
+        .into_iter()
+        .enumerate()
+    {
+        let (Some(d), Some(done)) = (dirs.get_mut(side), copied.get_mut(i)) else {
+            continue;
+        };
+        for e in events.get(*done..).unwrap_or_default() {
+            d.saw_tls = true;
+            if d.events.len() < MAX_EVENTS {
+                d.events.push(e.clone());
+            }
+        }
+        *done = events.len();
     }
 }
 
@@ -822,6 +887,12 @@ impl FlowApp for Conversation {
     }
 
     fn client_side(&self) -> Option<usize> {
+        match &self.udp {
+            Datagrams::Quic { client, .. } | Datagrams::Dtls { client, .. } => {
+                return Some(*client)
+            }
+            Datagrams::Unknown(_) | Datagrams::Other => {}
+        }
         match (
             self.first_client_hello_frame(0),
             self.first_client_hello_frame(1),
@@ -830,6 +901,74 @@ impl FlowApp for Conversation {
             (Some(_), None) => Some(0),
             (None, Some(_)) => Some(1),
             (None, None) => None,
+        }
+    }
+
+    fn datagram(&mut self, side: usize, payload: &[u8], origin: Origin) {
+        if let Datagrams::Unknown(n) = self.udp {
+            self.udp = if quic::looks_like_quic(payload) && quic::is_initial(payload) {
+                // The sender of the first Initial is the client (RFC 9000 §17.2.2).
+                Datagrams::Quic {
+                    conn: Box::default(),
+                    client: side,
+                    copied: [0, 0],
+                    other_connections: 0,
+                }
+            } else if dtls::looks_like_dtls(payload) {
+                Datagrams::Dtls {
+                    conn: Box::default(),
+                    client: side,
+                    copied: [0, 0],
+                }
+            } else if n + 1 >= MAX_UDP_SNIFF {
+                Datagrams::Other
+            } else {
+                Datagrams::Unknown(n + 1)
+            };
+        }
+        let stop = match &mut self.udp {
+            Datagrams::Quic {
+                conn,
+                client,
+                copied,
+                other_connections,
+            } => {
+                let from_client = side == *client;
+                if conn.is_other_connection(from_client, payload) {
+                    // A later connection on the same 5-tuple: not mixed into this one.
+                    *other_connections += 1;
+                } else {
+                    conn.datagram(from_client, payload, origin);
+                    copy_events(
+                        &mut self.dirs,
+                        *client,
+                        copied,
+                        &conn.client_events,
+                        &conn.server_events,
+                    );
+                }
+                conn.done()
+            }
+            Datagrams::Dtls {
+                conn,
+                client,
+                copied,
+            } => {
+                conn.datagram(side == *client, payload, origin);
+                copy_events(
+                    &mut self.dirs,
+                    *client,
+                    copied,
+                    &conn.client_events,
+                    &conn.server_events,
+                );
+                false
+            }
+            Datagrams::Other => true,
+            Datagrams::Unknown(_) => false,
+        };
+        if stop {
+            self.stop();
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct CertInfo {
     pub san_dns: Vec<String>,
     /// DER length in bytes.
     pub size: usize,
+    /// The certificate as sent (for `certs --export`); not in JSON.
+    #[serde(skip)]
+    pub der: Vec<u8>,
     /// Key type ("RSA", "EC", …), key size, signature algorithm, AIA caIssuers and OCSP URLs,
     /// filled in by the chain checks.
     pub key_type: Option<String>,
@@ -71,6 +74,7 @@ impl CertInfo {
             validity_secs: None,
             san_dns: Vec::new(),
             size: der.len(),
+            der: der.to_vec(),
             key_type: None,
             key_bits: None,
             signature_algorithm: None,
