@@ -8,7 +8,7 @@ use std::process::Command;
 
 const CORPUS: &str = "../shared/corpus";
 
-fn corpus_check(only: &str) -> (String, Vec<String>) {
+fn corpus_check(only: Option<&str>) -> (String, Vec<String>) {
     assert!(
         Path::new(CORPUS).is_dir(),
         "{CORPUS} is missing: the tests read the shared corpus beside the project"
@@ -17,14 +17,14 @@ fn corpus_check(only: &str) -> (String, Vec<String>) {
     let out = Command::new("python3")
         .args([
             "../shared/tools/corpus_check.py",
+            "--fingerprints",
             "--show",
             "1000",
-            "--only",
-            only,
             "--cmd",
             &cmd,
             CORPUS,
         ])
+        .args(only.map(|o| ["--only", o]).into_iter().flatten())
         .output()
         .expect("python3 runs corpus_check.py");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -46,9 +46,8 @@ const KNOWN_WRONG: &[&str] = &[
     "tls__tls13-draft14__tls13_draft14.pcap [tcp 10.0.2.15:54049 > 52.32.149.186:443]: tcp.ja3s: expected",
 ];
 
-#[test]
-fn tcp_connections_agree_with_tshark_and_the_source_projects() {
-    let (last, mismatches) = corpus_check("tcp");
+fn assert_agreement(only: Option<&str>) {
+    let (last, mismatches) = corpus_check(only);
     let unexpected: Vec<&String> = mismatches
         .iter()
         .filter(|m| !KNOWN_WRONG.iter().any(|k| m.contains(k)))
@@ -165,4 +164,14 @@ fn results_are_identical_whatever_the_number_of_workers() {
         }
     }
     assert!(connections > 200, "only {connections} connections compared");
+}
+
+#[test]
+fn tcp_connections_agree_with_tshark_and_the_source_projects() {
+    assert_agreement(Some("tcp"));
+}
+
+#[test]
+fn every_transport_tcp_quic_and_dtls_agrees_with_tshark_and_the_source_projects() {
+    assert_agreement(None);
 }
