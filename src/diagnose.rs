@@ -16,6 +16,7 @@ use crate::chain::TrustStore;
 use crate::fingerprint;
 use crate::flow::{EndReason, Flow, TcpEvent};
 use crate::forensics::{self, Culprit};
+use crate::starttls;
 use crate::tls::{self, ClientHello, Conversation, Datagrams, Event, ServerHello};
 use crate::wire::flags;
 use crate::x509::CertInfo;
@@ -202,6 +203,8 @@ pub struct Connection {
     pub key_exchange_group: Option<u16>,
     /// QUIC connection facts (UDP connections carrying QUIC).
     pub quic: Option<QuicOut>,
+    /// The plaintext upgrade before TLS (STARTTLS, SSLRequest, …).
+    pub starttls: Option<starttls::Upgrade>,
     pub tcp: TcpOut,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
@@ -659,6 +662,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
             });
         }
     }
+    let starttls = plaintext_phase(&cx, &mut findings);
     let tcp = tcp_out(&cx);
     capture_quality(&cx, capture, &mut findings);
     if let Some(sh) = shs.iter().find(|s| s.2.hello_retry_request) {
@@ -701,6 +705,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         capture: capture.name.clone(),
         transport: if flow.udp { "udp" } else { "tcp" },
         quic: quic_out(flow),
+        starttls,
         client: EndpointOut {
             ip: s[client].endpoint.ip,
             port: s[client].endpoint.port,
@@ -850,6 +855,73 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
 
 /// (frame, side, message, time)
 type Hello<'a, T> = (u64, usize, &'a T, Timestamp);
+
+/// A plaintext phase before TLS: a STARTTLS-style upgrade (reported as such, and the
+/// `not-tls` findings it explains dropped), or a named protocol where TLS was expected.
+fn plaintext_phase(cx: &Ctx<'_>, findings: &mut Vec<Finding>) -> Option<starttls::Upgrade> {
+    let dirs = &cx.flow.app.dirs;
+    let (c, s) = (&dirs[cx.client], &dirs[1 - cx.client]);
+    if c.plaintext.is_empty() && s.plaintext.is_empty() {
+        return None;
+    }
+    fn side(d: &crate::tls::Direction) -> starttls::Side<'_> {
+        starttls::Side {
+            bytes: &d.plaintext,
+            chunks: &d.plaintext_chunks,
+            saw_tls: d.saw_tls,
+        }
+    }
+    let Some(up) = starttls::detect(side(c), side(s)) else {
+        if let Some(p) = starttls::protocol_guess(&c.plaintext, &s.plaintext) {
+            for f in findings.iter_mut().filter(|f| f.id == "not-tls") {
+                f.message = format!("{} (it looks like {p})", f.message);
+                f.advice = Some(format!("the peer speaks {p} here, not TLS: check the port, or whether TLS is terminated elsewhere"));
+            }
+        }
+        return None;
+    };
+    findings.retain(|f| f.id != "not-tls");
+    let frames: Vec<u64> = up
+        .command_frame
+        .into_iter()
+        .chain(up.accepted_frame)
+        .collect();
+    let p = up.protocol;
+    if let Some(r) = &up.refused {
+        findings.push(Finding {
+            id: "starttls-refused",
+            severity: Severity::Medium,
+            message: format!("the client asked to upgrade {p} to TLS and the server refused: {r}"),
+            frames,
+            advice: Some(
+                "enable TLS on the server (certificate and key configured for this service)".into(),
+            ),
+            ..Default::default()
+        });
+    } else if up.accepted_without_tls() {
+        findings.push(Finding {
+            id: "starttls-not-followed",
+            severity: Severity::Medium,
+            message: format!("the server agreed to upgrade {p} to TLS but no TLS handshake followed in the capture"),
+            frames,
+            advice: Some("check the client's TLS library and the server's TLS setup: one side gave up right after the upgrade".into()),
+            ..Default::default()
+        });
+    } else {
+        findings.push(Finding {
+            id: "starttls",
+            severity: Severity::Info,
+            message: format!(
+                "TLS started after a plaintext {p} phase (upgrade asked in frame {}, accepted in frame {})",
+                up.command_frame.map_or("?".into(), |f| f.to_string()),
+                up.accepted_frame.map_or("?".into(), |f| f.to_string())
+            ),
+            frames,
+            ..Default::default()
+        });
+    }
+    Some(up)
+}
 
 /// What to do when the client rejected certificates the capture cannot show.
 const CHECK_CHAIN: &str = "check the chain the server sends (`openssl s_client -showcerts`): a missing intermediate, an expired or mismatched certificate, or a root the client does not trust";
@@ -1039,6 +1111,16 @@ fn verdict(
             .iter()
             .filter(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(r.frame))
             .min_by_key(|r| r.frame);
+        // The server answered, but not in TLS: that is the story, not the reset after it.
+        let server_not_tls = cx
+            .events(server)
+            .iter()
+            .any(|e| matches!(e.event, Event::NotTls(_)));
+        if final_sh.is_none() && server_not_tls {
+            if let Some(x) = findings.iter().find(|x| x.id == "not-tls") {
+                return (v("not-tls", x.message.clone()), None);
+            }
+        }
         let cut = [rst, server_fin]
             .into_iter()
             .flatten()
@@ -1119,14 +1201,8 @@ fn verdict(
                 None,
             );
         }
-        if findings.iter().any(|x| x.id == "not-tls") {
-            return (
-                v(
-                    "not-tls",
-                    "the connection carried something other than TLS".into(),
-                ),
-                None,
-            );
+        if let Some(x) = findings.iter().find(|x| x.id == "not-tls") {
+            return (v("not-tls", x.message.clone()), None);
         }
         if f.syn.is_some() && f.syn_ack.is_none() {
             return (
