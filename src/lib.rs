@@ -52,6 +52,52 @@ pub struct Config {
     pub trust: Option<std::sync::Arc<chain::TrustStore>>,
     /// Also judge certificate validity at this moment (`--now`, `--at`).
     pub later: Option<diagnose::Later>,
+    /// Which connections to report.
+    pub filter: Filter,
+}
+
+/// Which connections to report (`--sni`, `--host`, `--port`, `--verdict`); all when empty.
+/// Each given criterion must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// SNI glob (`*.example.com`, case-insensitive); a connection without SNI never matches.
+    pub sni: Option<globset::GlobMatcher>,
+    /// Either end's address.
+    pub host: Option<std::net::IpAddr>,
+    /// Either end's port.
+    pub port: Option<u16>,
+    /// Verdict ids.
+    pub verdicts: Vec<String>,
+}
+
+impl Filter {
+    /// A filter on SNIs matching `glob`.
+    pub fn sni_glob(glob: &str) -> Result<globset::GlobMatcher, String> {
+        globset::GlobBuilder::new(glob)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()
+            .map(|g| g.compile_matcher())
+            .map_err(|e| format!("--sni {glob}: {e}"))
+    }
+
+    pub fn keeps(&self, c: &Connection) -> bool {
+        let sni_ok = self.sni.as_ref().is_none_or(|g| {
+            c.client_hello
+                .as_ref()
+                .and_then(|h| h.sni.as_deref())
+                .is_some_and(|s| g.is_match(s))
+        });
+        let host_ok = self
+            .host
+            .is_none_or(|h| c.client.ip == h || c.server.ip == h);
+        let port_ok = self
+            .port
+            .is_none_or(|p| c.client.port == p || c.server.port == p);
+        let verdict_ok =
+            self.verdicts.is_empty() || self.verdicts.iter().any(|v| v == c.verdict.id);
+        sni_ok && host_ok && port_ok && verdict_ok
+    }
 }
 
 /// Mozilla's roots, built once per process.
@@ -231,8 +277,11 @@ fn work(
     };
     let mut emit = |flow: Flow<Conversation>, facts: &CaptureFacts, stats: &mut InputStats| {
         if config.all_flows || diagnose::is_interesting(&flow) {
-            stats.connections += 1;
-            sink(diagnose::connection(&flow, facts));
+            let c = diagnose::connection(&flow, facts);
+            if config.filter.keeps(&c) {
+                stats.connections += 1;
+                sink(c);
+            }
         }
     };
     let progress = config.progress.as_ref().filter(|_| shard.index == 0);

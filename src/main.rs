@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tlsmortem::chain::TrustStore;
 use tlsmortem::diagnose::{Later, Severity};
 use tlsmortem::report::{ChainExport, JsonLines, Reporter, Text};
-use tlsmortem::{analyze_input, Config, Input};
+use tlsmortem::{analyze_input, Config, Filter, Input};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,6 +53,18 @@ struct Cli {
     /// Also judge certificate validity at this RFC 3339 time, reported apart from capture time.
     #[arg(long, value_name = "TIME", global = true)]
     at: Option<String>,
+    /// Only connections whose SNI matches this glob (e.g. '*.example.com').
+    #[arg(long, value_name = "GLOB", global = true)]
+    sni: Option<String>,
+    /// Only connections with this address at either end.
+    #[arg(long, value_name = "IP", global = true)]
+    host: Option<std::net::IpAddr>,
+    /// Only connections with this port at either end.
+    #[arg(long, value_name = "N", global = true)]
+    port: Option<u16>,
+    /// Only connections with this verdict id (repeatable), e.g. rst-after-client-hello.
+    #[arg(long = "verdict", value_name = "ID", global = true)]
+    verdicts: Vec<String>,
     /// No progress bar and no notes on stderr about the captures themselves.
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -226,6 +238,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let filter = Filter {
+        sni: match cli.sni.as_deref().map(Filter::sni_glob).transpose() {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("tlsmortem: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        host: cli.host,
+        port: cli.port,
+        verdicts: cli.verdicts.clone(),
+    };
     let walked = Arc::new(AtomicU64::new(0));
     let found = Arc::new(AtomicU64::new(0));
     let _bar = (!cli.quiet && io::stderr().is_terminal()).then(|| {
@@ -244,6 +268,7 @@ fn main() -> ExitCode {
         progress: Some(walked),
         trust,
         later,
+        filter,
     };
     let mut hit = false;
     let mut write_error: Option<io::Error> = None;
