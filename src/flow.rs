@@ -488,13 +488,8 @@ impl<A: FlowApp> FlowTable<A> {
         flow.end = reason;
         flow.flush();
         self.finished.insert(flow.first_frame, flow);
-        if self.finished.len() > MAX_WAITING {
-            if let Some((_, &oldest)) = self.open.first_key_value() {
-                self.stats.forced += 1;
-                self.finish(oldest, EndReason::Forced);
-            }
-        }
     }
+
 
     fn sweep(&mut self, now: Timestamp) {
         let expired: Vec<usize> = self
@@ -534,14 +529,23 @@ impl<A: FlowApp> FlowTable<A> {
         }
     }
 
-    /// Finished flows whose first packet comes before every open flow's, in that order.
+    /// Finished flows whose first packet comes before every open flow's, in that order. When
+    /// more than [`MAX_WAITING`] wait behind an old open flow, that flow is finished early.
     pub fn drain_ready(&mut self, out: &mut dyn FnMut(Flow<A>)) {
-        let horizon = self.open.first_key_value().map_or(u64::MAX, |(&k, _)| k);
-        while let Some(entry) = self.finished.first_entry() {
-            if *entry.key() > horizon {
-                break;
+        loop {
+            let horizon = self.open.first_key_value().map_or(u64::MAX, |(&k, _)| k);
+            while let Some(entry) = self.finished.first_entry() {
+                if *entry.key() > horizon {
+                    break;
+                }
+                out(entry.remove());
             }
-            out(entry.remove());
+            if self.finished.len() <= MAX_WAITING {
+                return;
+            }
+            let Some((_, &oldest)) = self.open.first_key_value() else { return };
+            self.stats.forced += 1;
+            self.finish(oldest, EndReason::Forced);
         }
     }
 

@@ -1,0 +1,149 @@
+//! Bounded memory under hostile or huge input: a quarter of a million connections that never
+//! close, and one flow sending endless out-of-order segments. The captures are built here,
+//! packet by packet, so the expected numbers come from how they were made.
+
+use tlsmortem::{analyze_bytes, Config};
+
+/// A little-endian microsecond pcap of raw IPv4 packets (LINKTYPE_RAW).
+struct Pcap(Vec<u8>);
+
+impl Pcap {
+    fn new() -> Self {
+        let mut b = Vec::new();
+        for v in [
+            0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+            &2u16.to_le_bytes(),
+            &4u16.to_le_bytes(),
+            &[0; 8],
+            &65535u32.to_le_bytes(),
+            &101u32.to_le_bytes(),
+        ] {
+            b.extend_from_slice(v);
+        }
+        Pcap(b)
+    }
+
+    #[allow(clippy::too_many_arguments)] // reason: one TCP/IPv4 packet's fields, spelled out for the test
+    fn tcp(
+        &mut self,
+        usec: u64,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) {
+        let total = 20 + 20 + payload.len();
+        let mut p = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&0u32.to_be_bytes());
+        p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        self.0
+            .extend_from_slice(&((usec / 1_000_000) as u32).to_le_bytes());
+        self.0
+            .extend_from_slice(&((usec % 1_000_000) as u32).to_le_bytes());
+        self.0.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(&p);
+    }
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
+#[test]
+fn a_quarter_million_open_connections_stay_within_the_flow_cap_and_say_so() {
+    let n: u32 = 250_000;
+    let mut pcap = Pcap::new();
+    for i in 0..n {
+        // Distinct clients, all within one second of capture time: none can expire.
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        pcap.tcp(
+            u64::from(i) * 4,
+            src,
+            [192, 0, 2, 1],
+            40000,
+            443,
+            i,
+            SYN,
+            &[],
+        );
+    }
+    let mut reported = 0u64;
+    let mut evicted = 0u64;
+    let stats = analyze_bytes(
+        "many.pcap",
+        &pcap.0,
+        &Config {
+            threads: 1,
+            ..Default::default()
+        },
+        &mut |c| {
+            reported += 1;
+            evicted += u64::from(c.findings.iter().any(|f| f.id == "flow-evicted"));
+        },
+    )
+    .expect("runs");
+    assert_eq!(
+        reported,
+        u64::from(n),
+        "every connection aimed at 443 is reported once"
+    );
+    assert!(
+        stats.peak_open_flows <= tlsmortem::flow::MAX_OPEN_FLOWS,
+        "peak {}",
+        stats.peak_open_flows
+    );
+    assert!(
+        evicted >= u64::from(n) - tlsmortem::flow::MAX_OPEN_FLOWS as u64,
+        "{evicted} evicted"
+    );
+}
+
+#[test]
+fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_still_reported() {
+    let mut pcap = Pcap::new();
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    pcap.tcp(0, c, s, 50000, 443, 1000, SYN, &[]);
+    // Every segment lies beyond a hole at the start of the stream that never fills.
+    let chunk = [0x16u8; 1000];
+    let segments = 4 * tlsmortem::reassembly::MAX_PENDING_BYTES / chunk.len();
+    for i in 0..segments {
+        pcap.tcp(
+            10 + i as u64,
+            c,
+            s,
+            50000,
+            443,
+            1001 + 100 + (i as u32) * 2000,
+            ACK,
+            &chunk,
+        );
+    }
+    let mut conns = Vec::new();
+    analyze_bytes(
+        "ooo.pcap",
+        &pcap.0,
+        &Config {
+            threads: 1,
+            ..Default::default()
+        },
+        &mut |c| conns.push(c),
+    )
+    .expect("runs");
+    assert_eq!(conns.len(), 1);
+    let ids: Vec<&str> = conns[0].findings.iter().map(|f| f.id).collect();
+    assert!(ids.contains(&"reassembly-cap"), "{ids:?}");
+    assert!(ids.contains(&"bytes-missing"), "{ids:?}");
+    // Every packet is counted even after the direction was given up and nothing is buffered.
+    assert_eq!(conns[0].tcp.client_packets as usize, segments + 1);
+    assert!(conns[0].tcp.out_of_order as usize * 1000 > tlsmortem::reassembly::MAX_PENDING_BYTES);
+}
