@@ -408,10 +408,27 @@ fn guess_client(flow: &Flow<Conversation>) -> usize {
 /// Whether this flow belongs in the output without `--all-flows`.
 pub fn is_interesting(flow: &Flow<Conversation>) -> bool {
     if flow.udp {
-        return flow.app.dirs.iter().any(|d| d.saw_tls);
+        return matches!(flow.app.udp, Datagrams::Quic { .. })
+            || flow.app.dirs.iter().any(|d| d.saw_tls);
     }
     let c = guess_client(flow);
-    flow.app.dirs.iter().any(|d| d.saw_tls) || TLS_PORTS.contains(&flow.sides[1 - c].endpoint.port)
+    if flow.app.dirs.iter().any(|d| d.saw_tls)
+        || TLS_PORTS.contains(&flow.sides[1 - c].endpoint.port)
+    {
+        return true;
+    }
+    // A plaintext dialogue that asked for TLS (STARTTLS refused, or accepted and abandoned).
+    let d = &flow.app.dirs;
+    !d[c].plaintext.is_empty()
+        && starttls::detect(plaintext_side(&d[c]), plaintext_side(&d[1 - c])).is_some()
+}
+
+fn plaintext_side(d: &crate::tls::Direction) -> starttls::Side<'_> {
+    starttls::Side {
+        bytes: &d.plaintext,
+        chunks: &d.plaintext_chunks,
+        saw_tls: d.saw_tls,
+    }
 }
 
 /// The QUIC facts of a UDP connection.
@@ -864,14 +881,7 @@ fn plaintext_phase(cx: &Ctx<'_>, findings: &mut Vec<Finding>) -> Option<starttls
     if c.plaintext.is_empty() && s.plaintext.is_empty() {
         return None;
     }
-    fn side(d: &crate::tls::Direction) -> starttls::Side<'_> {
-        starttls::Side {
-            bytes: &d.plaintext,
-            chunks: &d.plaintext_chunks,
-            saw_tls: d.saw_tls,
-        }
-    }
-    let Some(up) = starttls::detect(side(c), side(s)) else {
+    let Some(up) = starttls::detect(plaintext_side(c), plaintext_side(s)) else {
         if let Some(p) = starttls::protocol_guess(&c.plaintext, &s.plaintext) {
             for f in findings.iter_mut().filter(|f| f.id == "not-tls") {
                 f.message = format!("{} (it looks like {p})", f.message);

@@ -490,7 +490,6 @@ impl<A: FlowApp> FlowTable<A> {
         self.finished.insert(flow.first_frame, flow);
     }
 
-
     fn sweep(&mut self, now: Timestamp) {
         let expired: Vec<usize> = self
             .slots
@@ -543,7 +542,9 @@ impl<A: FlowApp> FlowTable<A> {
             if self.finished.len() <= MAX_WAITING {
                 return;
             }
-            let Some((_, &oldest)) = self.open.first_key_value() else { return };
+            let Some((_, &oldest)) = self.open.first_key_value() else {
+                return;
+            };
             self.stats.forced += 1;
             self.finish(oldest, EndReason::Forced);
         }

@@ -279,12 +279,20 @@ pub fn judge(
                 });
             }
         }
-        // Both ends reset within a moment: nobody resets its own and the peer's side at once.
-        if let Some(other) = flow
-            .resets
-            .iter()
-            .find(|e| e.side != claimed && (e.ts.0 - cut.ts.0).abs() < 1_000_000_000)
-        {
+        // Both ends reset within a moment, back to back: nobody resets its own and the peer's
+        // side at once. A reset that answers the claimed sender's later packets (the client
+        // resetting a ServerHello that arrived after the forged RST) does not count.
+        let answered = |other: &TcpEvent| {
+            flow.timeline.iter().any(|e| {
+                e.side == claimed
+                    && e.flags & flags::RST == 0
+                    && e.frame > cut.frame.min(other.frame)
+                    && e.frame < cut.frame.max(other.frame)
+            })
+        };
+        if let Some(other) = flow.resets.iter().find(|e| {
+            e.side != claimed && (e.ts.0 - cut.ts.0).abs() < 1_000_000_000 && !answered(e)
+        }) {
             signals.push(Signal {
                 id: "rst-both-directions",
                 weight: 2.0,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tlsmortem::chain::TrustStore;
 use tlsmortem::diagnose::{Later, Severity};
-use tlsmortem::report::{ChainExport, JsonLines, Reporter, Text};
+use tlsmortem::report::{ChainExport, JsonLines, Reporter, SummaryJson, SummaryText, Text};
 use tlsmortem::{analyze_input, Config, Filter, Input};
 
 #[derive(Parser, Debug)]
@@ -31,6 +31,9 @@ struct Cli {
     /// Write JSON lines, one object per connection (the README gives the keys).
     #[arg(long)]
     json: bool,
+    /// With --json: add summary records (per server name, per server, SNI filtering) at the end.
+    #[arg(long, global = true)]
+    summary: bool,
     /// Report every TCP flow, not only those that carried TLS or were aimed at a TLS port.
     #[arg(long)]
     all_flows: bool,
@@ -81,6 +84,13 @@ enum Command {
         /// Write NAME.chain.pem (wire order) and NAME.missing.txt per server into this folder.
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
+    },
+    /// Only the summaries: per server name and per server, how many handshakes completed or
+    /// were cut and by whom, and servers that answer one name and cut another.
+    Summary {
+        /// Capture files, directories, or - for stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
     },
 }
 
@@ -196,9 +206,10 @@ fn judging(cli: &Cli) -> Result<(Option<Arc<TrustStore>>, Option<Later>), String
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (paths, export) = match &cli.command {
-        Some(Command::Certs { inputs, export }) => (inputs.clone(), Some(export.clone())),
-        None => (cli.inputs.clone(), None),
+    let (paths, export, summary_only) = match &cli.command {
+        Some(Command::Certs { inputs, export }) => (inputs.clone(), Some(export.clone()), false),
+        Some(Command::Summary { inputs }) => (inputs.clone(), None, true),
+        None => (cli.inputs.clone(), None, false),
     };
     let mut inputs = Vec::new();
     let mut failed = false;
@@ -226,10 +237,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    } else if summary_only && cli.json {
+        Box::new(SummaryJson::summary_only(io::BufWriter::new(stdout)))
+    } else if summary_only {
+        Box::new(SummaryText::new(io::BufWriter::new(stdout)))
+    } else if cli.json && cli.summary {
+        Box::new(SummaryJson::new(io::BufWriter::new(stdout)))
     } else if cli.json {
         Box::new(JsonLines::new(io::BufWriter::new(stdout)))
     } else {
-        Box::new(Text::new(io::BufWriter::new(stdout)))
+        let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Box::new(Text::with_colour(io::BufWriter::new(stdout), colour))
     };
     let (trust, later) = match judging(&cli) {
         Ok(j) => j,

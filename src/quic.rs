@@ -1013,9 +1013,16 @@ impl QuicConn {
     }
 
     fn version_negotiation(&mut self, h: &LongHeader<'_>) {
-        // It answers the client's Initial: DCID = the client's SCID (RFC 9000 §17.2.1).
-        if self.key_dcid.is_none() || h.dcid != self.client_scid.as_slice() {
-            return;
+        // It answers the client's Initial: DCID = the client's SCID (RFC 9000 §17.2.1). When that
+        // Initial was in a version this parser does not know, the echo is all there is: take
+        // the client's connection IDs from it.
+        match self.key_dcid {
+            None if self.client_scid.is_empty() && self.client_dcid.is_empty() => {
+                self.client_scid = h.dcid.to_vec();
+                self.client_dcid = h.scid.to_vec();
+            }
+            Some(_) if h.dcid == self.client_scid.as_slice() => {}
+            _ => return,
         }
         let versions = h
             .rest

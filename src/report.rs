@@ -464,6 +464,8 @@ fn endpoint_json(e: &EndpointOut) -> Value {
 pub struct SummaryJson<W: Write> {
     out: W,
     aggregates: Aggregates,
+    /// Write the connection lines too (`--json --summary`), or only the records (`summary --json`).
+    connections: bool,
 }
 
 impl<W: Write> SummaryJson<W> {
@@ -471,6 +473,15 @@ impl<W: Write> SummaryJson<W> {
         SummaryJson {
             out,
             aggregates: Aggregates::new(),
+            connections: true,
+        }
+    }
+
+    /// Only the summary records.
+    pub fn summary_only(out: W) -> Self {
+        SummaryJson {
+            connections: false,
+            ..Self::new(out)
         }
     }
 }
@@ -478,6 +489,9 @@ impl<W: Write> SummaryJson<W> {
 impl<W: Write> Reporter for SummaryJson<W> {
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.aggregates.add(c);
+        if !self.connections {
+            return Ok(());
+        }
         serde_json::to_writer(&mut self.out, c)?;
         self.out.write_all(b"\n")
     }
@@ -559,7 +573,11 @@ pub struct Text<W: Write> {
     out: W,
     colour: bool,
     /// Pre-rendered failed-connection blocks, up to [`MAX_DETAILED`].
-    detailed: Vec<String>,
+    detailed: Vec<Detailed>,
+    /// The first input's name, and whether others followed: frame numbers are per input, so
+    /// with several inputs each block names its own.
+    first_capture: Option<String>,
+    many_captures: bool,
     failed: u64,
     /// Pre-rendered table lines, up to [`MAX_TABLE_LINES`].
     table: Vec<String>,
@@ -580,6 +598,8 @@ impl<W: Write> Text<W> {
             out,
             colour,
             detailed: Vec::new(),
+            first_capture: None,
+            many_captures: false,
             failed: 0,
             table: Vec::new(),
             verdicts: BTreeMap::new(),
@@ -605,7 +625,7 @@ impl<W: Write> Text<W> {
         let worst = c
             .findings
             .iter()
-            .filter(|f| f.severity >= Severity::Medium)
+            .filter(|f| f.severity >= Severity::Medium && f.id != c.verdict.id)
             .map(|f| f.id)
             .collect::<Vec<_>>();
         let extra = if worst.is_empty() {
@@ -630,23 +650,23 @@ impl<W: Write> Text<W> {
     }
 
     /// One failed connection: who, what, the evidence and what to do.
-    fn failed_block(&self, c: &Connection) -> String {
+    fn failed_block(&self, c: &Connection) -> Detailed {
         let v = &c.verdict;
         let tag = match (v.by, v.confidence) {
             (Some(by), Some(conf)) => format!(" [{by}, {conf:.2}]"),
             (Some(by), None) => format!(" [{by}]"),
             (None, _) => String::new(),
         };
-        let mut s = format!(
-            "frame {}  {} -> {}  {}  {}{}\n  {}\n",
+        let head = format!(
+            "frame {}  {} -> {}  {}  {}{}",
             c.first_frame,
             endpoint(&c.client.ip, c.client.port),
             endpoint(&c.server.ip, c.server.port),
             sni_of(c).unwrap_or("(no SNI)"),
             verdict_word(v.id, self.colour),
             tag,
-            v.summary
         );
+        let mut s = format!("  {}\n", v.summary);
         for f in c.findings.iter().filter(|f| f.severity >= Severity::Low) {
             // The finding behind the verdict usually repeats its summary word for word.
             if f.message == v.summary {
@@ -661,8 +681,20 @@ impl<W: Write> Text<W> {
                 s.push_str(&format!("    advice: {a}\n"));
             }
         }
-        s
+        Detailed {
+            capture: c.capture.clone(),
+            head,
+            body: s,
+        }
     }
+}
+
+/// One failed connection, rendered: its first line (the input's name is added when there are
+/// several) and the rest.
+struct Detailed {
+    capture: String,
+    head: String,
+    body: String,
 }
 
 /// "12.3%" of `part` in `whole`, rounded down so that 99.96 % never reads as 100 %.
@@ -818,6 +850,10 @@ impl<W: Write> Reporter for Text<W> {
         self.total += 1;
         *self.verdicts.entry(c.verdict.id).or_default() += 1;
         self.aggregates.add(c);
+        match &self.first_capture {
+            None => self.first_capture = Some(c.capture.clone()),
+            Some(first) => self.many_captures |= *first != c.capture,
+        }
         if c.verdict.id != "complete" {
             self.failed += 1;
             if self.detailed.len() < MAX_DETAILED {
@@ -838,9 +874,14 @@ impl<W: Write> Reporter for Text<W> {
             writeln!(out, "Failed handshakes: none")?;
         } else {
             writeln!(out, "Failed handshakes ({})", self.failed)?;
-            for block in &self.detailed {
+            for d in &self.detailed {
                 writeln!(out)?;
-                write!(out, "{block}")?;
+                if self.many_captures {
+                    writeln!(out, "{}  in {}", d.head, d.capture)?;
+                } else {
+                    writeln!(out, "{}", d.head)?;
+                }
+                write!(out, "{}", d.body)?;
             }
             let more = self.failed - self.detailed.len() as u64;
             if more > 0 {

@@ -842,6 +842,11 @@ impl Conversation {
     }
 }
 
+/// A QUIC long header with version 0 (RFC 9000 §17.2.1).
+fn is_version_negotiation(p: &[u8]) -> bool {
+    matches!(p, [h, 0, 0, 0, 0, ..] if h & 0x80 != 0)
+}
+
 /// Copies the events a QUIC/DTLS parser added since last time into the directions.
 fn copy_events(
     dirs: &mut [Direction; 2],
@@ -906,11 +911,21 @@ impl FlowApp for Conversation {
 
     fn datagram(&mut self, side: usize, payload: &[u8], origin: Origin) {
         if let Datagrams::Unknown(n) = self.udp {
-            self.udp = if quic::looks_like_quic(payload) && quic::is_initial(payload) {
-                // The sender of the first Initial is the client (RFC 9000 §17.2.2).
+            let quic = quic::looks_like_quic(payload);
+            // The sender of the first Initial is the client (RFC 9000 §17.2.2); only a server
+            // sends Version Negotiation (§17.2.1), answering an Initial in a version nobody
+            // here knows.
+            let quic_client = if quic && quic::is_initial(payload) {
+                Some(side)
+            } else if quic && is_version_negotiation(payload) {
+                Some(1 - side)
+            } else {
+                None
+            };
+            self.udp = if let Some(client) = quic_client {
                 Datagrams::Quic {
                     conn: Box::default(),
-                    client: side,
+                    client,
                     copied: [0, 0],
                     other_connections: 0,
                 }
