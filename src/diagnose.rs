@@ -20,7 +20,7 @@ use crate::starttls;
 use crate::tls::{self, ClientHello, Conversation, Datagrams, Event, ServerHello};
 use crate::wire::flags;
 use crate::x509::CertInfo;
-pub use certs::Later;
+pub use certs::{ChainCache, Later};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -211,7 +211,7 @@ pub struct Connection {
 }
 
 /// Facts about the input that reach every connection it holds.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CaptureFacts {
     pub name: String,
     /// The capture ended in the middle of a record.
@@ -220,6 +220,8 @@ pub struct CaptureFacts {
     pub trust: std::sync::Arc<TrustStore>,
     /// A second moment to judge validity at.
     pub later: Option<Later>,
+    /// Chain verdicts this worker already computed.
+    pub chains: std::cell::RefCell<certs::ChainCache>,
 }
 
 /// RFC 3339 UTC with the capture's sub-second precision (nanoseconds, trailing zeros trimmed).
@@ -603,6 +605,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         certs::judge_chain(
             &sent,
             &capture.trust,
+            &capture.chains,
             capture.later.as_ref(),
             &mut server_certificates,
             &mut findings,
@@ -631,6 +634,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
             certs::judge_chain(
                 &sent,
                 &capture.trust,
+                &capture.chains,
                 capture.later.as_ref(),
                 &mut client_certificates,
                 &mut findings,

@@ -274,6 +274,7 @@ fn work(
         truncated: None,
         trust: config.trust.clone().unwrap_or_else(mozilla_roots),
         later: config.later.clone(),
+        chains: Default::default(),
     };
     let mut emit = |flow: Flow<Conversation>, facts: &CaptureFacts, stats: &mut InputStats| {
         if config.all_flows || diagnose::is_interesting(&flow) {

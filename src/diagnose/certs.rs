@@ -5,6 +5,8 @@
 use super::{Finding, Severity};
 use crate::chain::{self, ChainInput, ChainReport, Level, TrustStore};
 use crate::x509::CertInfo;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// What the certificate checks need from one connection.
 pub(super) struct Sent<'a> {
@@ -37,9 +39,60 @@ fn severity(l: Level) -> Severity {
 }
 
 /// Judges one side's chain; fills the per-certificate details into `infos`.
+/// Chain verdicts already computed by this worker: the same server sends the same chain to
+/// thousands of clients, and judging one costs tens of microseconds of signature checks.
+#[derive(Debug, Default)]
+pub struct ChainCache {
+    reports: HashMap<String, ChainReport>,
+}
+
+/// Verdicts kept before the cache starts over.
+const MAX_CACHED_CHAINS: usize = 4096;
+
+/// Everything `chain::analyze` reads: the certificates, the host, the server flag, the staple,
+/// and — instead of the exact time, which would defeat the cache — where `at` falls against
+/// each certificate's validity (the only time-dependent judgement). A staple's freshness
+/// depends on the exact time, so a stapled chain keys on it.
+fn cache_key(input: &ChainInput<'_>, infos: &[CertInfo]) -> String {
+    let mut key = String::with_capacity(80 * infos.len() + 64);
+    for c in infos {
+        let state = c.validity_secs.map_or(0, |(nb, na)| {
+            u8::from(input.at < nb) | (u8::from(input.at > na) << 1)
+        });
+        key.push_str(&c.sha256);
+        key.push(char::from(b'0' + state));
+    }
+    key.push_str(if input.server { "|s|" } else { "|c|" });
+    key.push_str(input.host.unwrap_or("-"));
+    if let Some(st) = input.stapled_ocsp {
+        key.push_str(&format!("|{}|{}", crate::x509::sha256_hex(st), input.at));
+    }
+    key
+}
+
+fn analyze_cached(
+    cache: &RefCell<ChainCache>,
+    input: &ChainInput<'_>,
+    infos: &[CertInfo],
+    trust: &TrustStore,
+) -> ChainReport {
+    let key = cache_key(input, infos);
+    if let Some(r) = cache.borrow().reports.get(&key) {
+        return r.clone();
+    }
+    let report = chain::analyze(input, trust);
+    let mut c = cache.borrow_mut();
+    if c.reports.len() >= MAX_CACHED_CHAINS {
+        c.reports.clear();
+    }
+    c.reports.insert(key, report.clone());
+    report
+}
+
 pub(super) fn judge_chain(
     sent: &Sent<'_>,
     trust: &TrustStore,
+    cache: &RefCell<ChainCache>,
     later: Option<&Later>,
     infos: &mut [CertInfo],
     findings: &mut Vec<Finding>,
@@ -52,7 +105,7 @@ pub(super) fn judge_chain(
         server: sent.server,
         stapled_ocsp: sent.stapled,
     };
-    let report = chain::analyze(&input, trust);
+    let report = analyze_cached(cache, &input, infos, trust);
     for (info, d) in infos.iter_mut().zip(&report.per_cert) {
         info.key_type = Some(d.key_type.clone()).filter(|k| !k.is_empty());
         info.key_bits = d.key_bits;
