@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Flows open at once before the longest-idle ones are evicted.
-pub const MAX_OPEN_FLOWS: usize = 200_000;
+/// Shared by the workers of one input: each gets its share ([`FlowTable::with_share`]).
+pub const MAX_OPEN_FLOWS: usize = 100_000;
 /// A flow with no packet for this long (capture time) is finished.
 pub const IDLE_TIMEOUT_NS: i64 = 300 * 1_000_000_000;
 /// A flow that saw RST, or FIN both ways, is finished this long after its last packet: long
@@ -299,7 +300,11 @@ struct Slot<A> {
 /// The flow table.
 pub struct FlowTable<A> {
     map: FxHashMap<Key, usize>,
-    slots: Vec<Option<Slot<A>>>,
+    /// Boxed so that growing the table moves pointers, not flows, and spare capacity costs
+    /// a pointer each.
+    slots: Vec<Option<Box<Slot<A>>>>,
+    /// This table's cap on open flows.
+    max_open: usize,
     free: Vec<usize>,
     /// Open flows by first frame (for output order).
     open: BTreeMap<u64, usize>,
@@ -314,6 +319,7 @@ impl<A: FlowApp> Default for FlowTable<A> {
         FlowTable {
             map: FxHashMap::default(),
             slots: Vec::new(),
+            max_open: MAX_OPEN_FLOWS,
             free: Vec::new(),
             open: BTreeMap::new(),
             finished: BTreeMap::new(),
@@ -326,6 +332,15 @@ impl<A: FlowApp> Default for FlowTable<A> {
 impl<A: FlowApp> FlowTable<A> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A table that is one of `workers` sharing an input: its cap is its share of
+    /// [`MAX_OPEN_FLOWS`].
+    pub fn with_share(workers: usize) -> Self {
+        FlowTable {
+            max_open: (MAX_OPEN_FLOWS / workers.max(1)).max(1),
+            ..Self::default()
+        }
     }
 
     /// Capture time moved on (a frame this table does not own): expire idle flows, and hand
@@ -450,7 +465,7 @@ impl<A: FlowApp> FlowTable<A> {
         frame: u64,
         ts: Timestamp,
     ) -> usize {
-        if self.map.len() >= MAX_OPEN_FLOWS {
+        if self.map.len() >= self.max_open {
             self.evict_idle();
         }
         let slot = Slot {
@@ -461,12 +476,12 @@ impl<A: FlowApp> FlowTable<A> {
         let i = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i) {
-                    *s = Some(slot);
+                    *s = Some(Box::new(slot));
                 }
                 i
             }
             None => {
-                self.slots.push(Some(slot));
+                self.slots.push(Some(Box::new(slot)));
                 self.slots.len() - 1
             }
         };

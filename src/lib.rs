@@ -264,7 +264,7 @@ fn work(
     sink: &mut dyn FnMut(Connection),
     read: impl FnOnce(&mut dyn FnMut(&Frame<'_>)) -> Result<CaptureSummary, Error>,
 ) -> Result<InputStats, Error> {
-    let mut table: FlowTable<Conversation> = FlowTable::new();
+    let mut table: FlowTable<Conversation> = FlowTable::with_share(shard.count as usize);
     let mut stats = InputStats {
         workers: 1,
         ..Default::default()
