@@ -55,18 +55,29 @@ fn stages(c: &mut Criterion) {
             n
         })
     });
-    g.bench_function("whole pipeline: connection records", |b| {
-        let config = tlsmortem::Config::default();
-        b.iter(|| {
-            let mut n = 0u64;
-            for (name, bytes) in &inputs {
-                let _ = tlsmortem::analyze_bytes(name, bytes, &config, &mut |_| n += 1);
-            }
-            n
-        })
-    });
-    g.bench_function("whole pipeline + JSON", |b| {
-        let config = tlsmortem::Config::default();
+    for workers in [1, 2] {
+        let config = tlsmortem::Config {
+            threads: workers,
+            ..Default::default()
+        };
+        g.bench_function(
+            format!("whole pipeline, {workers} worker(s): connection records"),
+            |b| {
+                b.iter(|| {
+                    let mut n = 0u64;
+                    for (name, bytes) in &inputs {
+                        let _ = tlsmortem::analyze_bytes(name, bytes, &config, &mut |_| n += 1);
+                    }
+                    n
+                })
+            },
+        );
+    }
+    g.bench_function("whole pipeline, 1 worker + JSON", |b| {
+        let config = tlsmortem::Config {
+            threads: 1,
+            ..Default::default()
+        };
         b.iter(|| {
             let mut out = tlsmortem::report::JsonLines::new(std::io::sink());
             for (name, bytes) in &inputs {
