@@ -170,6 +170,21 @@ pub fn analyze_input(
 }
 
 /// Analyses a capture held in memory (tests, benches, fuzzing).
+///
+/// ```
+/// // A pcap holding only its file header: a valid capture with no connection in it.
+/// let mut pcap = Vec::new();
+/// pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+/// pcap.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+/// let mut connections = Vec::new();
+/// let stats = tlsmortem::analyze_bytes("empty.pcap", &pcap, &Default::default(), &mut |c| {
+///     connections.push(c)
+/// })
+/// .unwrap();
+/// assert!(connections.is_empty());
+/// assert_eq!(stats.capture.frames, 0);
+/// assert!(stats.capture.truncated.is_none());
+/// ```
 pub fn analyze_bytes(
     name: &str,
     bytes: &[u8],
