@@ -612,15 +612,7 @@ pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
 /// dNSName (RFC 6125 §6.4.4).
 fn leaf_names(c: &X509Certificate<'_>) -> (Vec<String>, bool) {
     let san: Vec<String> = match c.subject_alternative_name() {
-        Ok(Some(s)) => s
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                GeneralName::DNSName(d) => Some(d.to_string()),
-                _ => None,
-            })
-            .collect(),
+        Ok(Some(s)) => crate::x509::dns_names(&s.value.general_names),
         _ => Vec::new(),
     };
     if !san.is_empty() {

@@ -379,11 +379,7 @@ fn walk_record<'a>(dir: &mut Dir<'_>, data: &'a [u8], first: bool) -> Step<'a> {
     if h.epoch > 0 {
         encryption_started(dir, h.content_type, h.length);
         if h.content_type == content::ALERT {
-            dir.push(Event::Alert {
-                level: None,
-                description: None,
-                encrypted: true,
-            });
+            dir.push(Event::ENCRYPTED_ALERT);
         }
         return Step::Next(tail, facts);
     }

@@ -178,6 +178,15 @@ pub enum Event {
     Malformed(String),
 }
 
+impl Event {
+    /// An alert record that could not be read (sent after encryption started).
+    pub const ENCRYPTED_ALERT: Event = Event::Alert {
+        level: None,
+        description: None,
+        encrypted: true,
+    };
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     pub frame: u64,
@@ -522,14 +531,7 @@ impl Direction {
             );
         }
         if ct == content::ALERT {
-            self.push(
-                origin,
-                Event::Alert {
-                    level: None,
-                    description: None,
-                    encrypted: true,
-                },
-            );
+            self.push(origin, Event::ENCRYPTED_ALERT);
         }
     }
 
@@ -558,14 +560,7 @@ impl Direction {
                 },
             );
             if ct == content::ALERT {
-                self.push(
-                    origin,
-                    Event::Alert {
-                        level: None,
-                        description: None,
-                        encrypted: true,
-                    },
-                );
+                self.push(origin, Event::ENCRYPTED_ALERT);
             }
             self.hs_buf.clear();
             self.mode = Mode::Done;

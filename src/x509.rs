@@ -45,6 +45,17 @@ pub struct CertInfo {
     pub parse_error: Option<String>,
 }
 
+/// The dNSName entries of a subjectAltName, in order.
+pub fn dns_names(names: &[GeneralName<'_>]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::DNSName(d) => Some(d.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Hex of a SHA-256 digest.
 pub fn sha256_hex(der: &[u8]) -> String {
     let digest = Sha256::digest(der);
@@ -93,17 +104,7 @@ impl CertInfo {
                 info.not_after = rfc3339_secs(na);
                 info.validity_secs = Some((nb, na));
                 match cert.subject_alternative_name() {
-                    Ok(Some(san)) => {
-                        info.san_dns = san
-                            .value
-                            .general_names
-                            .iter()
-                            .filter_map(|n| match n {
-                                GeneralName::DNSName(d) => Some(d.to_string()),
-                                _ => None,
-                            })
-                            .collect();
-                    }
+                    Ok(Some(san)) => info.san_dns = dns_names(&san.value.general_names),
                     Ok(None) => {}
                     Err(e) => info.parse_error = Some(format!("subjectAltName: {e}")),
                 }
