@@ -937,6 +937,77 @@ fn plaintext_phase(cx: &Ctx<'_>, findings: &mut Vec<Finding>) -> Option<starttls
     Some(up)
 }
 
+/// The versions a ClientHello offers, named: supported_versions without GREASE, else the
+/// legacy version.
+fn offered_versions(ch: &ClientHello) -> String {
+    let listed: Vec<&str> = ch
+        .supported_versions
+        .iter()
+        .filter(|v| !fingerprint::is_grease(**v))
+        .map(|v| version_name(*v))
+        .collect();
+    if listed.is_empty() {
+        format!("up to {}", version_name(ch.legacy_version))
+    } else {
+        listed.join(", ")
+    }
+}
+
+/// A fatal alert that answers the hellos themselves: no common version (protocol_version) or
+/// no common cipher suite or group (handshake_failure, insufficient_security, before any
+/// ServerHello), as RFC 8446 §4.1.1 and RFC 5246 §7.4.1.3 prescribe.
+fn mismatch(
+    a: &AlertOut,
+    ch: Option<&ClientHello>,
+    sh: Option<&ServerHello>,
+) -> Option<(Verdict, Option<Finding>)> {
+    let ch = ch?;
+    let (id, message, advice) = match (a.from, a.description?, sh) {
+        ("server", 70, None) => (
+            "version-mismatch",
+            format!("the server refused every TLS version the client offered ({}) with a protocol_version alert", offered_versions(ch)),
+            "enable a version both support: TLS 1.2 and 1.3 on the server, or update the client",
+        ),
+        ("client", 70, Some(sh)) => (
+            "version-mismatch",
+            format!("the client refused the version the server chose ({}) with a protocol_version alert", version_name(sh.version)),
+            "enable a version both support: TLS 1.2 and 1.3 on the server, or update the client",
+        ),
+        ("server", d @ (40 | 71), None) => (
+            "no-shared-cipher",
+            format!(
+                "the server answered the ClientHello ({} cipher suites, {} groups offered) with a {} alert before any ServerHello: it found no cipher suite or group in common",
+                ch.cipher_suites.len(),
+                ch.supported_groups.len(),
+                alert_name(d).unwrap_or("fatal")
+            ),
+            "compare the server's cipher suites and groups with the client's (e.g. `openssl s_client -cipher`), and enable a modern common suite such as ECDHE-…-AES128-GCM",
+        ),
+        _ => return None,
+    };
+    let finding = Finding {
+        id,
+        severity: Severity::High,
+        message: message.clone(),
+        frames: vec![a.frame],
+        evidence: vec![
+            format!("client offered versions: {}", offered_versions(ch)),
+            format!("client offered {} cipher suites", ch.cipher_suites.len()),
+        ],
+        advice: Some(advice.into()),
+        ..Default::default()
+    };
+    Some((
+        Verdict {
+            id,
+            by: None,
+            confidence: None,
+            summary: message,
+        },
+        Some(finding),
+    ))
+}
+
 /// What to do when the client rejected certificates the capture cannot show.
 const CHECK_CHAIN: &str = "check the chain the server sends (`openssl s_client -showcerts`): a missing intermediate, an expired or mismatched certificate, or a root the client does not trust";
 
@@ -1160,6 +1231,9 @@ fn verdict(
                     None,
                 );
             }
+        }
+        if let Some(found) = mismatch(a, chs.first().map(|c| c.2), final_sh.map(|s| s.2)) {
+            return found;
         }
         let certificate_alert = matches!(a.description, Some(42..=46 | 48));
         if a.from == "client"

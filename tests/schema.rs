@@ -376,6 +376,8 @@ struct SniFilteringRecord {
 /// Verdict ids the README names outright. A certificate finding id (below) may also be a
 /// verdict, "when the client rejected the chain and the chain explains why".
 const README_VERDICT_IDS: &[&str] = &[
+    "version-mismatch",
+    "no-shared-cipher",
     "complete",
     "alert",
     "rst-after-client-hello",
@@ -391,6 +393,8 @@ const README_VERDICT_IDS: &[&str] = &[
 
 /// Finding ids, handshake section.
 const README_HANDSHAKE_FINDING_IDS: &[&str] = &[
+    "version-mismatch",
+    "no-shared-cipher",
     "not-tls",
     "tls-malformed",
     "hello-retry-request",
