@@ -17,7 +17,7 @@ use crate::fingerprint;
 use crate::flow::{EndReason, Flow, TcpEvent};
 use crate::forensics::{self, Culprit};
 use crate::starttls;
-use crate::tls::{self, ClientHello, Conversation, Datagrams, Event, ServerHello};
+use crate::tls::{self, hex, ClientHello, Conversation, Datagrams, Event, ServerHello};
 use crate::wire::flags;
 use crate::x509::CertInfo;
 pub use certs::{ChainCache, Later};
@@ -445,10 +445,6 @@ pub struct QuicOut {
     pub version_negotiation: Option<Vec<u32>>,
     /// Packets of later connections on the same 5-tuple, not analysed.
     pub other_connection_packets: u64,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn quic_out(flow: &Flow<Conversation>) -> Option<QuicOut> {

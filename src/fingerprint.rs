@@ -14,10 +14,10 @@
 //! the low nibbles. The functions are pure: no I/O, no clock, the same hello always gives the
 //! same strings. JA4S, JA4X and the other FoxIO-licensed JA4+ methods are deliberately not here.
 
+use crate::tls::hex;
 use crate::tls::{ClientHello, ServerHello};
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use std::fmt::Write as _;
 
 /// What carried the hello; JA4's first character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,14 +246,6 @@ fn join_hex(values: &[u16]) -> String {
         .map(|v| format!("{v:04x}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 #[cfg(test)]

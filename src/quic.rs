@@ -26,6 +26,7 @@
 //! never panics on any input: every length is checked, every buffer has a named cap.
 
 use crate::reassembly::Origin;
+use crate::tls::hex;
 use crate::tls::{self, Event, Located};
 use ring::aead::{self, quic as hp};
 use ring::hkdf;
@@ -1096,10 +1097,6 @@ fn retry_tag_ok(key: &[u8; 16], nonce: &[u8; 12], odcid: &[u8], packet: &[u8]) -
             &mut [],
         )
         .is_ok_and(|t| t.as_ref() == tag)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

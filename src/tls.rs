@@ -983,6 +983,16 @@ impl FlowApp for Conversation {
     }
 }
 
+/// Lowercase hex of bytes (connection IDs, digests), no separators.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
 fn record_len(h: &[u8]) -> usize {
     match h {
         [_, _, _, a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),

@@ -58,12 +58,7 @@ pub fn dns_names(names: &[GeneralName<'_>]) -> Vec<String> {
 
 /// Hex of a SHA-256 digest.
 pub fn sha256_hex(der: &[u8]) -> String {
-    let digest = Sha256::digest(der);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    crate::tls::hex(&Sha256::digest(der))
 }
 
 /// RFC 3339 UTC with a `Z`, seconds precision.
