@@ -12,8 +12,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use base64::Engine;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use tlsmortem::x509::sha256_hex;
 
 /// Findings that say something is wrong with the served chain or its leaf. A good chain must
 /// carry none of them.
@@ -274,34 +275,9 @@ fn pem_bodies(text: &str) -> Vec<String> {
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
-    fn val(c: u8) -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a') as u32 + 26,
-            b'0'..=b'9' => (c - b'0') as u32 + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("not base64: {:?}", c as char),
-        }
-    }
-    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= val(c) << (18 - 6 * i);
-        }
-        let b = n.to_be_bytes();
-        out.extend_from_slice(&b[1..chunk.len()]);
-    }
-    out
-}
-
-fn sha256_hex(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_else(|e| panic!("not base64 ({e}): {s}"))
 }
 
 fn pki_body(name: &str) -> String {
@@ -378,6 +354,20 @@ fn assert_exported_chain(file: &str, dir: &Path, name: &str) {
         hashes,
         strings(&want["server_certificates_served_sha256"]),
         "{file}: exported PEM blocks decode to other certificates"
+    );
+}
+
+/// NAME.missing.txt exists and names the intermediate the chain lacks and its AIA URL.
+fn assert_missing_names_the_intermediate(file: &str, dir: &Path, name: &str) {
+    let missing =
+        missing_txt(dir, name).unwrap_or_else(|| panic!("{file}: {name}.missing.txt not written"));
+    assert!(
+        missing.contains(INTERMEDIATE_CN),
+        "missing.txt must name the issuer: {missing}"
+    );
+    assert!(
+        missing.contains(AIA_URL),
+        "missing.txt must give the AIA URL: {missing}"
     );
 }
 
@@ -673,16 +663,7 @@ fn exporting_a_leaf_only_chain_names_the_missing_intermediate_and_where_to_get_i
     let dir = export(file, "leafonly");
     let name = "127.0.0.1_4454_www.example.test";
     assert_exported_chain(file, &dir.0, name);
-    let missing = missing_txt(&dir.0, name)
-        .unwrap_or_else(|| panic!("{file}: {name}.missing.txt not written"));
-    assert!(
-        missing.contains(INTERMEDIATE_CN),
-        "missing.txt must name the issuer: {missing}"
-    );
-    assert!(
-        missing.contains(AIA_URL),
-        "missing.txt must give the AIA URL: {missing}"
-    );
+    assert_missing_names_the_intermediate(file, &dir.0, name);
 }
 
 #[test]
@@ -691,16 +672,7 @@ fn exporting_a_wrong_intermediate_chain_names_the_real_issuer() {
     let dir = export(file, "wronginter");
     let name = "127.0.0.1_4455_www.example.test";
     assert_exported_chain(file, &dir.0, name);
-    let missing = missing_txt(&dir.0, name)
-        .unwrap_or_else(|| panic!("{file}: {name}.missing.txt not written"));
-    assert!(
-        missing.contains(INTERMEDIATE_CN),
-        "missing.txt must name the issuer: {missing}"
-    );
-    assert!(
-        missing.contains(AIA_URL),
-        "missing.txt must give the AIA URL: {missing}"
-    );
+    assert_missing_names_the_intermediate(file, &dir.0, name);
 }
 
 #[test]
@@ -712,7 +684,7 @@ fn exporting_an_out_of_order_chain_keeps_the_wire_order() {
 
 #[test]
 fn the_pem_helpers_of_this_file_decode_the_served_pki() {
-    // Guards the hand-written base64 decoder the export tests rely on.
+    // Guards the PEM helpers the export tests rely on.
     let t = truth();
     for name in ["root", "inter", "leaf", "leaf-weak", "selfsigned"] {
         let der = base64_decode(&pki_body(name));
