@@ -3,11 +3,14 @@
 # software talking over loopback.
 #
 #   scripts/make-bench-capture.sh [--mtu N] [--parallel N] [--seed N]
-#                                 [--ports P12,P13] [OUT] [TARGET_MB]
+#                                 [--ports P12,P13] [--handshakes-per-mb N]
+#                                 [OUT] [TARGET_MB]
 #
 #   OUT        output pcap            (default: bench-data/bench.pcap)
 #   TARGET_MB  approximate size in MB (default: 250; ~8 handshakes per MB,
 #              i.e. ~2000 handshakes for 250 MB)
+#   --handshakes-per-mb N  handshake density of the job mix (default: 8;
+#              19 gives ~32k handshakes in 1.68 GB)
 #   --mtu N    MTU of `lo` for the duration of the capture (default: 1500,
 #              "Ethernet-sized" segments; TSO/GSO on lo is switched off too,
 #              otherwise tcpdump sees 64 KiB super-segments anyway).
@@ -39,6 +42,7 @@ PAR=2
 SEED=1
 PORT12=8443
 PORT13=8444
+HS_PER_MB=8
 POS=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -50,6 +54,8 @@ while [[ $# -gt 0 ]]; do
         --seed=*) SEED="${1#*=}"; shift ;;
         --ports) PORT12="${2%,*}"; PORT13="${2#*,}"; shift 2 ;;
         --ports=*) v="${1#*=}"; PORT12="${v%,*}"; PORT13="${v#*,}"; shift ;;
+        --handshakes-per-mb) HS_PER_MB="$2"; shift 2 ;;
+        --handshakes-per-mb=*) HS_PER_MB="${1#*=}"; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         --) shift; POS+=("$@"); break ;;
         -*) echo "unknown option: $1" >&2; exit 2 ;;
@@ -67,6 +73,7 @@ for t in nginx openssl curl tcpdump awk ip; do
     command -v "$t" >/dev/null || die "$t not found"
 done
 [[ "$TARGET_MB" =~ ^[0-9]+$ && "$TARGET_MB" -gt 0 ]] || die "TARGET_MB must be a positive integer"
+[[ "$HS_PER_MB" =~ ^[0-9]+$ ]] || die "--handshakes-per-mb must be a whole number"
 [[ "$MTU" == keep || "$MTU" =~ ^[0-9]+$ ]] || die "--mtu takes a number or 'keep'"
 for p in "$PORT12" "$PORT13"; do
     if ss -Hltn "sport = :$p" | grep -q .; then die "port $p already in use (use --ports)"; fi
@@ -242,17 +249,17 @@ run_job() {
 export -f run_job
 export P T PORT12 PORT13
 
-# Job mix.  Handshake budget: 8 per MB.  Byte budget: TARGET_MB minus
+# Job mix.  Handshake budget: HS_PER_MB per MB.  Byte budget: TARGET_MB minus
 # framing overhead (Ethernet-sized segments + ACKs ~ 10%, 64 KiB segments ~2%).
 if [[ "$MTU" == keep ]] || [[ "$MTU" -gt 9000 ]]; then OVH=1.03; else OVH=1.10; fi
-awk -v seed="$SEED" -v mb="$TARGET_MB" -v ovh="$OVH" -v names="${NAMES[*]}" '
+awk -v seed="$SEED" -v mb="$TARGET_MB" -v hspermb="$HS_PER_MB" -v ovh="$OVH" -v names="${NAMES[*]}" '
 function pick(a, n) { return a[1 + int(rand() * n)] }
 function ver() { return rand() < 0.5 ? "12" : "13" }
 function opt() { r = rand(); return r < 0.35 ? "h1" : r < 0.5 ? "chacha" : r < 0.6 ? "aes256" : "-" }
 function job(s, w) { printf "%.9f %s\n", rand(), s; hs += w }
 BEGIN {
     srand(seed); nn = split(names, N, " ")
-    budget_hs = 8 * mb
+    budget_hs = hspermb * mb
     budget_bytes = mb * 1e6 / ovh
     # bulk: cycles of 1x4MiB + 2x1MiB + 4x64KiB = 6.25 MiB, 7 handshakes,
     # leaving ~10% of the byte budget for the short jobs and the top-up.

@@ -56,6 +56,8 @@ pub struct Frame<'a> {
     /// Length on the wire; `data.len()` is the captured length.
     pub orig_len: u32,
     pub data: &'a [u8],
+    /// Byte offset of the frame's record or block in the (decompressed) capture.
+    pub offset: u64,
 }
 
 /// Container format detected from the magic bytes.
@@ -176,6 +178,11 @@ fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(file) }
 }
 
+/// Whether `bytes` start like a gzip, zstd or xz stream (read by streaming, not in place).
+pub fn is_compressed(bytes: &[u8]) -> bool {
+    Compression::sniff(bytes).is_some()
+}
+
 /// Compression recognized by its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Compression {
@@ -233,6 +240,283 @@ impl Compression {
     }
 }
 
+/// A walk over part of an in-memory (mapped) capture, for reading it in chunks, several at a
+/// time: the format state it reads units with (pcap layout; pcapng byte order and interfaces)
+/// and what it found. A chunk is the units (records, blocks) that *start* in a byte range.
+///
+/// A chunk after the first can be walked before the walk of the chunks before it has ended:
+/// it starts from a guessed state ([`Walker::template`], or the last state known) at a guessed
+/// boundary ([`Walker::resync`]). The guess is only ever a speed-up: once the chunk before is
+/// done, [`Walker::continues`] says whether the guess was right, and the driver walks the
+/// chunk again from the true boundary and state when it was not — so a chunked read gives
+/// exactly the frames, numbers and messages of one walk from the start.
+#[derive(Debug, Clone)]
+pub struct Walker<'p> {
+    parser: Parser<'p>,
+    /// The frame count this walk started from.
+    base: u64,
+}
+
+/// Records checked in a row before a guessed boundary is believed.
+const RESYNC_RUN: usize = 6;
+
+/// pcap records whose timestamps lie further apart than this are not taken for neighbours
+/// when guessing a boundary.
+const RESYNC_MAX_GAP_SECS: u32 = 86_400;
+
+impl<'p> Walker<'p> {
+    /// A walker at the start of a capture; `path` names it in messages.
+    pub fn new(path: &'p Path) -> Self {
+        Walker {
+            parser: Parser::new(path),
+            base: 0,
+        }
+    }
+
+    /// The state the leading units of `bytes` set (the pcap file header; a pcapng section
+    /// header and the interface blocks that follow it), to guess the state of later chunks
+    /// with. Its summary is empty. An error when `bytes` is not a capture.
+    pub fn template(path: &'p Path, bytes: &[u8]) -> Result<Self, Error> {
+        let mut w = Walker::new(path);
+        let mut pos = 0usize;
+        loop {
+            let p = &mut w.parser;
+            let leading = match p.kind {
+                Kind::Start => true,
+                Kind::PcapNg => {
+                    let head = bytes.get(pos..pos.saturating_add(4));
+                    head == Some(&[0x0a, 0x0d, 0x0d, 0x0a][..])
+                        || u32_at(bytes, pos, p.big_endian) == Some(pcap_parser::IDB_MAGIC)
+                }
+                Kind::Pcap(_) | Kind::Stopped => false,
+            };
+            if !leading {
+                break;
+            }
+            let rest = bytes.get(pos..).unwrap_or_default();
+            match p.step(rest, true, &mut |_| {})? {
+                Step::Advance(n) => pos = pos.saturating_add(n),
+                Step::Need(_) | Step::Done => break,
+            }
+        }
+        Ok(w.successor(0, 0))
+    }
+
+    /// A walker that goes on from where this one ended: the same format state, an empty
+    /// summary whose position is `offset` and whose frame count starts at `frames`.
+    pub fn successor(&self, offset: u64, frames: u64) -> Self {
+        let mut p = self.parser.clone();
+        p.own_ts = false;
+        p.leaned_on_last_ts = false;
+        p.problems_left_out = 0;
+        p.summary = CaptureSummary {
+            format: p.summary.format,
+            frames,
+            bytes: offset,
+            ..CaptureSummary::default()
+        };
+        Walker {
+            parser: p,
+            base: frames,
+        }
+    }
+
+    /// Walks the units that start in `from..until` (or until the walk stops), handing out
+    /// their frames; returns the offset where the next unit starts. Frame numbers count on
+    /// from the walker's frame count. At the end of `bytes` a cut unit is recorded as a
+    /// truncation, as [`read`] does.
+    pub fn walk<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        from: usize,
+        until: usize,
+        on_frame: &mut dyn FnMut(&Frame<'a>),
+    ) -> Result<usize, Error> {
+        let p = &mut self.parser;
+        let mut pos = from;
+        p.summary.bytes = from as u64;
+        // A fresh walker reads the magic even of an empty input, to say it is not a capture.
+        while pos < until || p.kind == Kind::Start {
+            let rest = bytes.get(pos..).unwrap_or_default();
+            match p.step(rest, true, on_frame)? {
+                Step::Advance(n) => pos = pos.saturating_add(n),
+                // At end of input the parser never asks for more; it records the cut instead.
+                Step::Need(_) | Step::Done => break,
+            }
+        }
+        Ok(pos)
+    }
+
+    /// The first offset in `from..until` where, in this walker's format state, a run of
+    /// plausible records or blocks starts; `None` when there is none (or the format has no
+    /// units yet). A guess, checked later by [`Walker::continues`].
+    pub fn resync(&self, bytes: &[u8], from: usize, until: usize) -> Option<usize> {
+        let until = until.min(bytes.len());
+        match self.parser.kind {
+            Kind::Pcap(layout) => (from..until).find(|&at| plausible_pcap_run(bytes, at, layout)),
+            Kind::PcapNg => {
+                let be = self.parser.big_endian;
+                // Blocks are multiples of 4 bytes from the start of the file.
+                (from.next_multiple_of(4)..until)
+                    .step_by(4)
+                    .find(|&at| plausible_pcapng_run(bytes, at, be))
+            }
+            Kind::Start | Kind::Stopped => None,
+        }
+    }
+
+    /// Whether this walker, which started a chunk (at the right offset) from the guessed state
+    /// `start`, read it as a walk going on from `before` (the true end of the chunks before)
+    /// would have: same format state, and nothing it found depends on what it could not know —
+    /// the frame numbers in a truncation message, the timestamp a Simple Packet Block inherits.
+    /// (Problem messages name byte offsets, which it knows.)
+    pub fn continues(&self, start: &Walker<'_>, before: &Walker<'_>) -> bool {
+        let (a, b) = (&start.parser, &before.parser);
+        let p = &self.parser;
+        a.kind == b.kind
+            && a.big_endian == b.big_endian
+            && a.interfaces == b.interfaces
+            && !p.leaned_on_last_ts
+            && p.summary.truncated.is_none()
+    }
+
+    /// Whether the walk stopped for good (corruption or the end of a cut file).
+    pub fn stopped(&self) -> bool {
+        self.parser.kind == Kind::Stopped
+    }
+
+    /// What the walk found so far.
+    pub fn summary(&self) -> &CaptureSummary {
+        &self.parser.summary
+    }
+
+    /// Frames this walk handed out.
+    pub fn frames_walked(&self) -> u64 {
+        self.parser.summary.frames.saturating_sub(self.base)
+    }
+
+    /// Adds what `next`, the walk of the chunk that follows, found; takes on its state.
+    pub fn absorb(&mut self, next: Walker<'p>) {
+        let p = &mut self.parser;
+        let n = next.parser;
+        let walked = n.summary.frames.saturating_sub(next.base);
+        for problem in n.summary.problems {
+            p.problem(problem);
+        }
+        p.problems_left_out = p.problems_left_out.saturating_add(n.problems_left_out);
+        if p.summary.truncated.is_none() {
+            p.summary.truncated = n.summary.truncated;
+        }
+        p.summary.frames = p.summary.frames.saturating_add(walked);
+        p.summary.bytes = n.summary.bytes;
+        p.summary.format = p.summary.format.or(n.summary.format);
+        p.kind = n.kind;
+        p.big_endian = n.big_endian;
+        p.interfaces = n.interfaces;
+        p.last_ts = n.last_ts;
+    }
+
+    /// The summary of the whole walk.
+    pub fn finish(self) -> CaptureSummary {
+        self.parser.finish()
+    }
+}
+
+/// Whether `RESYNC_RUN` pcap records in a row, starting at `at`, have sound headers: a
+/// sub-second field below one second, an original length from 1 to [`MAX_CAPLEN`], a captured
+/// length not above it, and timestamps within a day of each other. The run may end at the end
+/// of the input.
+fn plausible_pcap_run(bytes: &[u8], at: usize, layout: PcapLayout) -> bool {
+    let be = layout.big_endian;
+    let frac_limit: u32 = if layout.nanosecond {
+        1_000_000_000
+    } else {
+        1_000_000
+    };
+    let mut pos = at;
+    let mut first_secs = None;
+    for _ in 0..RESYNC_RUN {
+        if pos == bytes.len() {
+            return true;
+        }
+        let fields = (|| {
+            Some((
+                u32_at(bytes, pos, be)?,
+                u32_at(bytes, pos + 4, be)?,
+                u32_at(bytes, pos + 8, be)?,
+                u32_at(bytes, pos + 12, be)?,
+            ))
+        })();
+        let Some((secs, frac, caplen, origlen)) = fields else {
+            return false;
+        };
+        let near = first_secs.is_none_or(|f: u32| f.abs_diff(secs) <= RESYNC_MAX_GAP_SECS);
+        // No packet is 0 bytes long on the wire, nor longer than MAX_CAPLEN in practice: the
+        // first rule keeps runs of zeros (padding) from looking like records, the second the
+        // fields of a real record read 4 or 8 bytes off (whose "original length" is packet
+        // bytes).
+        let sizes_ok = (1..=MAX_CAPLEN).contains(&origlen) && caplen <= origlen;
+        if frac >= frac_limit || !sizes_ok || !near {
+            return false;
+        }
+        first_secs.get_or_insert(secs);
+        pos = pos
+            .saturating_add(layout.record_header_len())
+            .saturating_add(caplen as usize);
+        if pos > bytes.len() {
+            // A record cut by the end of the file.
+            return true;
+        }
+    }
+    true
+}
+
+/// Whether `RESYNC_RUN` pcapng blocks in a row, starting at `at`, look sound: a known block
+/// type, a length that is a multiple of 4 within [`MAX_BLOCK_LEN`], and the same length in the
+/// block's trailer. The run may end at the end of the input.
+fn plausible_pcapng_run(bytes: &[u8], at: usize, big_endian: bool) -> bool {
+    const KNOWN: [u32; 13] = [
+        0x0a0d_0d0a, // section header
+        1,           // interface description
+        2,           // obsolete packet
+        3,           // simple packet
+        4,           // name resolution
+        5,           // interface statistics
+        6,           // enhanced packet
+        7,           // IRIG timestamp
+        8,           // ARINC 429
+        9,           // systemd journal export
+        0x0a,        // decryption secrets
+        0x0bad,      // custom, copiable
+        0x4000_0bad, // custom, not copiable
+    ];
+    let mut pos = at;
+    for _ in 0..RESYNC_RUN {
+        if pos == bytes.len() {
+            return true;
+        }
+        let (Some(ty), Some(len)) = (
+            u32_at(bytes, pos, big_endian),
+            u32_at(bytes, pos + 4, big_endian),
+        ) else {
+            return false;
+        };
+        let len_ok = len >= 12 && len % 4 == 0 && (len as usize) <= MAX_BLOCK_LEN;
+        if !len_ok || !KNOWN.contains(&ty) {
+            return false;
+        }
+        let end = pos.saturating_add(len as usize);
+        if end > bytes.len() {
+            return true;
+        }
+        if u32_at(bytes, end - 4, big_endian) != Some(len) {
+            return false;
+        }
+        pos = end;
+    }
+    true
+}
+
 /// Parses `bytes` in place, or streams it through a decoder when it is compressed.
 fn read_mapped(
     path: &Path,
@@ -245,17 +529,9 @@ fn read_mapped(
         summary.compression = Some(c.name());
         return Ok(summary);
     }
-    let mut parser = Parser::new(path);
-    let mut pos = 0usize;
-    loop {
-        let rest = bytes.get(pos..).unwrap_or_default();
-        match parser.step(rest, true, on_frame)? {
-            Step::Advance(n) => pos = pos.saturating_add(n),
-            // At end of input the parser never asks for more; it records the cut instead.
-            Step::Need(_) | Step::Done => break,
-        }
-    }
-    Ok(parser.finish())
+    let mut walker = Walker::new(path);
+    walker.walk(bytes, 0, bytes.len(), on_frame)?;
+    Ok(walker.finish())
 }
 
 /// Streams a reader: sniffs compression from the first bytes, then parses.
@@ -425,7 +701,7 @@ enum Step {
 }
 
 /// Layout of a pcap file, from its header.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PcapLayout {
     big_endian: bool,
     nanosecond: bool,
@@ -445,7 +721,7 @@ impl PcapLayout {
 }
 
 /// One pcapng interface (IDB) of the current section.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Interface {
     link_type: u32,
     /// 0 means no limit.
@@ -456,7 +732,7 @@ struct Interface {
     offset_secs: i64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Start,
     Pcap(PcapLayout),
@@ -467,6 +743,7 @@ enum Kind {
 /// The format state machine. Each step looks at a window that starts at a unit boundary and
 /// either handles one unit or says how many bytes it needs; drivers for mapped and streamed
 /// input feed it.
+#[derive(Debug, Clone)]
 struct Parser<'p> {
     path: &'p Path,
     kind: Kind,
@@ -476,6 +753,10 @@ struct Parser<'p> {
     interfaces: Vec<Interface>,
     /// Timestamp of the previous frame, for Simple Packet Blocks (which carry none).
     last_ts: Timestamp,
+    /// This parser emitted a frame (so `last_ts` is its own).
+    own_ts: bool,
+    /// A Simple Packet Block took `last_ts` from before this parser's first frame.
+    leaned_on_last_ts: bool,
     problems_left_out: u64,
     summary: CaptureSummary,
 }
@@ -488,6 +769,8 @@ impl<'p> Parser<'p> {
             big_endian: false,
             interfaces: Vec::new(),
             last_ts: Timestamp(0),
+            own_ts: false,
+            leaned_on_last_ts: false,
             problems_left_out: 0,
             summary: CaptureSummary::default(),
         }
@@ -536,31 +819,33 @@ impl<'p> Parser<'p> {
         self.summary
     }
 
-    fn emit(
+    fn emit<'a>(
         &mut self,
         ts: Timestamp,
         link_type: u32,
         orig_len: u32,
-        data: &[u8],
-        on_frame: &mut dyn FnMut(&Frame<'_>),
+        data: &'a [u8],
+        on_frame: &mut dyn FnMut(&Frame<'a>),
     ) {
         self.summary.frames = self.summary.frames.saturating_add(1);
         self.last_ts = ts;
+        self.own_ts = true;
         on_frame(&Frame {
             number: self.summary.frames,
             ts,
             link_type,
             orig_len,
             data,
+            offset: self.summary.bytes,
         });
     }
 
     /// Handles one unit at the start of `buf`. `at_eof`: `buf` is all the input there is.
-    fn step(
+    fn step<'a>(
         &mut self,
-        buf: &[u8],
+        buf: &'a [u8],
         at_eof: bool,
-        on_frame: &mut dyn FnMut(&Frame<'_>),
+        on_frame: &mut dyn FnMut(&Frame<'a>),
     ) -> Result<Step, Error> {
         match self.kind {
             Kind::Start => self.step_start(buf, at_eof),
@@ -649,12 +934,12 @@ impl<'p> Parser<'p> {
     /// little-endian whatever the file header says, so we drive its per-record parsers
     /// (parse_pcap_frame / _be / _modified) ourselves, on a slice we know holds the whole
     /// record (so its "incomplete" can only mean a cut file, never "read more").
-    fn step_pcap(
+    fn step_pcap<'a>(
         &mut self,
         layout: PcapLayout,
-        buf: &[u8],
+        buf: &'a [u8],
         at_eof: bool,
-        on_frame: &mut dyn FnMut(&Frame<'_>),
+        on_frame: &mut dyn FnMut(&Frame<'a>),
     ) -> Step {
         if buf.is_empty() {
             return if at_eof { Step::Done } else { Step::Need(1) };
@@ -739,11 +1024,11 @@ impl<'p> Parser<'p> {
     /// One pcapng block. We check the block's length and presence ourselves, then hand exactly
     /// that block to pcap-parser's parse_block_le / parse_block_be, so a parse error means a
     /// malformed block (skipped, listed in problems) and never "read more".
-    fn step_pcapng(
+    fn step_pcapng<'a>(
         &mut self,
-        buf: &[u8],
+        buf: &'a [u8],
         at_eof: bool,
-        on_frame: &mut dyn FnMut(&Frame<'_>),
+        on_frame: &mut dyn FnMut(&Frame<'a>),
     ) -> Step {
         if buf.is_empty() {
             return if at_eof { Step::Done } else { Step::Need(1) };
@@ -850,11 +1135,11 @@ impl<'p> Parser<'p> {
         self.advance(len)
     }
 
-    fn handle_block(
+    fn handle_block<'a>(
         &mut self,
-        block: Block<'_>,
+        block: Block<'a>,
         block_type: u32,
-        on_frame: &mut dyn FnMut(&Frame<'_>),
+        on_frame: &mut dyn FnMut(&Frame<'a>),
     ) {
         match block {
             Block::InterfaceDescription(idb) => {
@@ -883,6 +1168,7 @@ impl<'p> Parser<'p> {
                 }
                 let data = spb.data.get(..caplen).unwrap_or(spb.data);
                 // No timestamp in an SPB: reuse the previous frame's so time stays monotonic.
+                self.leaned_on_last_ts |= !self.own_ts;
                 let ts = self.last_ts;
                 self.emit(ts, iface.link_type, spb.origlen, data, on_frame);
             }
@@ -956,7 +1242,7 @@ impl<'p> Parser<'p> {
 
     /// Obsolete Packet Block (type 2, pcapng drafts before EPB): interface id (u16), drops
     /// (u16), timestamp high and low, captured length, original length, data, options.
-    fn obsolete_packet(&mut self, body: &[u8], on_frame: &mut dyn FnMut(&Frame<'_>)) {
+    fn obsolete_packet<'a>(&mut self, body: &'a [u8], on_frame: &mut dyn FnMut(&Frame<'a>)) {
         let be = self.big_endian;
         let fields = (|| {
             let if_id = u16_at(body, 0, be)?;

@@ -222,6 +222,8 @@ pub struct CaptureFacts {
     pub later: Option<Later>,
     /// Chain verdicts this worker already computed.
     pub chains: std::cell::RefCell<certs::ChainCache>,
+    /// Certificates this worker already described.
+    pub certs: std::cell::RefCell<certs::CertCache>,
 }
 
 /// RFC 3339 UTC with the capture's sub-second precision (nanoseconds, trailing zeros trimmed).
@@ -572,7 +574,8 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     let more_server_hellos: Vec<_> = sh_iter.collect();
 
     let infos = |c: Option<(&[Vec<u8>], u64, Timestamp)>| -> Vec<CertInfo> {
-        c.map(|(ders, _, _)| ders.iter().map(|d| CertInfo::from_der(d)).collect())
+        let mut cache = capture.certs.borrow_mut();
+        c.map(|(ders, _, _)| ders.iter().map(|d| cache.describe(d)).collect())
             .unwrap_or_default()
     };
     let mut server_certificates = infos(server_certs);

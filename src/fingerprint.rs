@@ -14,7 +14,7 @@
 //! the low nibbles. The functions are pure: no I/O, no clock, the same hello always gives the
 //! same strings. JA4S, JA4X and the other FoxIO-licensed JA4+ methods are deliberately not here.
 
-use crate::tls::hex;
+use crate::tls::{hex, push_hex};
 use crate::tls::{ClientHello, ServerHello};
 use md5::{Digest, Md5};
 use sha2::Sha256;
@@ -66,18 +66,16 @@ pub fn ja3(ch: &ClientHello) -> Option<Ja3> {
     if ch.sslv2 {
         return None;
     }
-    let full = format!(
-        "{},{},{},{},{}",
-        ch.legacy_version,
-        join_decimal(&ch.cipher_suites),
-        join_decimal(&ch.extensions),
-        join_decimal(&ch.supported_groups),
-        ch.ec_point_formats
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join("-"),
-    );
+    let mut full = String::with_capacity(256);
+    push_decimal(&mut full, [ch.legacy_version]);
+    full.push(',');
+    push_decimal(&mut full, no_grease(&ch.cipher_suites));
+    full.push(',');
+    push_decimal(&mut full, no_grease(&ch.extensions));
+    full.push(',');
+    push_decimal(&mut full, no_grease(&ch.supported_groups));
+    full.push(',');
+    push_decimal(&mut full, ch.ec_point_formats.iter().copied());
     Some(Ja3::from_full(full))
 }
 
@@ -87,12 +85,12 @@ pub fn ja3s(sh: &ServerHello) -> Option<Ja3> {
     if sh.legacy_version == 0x0002 || !sh.sslv2_cipher_specs.is_empty() {
         return None;
     }
-    let full = format!(
-        "{},{},{}",
-        sh.legacy_version,
-        sh.cipher_suite,
-        join_decimal(&sh.extensions)
-    );
+    let mut full = String::with_capacity(64);
+    push_decimal(&mut full, [sh.legacy_version]);
+    full.push(',');
+    push_decimal(&mut full, [sh.cipher_suite]);
+    full.push(',');
+    push_decimal(&mut full, no_grease(&sh.extensions));
     Some(Ja3::from_full(full))
 }
 
@@ -231,21 +229,32 @@ fn hash12(s: &str) -> String {
     h
 }
 
-fn join_decimal(values: &[u16]) -> String {
-    values
-        .iter()
-        .filter(|&&v| !is_grease(v))
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join("-")
+/// The values that are not GREASE, in order.
+fn no_grease(values: &[u16]) -> impl Iterator<Item = u16> + '_ {
+    values.iter().copied().filter(|&v| !is_grease(v))
 }
 
+/// Appends the values in decimal joined by `-`, as JA3 writes its lists.
+fn push_decimal<T: itoa::Integer>(out: &mut String, values: impl IntoIterator<Item = T>) {
+    let mut digits = itoa::Buffer::new();
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(digits.format(v));
+    }
+}
+
+/// The values as four lower-case hex digits each, joined by `,`, as JA4 hashes its lists.
 fn join_hex(values: &[u16]) -> String {
-    values
-        .iter()
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut out = String::with_capacity(values.len() * 5);
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_hex(&mut out, &v.to_be_bytes());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -576,7 +585,7 @@ mod tests {
             let read = capture::read_bytes(name, bytes, &mut |frame| {
                 if let Ok(pkt) = wire::decode(frame.link_type, frame.data) {
                     table.packet(&pkt, frame.number, frame.ts);
-                    table.drain_ready(&mut |f| flows.push(f));
+                    table.drain_finished(&mut |f| flows.push(f));
                 }
             });
             if let Err(e) = read {

@@ -1,4 +1,4 @@
-//! flow: decoded TCP packets in; finished connections, in order of their first packet, out.
+//! flow: decoded TCP and UDP packets in; finished connections out.
 //!
 //! Keeps a table keyed by the canonical 5-tuple. Each flow has two sides (side 0 sent the
 //! flow's first packet); the client is the SYN sender when a SYN was seen, else whoever the
@@ -10,9 +10,11 @@
 //! three-way handshake, every RST and FIN (capped), each with time, direction, TTL or hop
 //! limit, IP ID, window, seq/ack and TCP options; the RTT estimate.
 //!
-//! Memory is bounded: at most [`MAX_OPEN_FLOWS`] flows (the longest idle are evicted first),
-//! idle flows expire after [`IDLE_TIMEOUT_NS`] of capture time (sooner once closed), and
-//! finished flows wait for older open flows only up to [`MAX_WAITING`]. It does not look at
+//! Memory is bounded: a table holds at most its cap of open flows (the longest idle are evicted
+//! first), and [`FlowTable::sweep`] finishes flows idle for [`IDLE_TIMEOUT_NS`] of capture time
+//! (sooner once closed). Finished flows are handed out as they finish, in no particular order:
+//! putting them back in first-packet order is the driver's job, as is deciding when to sweep
+//! (so that every table of a sharded capture sweeps at the same moments). It does not look at
 //! payload bytes.
 
 use crate::capture::Timestamp;
@@ -22,8 +24,10 @@ use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// Flows open at once before the longest-idle ones are evicted.
-/// Shared by the workers of one input: each gets its share ([`FlowTable::with_share`]).
+/// Flows open at once, over all the tables of one input, before the longest-idle ones are
+/// evicted. A capture's flows are spread over a fixed number of tables by a hash of their
+/// addresses, each with its share of this cap ([`FlowTable::with_cap`]), so which flows are
+/// evicted does not depend on how many workers share the tables.
 pub const MAX_OPEN_FLOWS: usize = 100_000;
 /// A flow with no packet for this long (capture time) is finished.
 pub const IDLE_TIMEOUT_NS: i64 = 300 * 1_000_000_000;
@@ -32,16 +36,10 @@ pub const IDLE_TIMEOUT_NS: i64 = 300 * 1_000_000_000;
 pub const CLOSED_TIMEOUT_NS: i64 = 10 * 1_000_000_000;
 /// RST and FIN packets kept per flow.
 pub const MAX_CONTROL_EVENTS: usize = 16;
-/// Finished flows held back (to keep output in first-packet order) before the oldest open
-/// flow is finished early.
-pub const MAX_WAITING: usize = 100_000;
 
 /// Packets kept per flow, from the first, while its handshake is going on: the facts an
 /// injection diagnosis compares (TTL, IP ID, timestamps, seq/ack, timing, what came after a RST).
 pub const MAX_TIMELINE: usize = 48;
-
-/// How often (capture time) idle flows are swept.
-const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 
 /// What the application layer on top of a flow does with its bytes.
 pub trait FlowApp: Default {
@@ -120,7 +118,7 @@ pub enum EndReason {
     Reused,
     /// The table was full.
     Evicted,
-    /// Too many finished flows waited behind this one.
+    /// Too many finished flows waited behind this one to be reported in first-packet order.
     Forced,
     /// End of the capture.
     EndOfCapture,
@@ -306,63 +304,50 @@ pub struct FlowTable<A> {
     /// This table's cap on open flows.
     max_open: usize,
     free: Vec<usize>,
-    /// Open flows by first frame (for output order).
+    /// Open flows by first frame: the oldest bounds what can be reported in order.
     open: BTreeMap<u64, usize>,
-    /// Finished flows waiting for older open flows.
-    finished: BTreeMap<u64, Flow<A>>,
-    last_sweep: Timestamp,
+    /// Finished flows not yet handed out.
+    done: Vec<Flow<A>>,
     pub stats: TableStats,
 }
 
 impl<A: FlowApp> Default for FlowTable<A> {
     fn default() -> Self {
-        FlowTable {
-            map: FxHashMap::default(),
-            slots: Vec::new(),
-            max_open: MAX_OPEN_FLOWS,
-            free: Vec::new(),
-            open: BTreeMap::new(),
-            finished: BTreeMap::new(),
-            last_sweep: Timestamp(i64::MIN),
-            stats: TableStats::default(),
-        }
+        Self::with_cap(MAX_OPEN_FLOWS)
     }
 }
 
 impl<A: FlowApp> FlowTable<A> {
+    /// A table with the whole [`MAX_OPEN_FLOWS`] cap.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A table that is one of `workers` sharing an input: its cap is its share of
-    /// [`MAX_OPEN_FLOWS`].
-    pub fn with_share(workers: usize) -> Self {
+    /// A table holding at most `max_open` open flows.
+    pub fn with_cap(max_open: usize) -> Self {
         FlowTable {
-            max_open: (MAX_OPEN_FLOWS / workers.max(1)).max(1),
-            ..Self::default()
+            map: FxHashMap::default(),
+            slots: Vec::new(),
+            max_open: max_open.max(1),
+            free: Vec::new(),
+            open: BTreeMap::new(),
+            done: Vec::new(),
+            stats: TableStats::default(),
         }
     }
 
-    /// Capture time moved on (a frame this table does not own): expire idle flows, and hand
-    /// out what is ready, so that expiry does not depend on which frames a worker owns.
-    pub fn tick(&mut self, ts: Timestamp, out: &mut dyn FnMut(Flow<A>)) {
-        if self.sweep_due(ts) {
-            self.drain_ready(out);
-        }
+    /// Flows open now.
+    pub fn open_flows(&self) -> usize {
+        self.map.len()
     }
 
-    fn sweep_due(&mut self, ts: Timestamp) -> bool {
-        if ts.0 > self.last_sweep.0.saturating_add(SWEEP_INTERVAL_NS) {
-            self.sweep(ts);
-            self.last_sweep = ts;
-            return true;
-        }
-        false
+    /// First frame of the oldest open flow: every flow reported later starts after it.
+    pub fn oldest_open(&self) -> Option<u64> {
+        self.open.first_key_value().map(|(&k, _)| k)
     }
 
     /// Takes one decoded packet.
     pub fn packet(&mut self, pkt: &Packet<'_>, frame: u64, ts: Timestamp) {
-        self.sweep_due(ts);
         let seg = match pkt.transport {
             Transport::Tcp(seg) => seg,
             Transport::Udp(d) => return self.datagram(pkt, &d, frame, ts),
@@ -502,10 +487,11 @@ impl<A: FlowApp> FlowTable<A> {
         self.open.remove(&flow.first_frame);
         flow.end = reason;
         flow.flush();
-        self.finished.insert(flow.first_frame, flow);
+        self.done.push(flow);
     }
 
-    fn sweep(&mut self, now: Timestamp) {
+    /// Finishes the flows idle too long at capture time `now`.
+    pub fn sweep(&mut self, now: Timestamp) {
         let expired: Vec<usize> = self
             .slots
             .iter()
@@ -543,34 +529,29 @@ impl<A: FlowApp> FlowTable<A> {
         }
     }
 
-    /// Finished flows whose first packet comes before every open flow's, in that order. When
-    /// more than [`MAX_WAITING`] wait behind an old open flow, that flow is finished early.
-    pub fn drain_ready(&mut self, out: &mut dyn FnMut(Flow<A>)) {
-        loop {
-            let horizon = self.open.first_key_value().map_or(u64::MAX, |(&k, _)| k);
-            while let Some(entry) = self.finished.first_entry() {
-                if *entry.key() > horizon {
-                    break;
-                }
-                out(entry.remove());
-            }
-            if self.finished.len() <= MAX_WAITING {
-                return;
-            }
-            let Some((_, &oldest)) = self.open.first_key_value() else {
-                return;
-            };
+    /// Finishes every open flow whose first packet came before `frame`, so that the flows
+    /// waiting behind them can be reported.
+    pub fn force_before(&mut self, frame: u64) {
+        let old: Vec<usize> = self.open.range(..frame).map(|(_, &i)| i).collect();
+        for i in old {
             self.stats.forced += 1;
-            self.finish(oldest, EndReason::Forced);
+            self.finish(i, EndReason::Forced);
         }
     }
 
-    /// End of input: finish everything and hand it all out in order.
+    /// Hands out the flows finished so far.
+    pub fn drain_finished(&mut self, out: &mut dyn FnMut(Flow<A>)) {
+        for f in self.done.drain(..) {
+            out(f);
+        }
+    }
+
+    /// End of input: finishes everything and hands it all out.
     pub fn finish_all(&mut self, out: &mut dyn FnMut(Flow<A>)) {
         let open: Vec<usize> = self.open.values().copied().collect();
         for i in open {
             self.finish(i, EndReason::EndOfCapture);
         }
-        self.drain_ready(out);
+        self.drain_finished(out);
     }
 }

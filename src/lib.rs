@@ -16,6 +16,7 @@ pub mod capture;
 pub mod chain;
 pub mod diagnose;
 pub mod dtls;
+pub mod engine;
 pub mod error;
 pub mod fingerprint;
 pub mod flow;
@@ -32,21 +33,19 @@ pub use capture::Input;
 pub use diagnose::Connection;
 pub use error::Error;
 
-use capture::{CaptureSummary, Frame};
-use diagnose::CaptureFacts;
-use flow::{Flow, FlowTable};
+use capture::CaptureSummary;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tls::Conversation;
 
 /// What to analyse and report.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Report every TCP flow, not only those that carried TLS or were aimed at a TLS port.
     pub all_flows: bool,
-    /// Workers for one input; 0 means one per core. Results do not depend on it.
+    /// Workers for one input; 0 means one per core (at most [`engine::SHARDS`]). Results do
+    /// not depend on it.
     pub threads: usize,
-    /// Bytes of capture walked so far, for a progress display (worker 0 counts).
+    /// Bytes of capture walked so far, for a progress display.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     /// Trust anchors for certificate chains; `None` means Mozilla's (webpki-roots).
     pub trust: Option<std::sync::Arc<chain::TrustStore>>,
@@ -54,6 +53,10 @@ pub struct Config {
     pub later: Option<diagnose::Later>,
     /// Which connections to report.
     pub filter: Filter,
+    /// Bytes per chunk of capture; 0 means [`engine::CHUNK_BYTES`]. Tests set small values to
+    /// exercise the chunk boundaries; records depend on it only through when old open flows
+    /// are finished early for [`engine::MAX_WAITING`].
+    pub chunk_bytes: usize,
 }
 
 /// Which connections to report (`--sni`, `--host`, `--port`, `--verdict`); all when empty.
@@ -101,7 +104,7 @@ impl Filter {
 }
 
 /// Mozilla's roots, built once per process.
-fn mozilla_roots() -> std::sync::Arc<chain::TrustStore> {
+pub(crate) fn mozilla_roots() -> std::sync::Arc<chain::TrustStore> {
     static ROOTS: std::sync::OnceLock<std::sync::Arc<chain::TrustStore>> =
         std::sync::OnceLock::new();
     ROOTS
@@ -110,11 +113,19 @@ fn mozilla_roots() -> std::sync::Arc<chain::TrustStore> {
 }
 
 impl Config {
-    fn workers(&self) -> usize {
-        match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    fn chunk_bytes(&self) -> usize {
+        match self.chunk_bytes {
+            0 => engine::CHUNK_BYTES,
             n => n,
         }
+    }
+
+    fn workers(&self) -> usize {
+        let n = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        n.min(engine::SHARDS)
     }
 }
 
@@ -130,10 +141,13 @@ pub struct InputStats {
     pub peak_open_flows: usize,
     /// Workers that shared the input.
     pub workers: usize,
+    /// Chunks walked before their start was known whose guessed start or state proved wrong,
+    /// so that they were walked again (a cost, never a difference in results).
+    pub chunks_rewalked: u64,
 }
 
 impl InputStats {
-    fn add(&mut self, other: InputStats) {
+    pub(crate) fn add(&mut self, other: InputStats) {
         self.packets_decoded += other.packets_decoded;
         for (k, v) in other.skipped {
             *self.skipped.entry(k).or_default() += v;
@@ -142,29 +156,40 @@ impl InputStats {
         self.connections += other.connections;
         self.peak_open_flows += other.peak_open_flows;
         self.workers += other.workers;
+        self.chunks_rewalked += other.chunks_rewalked;
     }
 }
 
 /// Analyses one input; every reported connection goes to `sink` in first-packet order.
 ///
-/// A plain capture file is shared by [`Config::threads`] workers: each walks the whole
-/// memory-mapped file and owns the flows whose symmetric hash falls on it
-/// ([`wire::flow_hash`]), so no flow state is shared and nothing is locked on the hot path.
-/// Their records are merged back into first-packet order. Streamed inputs (stdin, compressed)
-/// use one worker.
+/// A plain capture file is memory-mapped and shared by [`Config::threads`] workers, each
+/// walking chunks of it and owning a fixed share of the flows ([`engine`]); streamed inputs
+/// (stdin, compressed files) are read by one worker. The records are the same for any number
+/// of workers.
 pub fn analyze_input(
     input: &Input,
     config: &Config,
     sink: &mut dyn FnMut(Connection),
 ) -> Result<InputStats, Error> {
+    analyze_input_with(input, config, &|c| c, sink)
+}
+
+/// [`analyze_input`], with each record passed through `prepare` on the worker that made it
+/// (rendering it as JSON there, say), before the results are put back in order for `sink`.
+pub fn analyze_input_with<T: Send>(
+    input: &Input,
+    config: &Config,
+    prepare: &(dyn Fn(Connection) -> T + Sync),
+    sink: &mut dyn FnMut(T),
+) -> Result<InputStats, Error> {
     let name = input.name();
     let workers = config.workers();
     if workers > 1 {
         if let Some(map) = capture::map_plain(input)? {
-            return sharded(&name, &map, config, workers, sink);
+            return analyze_mapped(&name, &map, config, workers, prepare, sink);
         }
     }
-    work(&name, config, Shard::ALL, sink, |on_frame| {
+    engine::inline(&name, config, prepare, sink, |on_frame| {
         capture::read(input, on_frame)
     })
 }
@@ -191,149 +216,24 @@ pub fn analyze_bytes(
     config: &Config,
     sink: &mut dyn FnMut(Connection),
 ) -> Result<InputStats, Error> {
-    let workers = config.workers();
-    if workers > 1 {
-        return sharded(name, bytes, config, workers, sink);
-    }
-    work(name, config, Shard::ALL, sink, |on_frame| {
-        capture::read_bytes(name, bytes, on_frame)
-    })
+    analyze_mapped(name, bytes, config, config.workers(), &|c| c, sink)
 }
 
-/// Which flows a worker owns.
-#[derive(Debug, Clone, Copy)]
-struct Shard {
-    index: u64,
-    count: u64,
-}
-
-impl Shard {
-    const ALL: Shard = Shard { index: 0, count: 1 };
-}
-
-/// Records a worker may hand to the merger before it waits: bounds memory when one worker
-/// runs ahead.
-const MERGE_QUEUE: usize = 1024;
-
-fn sharded(
+fn analyze_mapped<T: Send>(
     name: &str,
     bytes: &[u8],
     config: &Config,
     workers: usize,
-    sink: &mut dyn FnMut(Connection),
+    prepare: &(dyn Fn(Connection) -> T + Sync),
+    sink: &mut dyn FnMut(T),
 ) -> Result<InputStats, Error> {
-    std::thread::scope(|scope| {
-        let mut receivers = Vec::with_capacity(workers);
-        let mut handles = Vec::with_capacity(workers);
-        for index in 0..workers {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Connection>(MERGE_QUEUE);
-            receivers.push(rx);
-            let shard = Shard {
-                index: index as u64,
-                count: workers as u64,
-            };
-            handles.push(scope.spawn(move || {
-                let mut send = |c: Connection| {
-                    // The merger only stops listening when the run is over.
-                    let _ = tx.send(c);
-                };
-                work(name, config, shard, &mut send, |on_frame| {
-                    capture::read_bytes(name, bytes, on_frame)
-                })
-            }));
-        }
-        // k-way merge: each worker's records are already in first-packet order.
-        let mut heads: Vec<Option<Connection>> = receivers.iter().map(|r| r.recv().ok()).collect();
-        loop {
-            let next = heads
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| Some((h.as_ref()?.first_frame, i)))
-                .min();
-            let Some((_, i)) = next else { break };
-            if let (Some(head), Some(rx)) = (heads.get_mut(i), receivers.get(i)) {
-                if let Some(c) = std::mem::replace(head, rx.recv().ok()) {
-                    sink(c);
-                }
-            }
-        }
-        let mut total = InputStats::default();
-        for (i, h) in handles.into_iter().enumerate() {
-            let stats = h
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            if i == 0 {
-                total.capture = stats.capture.clone();
-            }
-            total.add(stats);
-        }
-        Ok(total)
+    // Compressed bytes are streamed through a decoder, by one worker.
+    if workers > 1 && !capture::is_compressed(bytes) {
+        return engine::sharded(name, bytes, config, workers, prepare, sink);
+    }
+    engine::inline(name, config, prepare, sink, |on_frame| {
+        capture::read_bytes(name, bytes, on_frame)
     })
-}
-
-/// One worker: walks every frame, analyses the flows of its shard.
-fn work(
-    name: &str,
-    config: &Config,
-    shard: Shard,
-    sink: &mut dyn FnMut(Connection),
-    read: impl FnOnce(&mut dyn FnMut(&Frame<'_>)) -> Result<CaptureSummary, Error>,
-) -> Result<InputStats, Error> {
-    let mut table: FlowTable<Conversation> = FlowTable::with_share(shard.count as usize);
-    let mut stats = InputStats {
-        workers: 1,
-        ..Default::default()
-    };
-    let mut facts = CaptureFacts {
-        name: name.to_string(),
-        truncated: None,
-        trust: config.trust.clone().unwrap_or_else(mozilla_roots),
-        later: config.later.clone(),
-        chains: Default::default(),
-    };
-    let mut emit = |flow: Flow<Conversation>, facts: &CaptureFacts, stats: &mut InputStats| {
-        if config.all_flows || diagnose::is_interesting(&flow) {
-            let c = diagnose::connection(&flow, facts);
-            if config.filter.keeps(&c) {
-                stats.connections += 1;
-                sink(c);
-            }
-        }
-    };
-    let progress = config.progress.as_ref().filter(|_| shard.index == 0);
-    let mut unreported = 0u64;
-    let summary = read(&mut |frame: &Frame<'_>| {
-        if let Some(p) = progress {
-            // Record header + captured bytes; published in batches to keep the hot path cheap.
-            unreported += 16 + frame.data.len() as u64;
-            if unreported > 1 << 20 {
-                p.fetch_add(unreported, std::sync::atomic::Ordering::Relaxed);
-                unreported = 0;
-            }
-        }
-        if shard.count > 1 {
-            // Frames without a flow are counted by worker 0 alone.
-            let owner = wire::flow_hash(frame.link_type, frame.data).map_or(0, |h| h % shard.count);
-            if owner != shard.index {
-                table.tick(frame.ts, &mut |f| emit(f, &facts, &mut stats));
-                return;
-            }
-        }
-        match wire::decode(frame.link_type, frame.data) {
-            Ok(pkt) => {
-                stats.packets_decoded += 1;
-                table.packet(&pkt, frame.number, frame.ts);
-                table.drain_ready(&mut |f| emit(f, &facts, &mut stats));
-            }
-            Err(skip) => *stats.skipped.entry(format!("{skip:?}")).or_default() += 1,
-        }
-    })?;
-    facts.truncated = summary.truncated.clone();
-    table.finish_all(&mut |f| emit(f, &facts, &mut stats));
-    stats.flows = table.stats.flows;
-    stats.peak_open_flows = table.stats.peak_open;
-    stats.capture = summary;
-    Ok(stats)
 }
 
 /// Capture files found under a directory (recursively, sorted), by extension.

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tlsmortem::chain::TrustStore;
 use tlsmortem::diagnose::{Later, Severity};
-use tlsmortem::report::{ChainExport, JsonLines, Reporter, SummaryJson, SummaryText, Text};
-use tlsmortem::{analyze_input, Config, Filter, Input};
+use tlsmortem::report::{
+    ChainExport, JsonLines, Prepared, Reporter, SummaryJson, SummaryText, Text,
+};
+use tlsmortem::{analyze_input_with, Config, Filter, Input};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -287,19 +289,22 @@ fn main() -> ExitCode {
         trust,
         later,
         filter,
+        ..Default::default()
     };
     let mut hit = false;
     let mut write_error: Option<io::Error> = None;
+    let needs = reporter.needs();
+    let prepare = |c| Prepared::new(c, needs);
     for input in &inputs {
-        let result = analyze_input(input, &config, &mut |c| {
+        let result = analyze_input_with(input, &config, &prepare, &mut |p: Prepared| {
             if write_error.is_some() {
                 return;
             }
             found.fetch_add(1, Ordering::Relaxed);
-            if let Some(level) = cli.fail_on {
-                hit |= c.findings.iter().any(|f| f.severity >= level);
+            if let (Some(level), Some(worst)) = (cli.fail_on, p.worst) {
+                hit |= worst >= level;
             }
-            if let Err(e) = reporter.connection(&c) {
+            if let Err(e) = reporter.prepared(&p) {
                 write_error = Some(e);
             }
         });

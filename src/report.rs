@@ -26,9 +26,77 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-/// Where records go.
+/// What a reporter reads of each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// The record itself.
+    pub record: bool,
+    /// Its JSON line ([`json_line`]).
+    pub json: bool,
+}
+
+/// One connection made ready for a reporter on the worker that built it (see
+/// `tlsmortem::analyze_input_with`): its JSON line rendered there, the record kept only when the
+/// reporter reads it, so that rendering and freeing records run on every core.
+#[derive(Debug)]
+pub struct Prepared {
+    pub connection: Option<Connection>,
+    pub json: Option<Vec<u8>>,
+    /// The most severe finding's severity (for `--fail-on`).
+    pub worst: Option<Severity>,
+}
+
+impl Prepared {
+    pub fn new(c: Connection, needs: Needs) -> Self {
+        Prepared {
+            worst: c.findings.iter().map(|f| f.severity).max(),
+            json: needs.json.then(|| json_line(&c)),
+            connection: needs.record.then_some(c),
+        }
+    }
+}
+
+/// A connection as one JSON line (the README's contract), newline included.
+pub fn json_line(c: &Connection) -> Vec<u8> {
+    let mut line = Vec::with_capacity(4096);
+    // Only a map with non-string keys could fail, and the records have none.
+    if serde_json::to_writer(&mut line, c).is_err() {
+        line.clear();
+    }
+    line.push(b'\n');
+    line
+}
+
+/// Where records go. Drivers hand each connection to [`Reporter::prepared`], prepared for
+/// [`Reporter::needs`], then call [`Reporter::finish`] once.
 pub trait Reporter {
-    fn connection(&mut self, c: &Connection) -> io::Result<()>;
+    /// What this reporter reads of each connection.
+    fn needs(&self) -> Needs {
+        Needs {
+            record: true,
+            json: false,
+        }
+    }
+    /// One connection's record.
+    fn connection(&mut self, c: &Connection) -> io::Result<()> {
+        let _ = c;
+        Ok(())
+    }
+    /// One connection's JSON line, after its record.
+    fn json_line(&mut self, line: &[u8]) -> io::Result<()> {
+        let _ = line;
+        Ok(())
+    }
+    /// One prepared connection: its record and its line, as far as they were prepared.
+    fn prepared(&mut self, p: &Prepared) -> io::Result<()> {
+        if let Some(c) = &p.connection {
+            self.connection(c)?;
+        }
+        match &p.json {
+            Some(line) => self.json_line(line),
+            None => Ok(()),
+        }
+    }
     fn finish(&mut self) -> io::Result<()>;
 }
 
@@ -44,9 +112,14 @@ impl<W: Write> JsonLines<W> {
 }
 
 impl<W: Write> Reporter for JsonLines<W> {
-    fn connection(&mut self, c: &Connection) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, c)?;
-        self.out.write_all(b"\n")
+    fn needs(&self) -> Needs {
+        Needs {
+            record: false,
+            json: true,
+        }
+    }
+    fn json_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)
     }
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
@@ -487,13 +560,18 @@ impl<W: Write> SummaryJson<W> {
 }
 
 impl<W: Write> Reporter for SummaryJson<W> {
+    fn needs(&self) -> Needs {
+        Needs {
+            record: true,
+            json: self.connections,
+        }
+    }
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.aggregates.add(c);
-        if !self.connections {
-            return Ok(());
-        }
-        serde_json::to_writer(&mut self.out, c)?;
-        self.out.write_all(b"\n")
+        Ok(())
+    }
+    fn json_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)
     }
     fn finish(&mut self) -> io::Result<()> {
         for r in self.aggregates.json_records() {

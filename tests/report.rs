@@ -6,7 +6,8 @@
 use serde_json::Value;
 use tlsmortem::diagnose::Connection;
 use tlsmortem::report::{
-    Aggregates, Reporter, SummaryJson, Text, MAX_DETAILED, MAX_SUMMARY_ROWS, MAX_TABLE_LINES,
+    Aggregates, Prepared, Reporter, SummaryJson, Text, MAX_DETAILED, MAX_SUMMARY_ROWS,
+    MAX_TABLE_LINES,
 };
 
 /// Connections of one capture under `captures/`, in first-packet order.
@@ -40,7 +41,8 @@ fn render(
     {
         let mut r = make(&mut buf);
         for c in conns {
-            r.connection(c).expect("write to memory");
+            let p = Prepared::new(c.clone(), r.needs());
+            r.prepared(&p).expect("write to memory");
         }
         r.finish().expect("write to memory");
     }
