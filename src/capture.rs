@@ -178,6 +178,28 @@ fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(file) }
 }
 
+/// Asks the CPU to start loading the cache line holding `buf[at]`, if there is one. Walking a
+/// capture is a chain of dependent loads (each record header says where the next one is),
+/// and on a large file nearly every one misses the cache; hinting the next header while the
+/// current frame is analysed overlaps the two. A hint only: it never faults, reads nothing
+/// into the program and changes no result.
+#[inline]
+fn prefetch(buf: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = buf.get(at) {
+        // SAFETY: PREFETCHT0 has no architectural effect (no fault, no visible state); the
+        // address is in bounds of `buf` anyway. SSE is part of the x86_64 baseline.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(b).cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (buf, at);
+}
+
 /// Whether `bytes` start like a gzip, zstd or xz stream (read by streaming, not in place).
 pub fn is_compressed(bytes: &[u8]) -> bool {
     Compression::sniff(bytes).is_some()
@@ -971,6 +993,11 @@ impl<'p> Parser<'p> {
         }
         // caplen <= MAX_CAPLEN, so this cannot overflow.
         let total = hdr_len.saturating_add(caplen as usize);
+        // The next record's header (and the packet headers after it) will be wanted as soon
+        // as this frame is handled: start fetching them now.
+        prefetch(buf, total);
+        prefetch(buf, total + 64);
+        prefetch(buf, 2 * total);
         let Some(record) = buf.get(..total) else {
             if !at_eof {
                 return Step::Need(total);

@@ -224,14 +224,55 @@ pub struct CaptureFacts {
     pub chains: std::cell::RefCell<certs::ChainCache>,
     /// Certificates this worker already described.
     pub certs: std::cell::RefCell<certs::CertCache>,
+    /// Fingerprints of hellos this worker already saw.
+    pub fingerprints: std::cell::RefCell<fingerprint::Cache>,
 }
 
-/// RFC 3339 UTC with the capture's sub-second precision (nanoseconds, trailing zeros trimmed).
+/// RFC 3339 UTC with the capture's sub-second precision (nanoseconds, trailing zeros trimmed),
+/// as `time`'s `Rfc3339` format writes it. The calendar comes from `time`; the digits are
+/// written here because its general-purpose formatter costs more than the rest of a record's
+/// timestamps together.
 pub fn rfc3339(ts: Timestamp) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0))
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    let (year, month, day) = t.to_calendar_date();
+    let (hour, minute, second, nanos) = t.to_hms_nano();
+    // Nanoseconds in an i64 reach from year 1677 to 2262: always four digits.
+    let year = year.unsigned_abs();
+    let mut out = String::with_capacity(30);
+    for (n, width, after) in [
+        (year, 4, '-'),
+        (u32::from(u8::from(month)), 2, '-'),
+        (u32::from(day), 2, 'T'),
+        (u32::from(hour), 2, ':'),
+        (u32::from(minute), 2, ':'),
+        (u32::from(second), 2, '.'),
+    ] {
+        push_padded(&mut out, n, width);
+        out.push(after);
+    }
+    if nanos == 0 {
+        out.pop();
+    } else {
+        let (mut frac, mut width) = (nanos, 9);
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        push_padded(&mut out, frac, width);
+    }
+    out.push('Z');
+    out
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, n: u32, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let d = digits.format(n);
+    for _ in d.len()..width {
+        out.push('0');
+    }
+    out.push_str(d);
 }
 
 fn ms(ns: i64) -> f64 {
@@ -309,8 +350,13 @@ fn flag_string(f: u8) -> String {
         .join("+")
 }
 
-fn ch_out(frame: u64, ch: &ClientHello, transport: fingerprint::Transport) -> ClientHelloOut {
-    let ja3 = fingerprint::ja3(ch);
+fn ch_out(
+    frame: u64,
+    ch: &ClientHello,
+    transport: fingerprint::Transport,
+    fingerprints: &mut fingerprint::Cache,
+) -> ClientHelloOut {
+    let (ja3, ja4) = fingerprints.client(ch, transport);
     ClientHelloOut {
         frame,
         sni: ch.sni.clone(),
@@ -332,12 +378,12 @@ fn ch_out(frame: u64, ch: &ClientHello, transport: fingerprint::Transport) -> Cl
         sslv2_cipher_specs: ch.sslv2_cipher_specs.clone(),
         ja3: ja3.as_ref().map(|j| j.md5.clone()),
         ja3_full: ja3.map(|j| j.full),
-        ja4: fingerprint::ja4(ch, transport),
+        ja4,
     }
 }
 
-fn sh_out(frame: u64, sh: &ServerHello) -> ServerHelloOut {
-    let ja3s = fingerprint::ja3s(sh);
+fn sh_out(frame: u64, sh: &ServerHello, fingerprints: &mut fingerprint::Cache) -> ServerHelloOut {
+    let ja3s = fingerprints.server(sh);
     ServerHelloOut {
         frame,
         version: sh.version,
@@ -566,10 +612,13 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         Datagrams::Dtls { .. } => fingerprint::Transport::Dtls,
         _ => fingerprint::Transport::Tcp,
     };
-    let mut ch_iter = chs.iter().map(|(f, _, ch, _)| ch_out(*f, ch, fp_transport));
+    let fingerprints = &mut *capture.fingerprints.borrow_mut();
+    let mut ch_iter = chs
+        .iter()
+        .map(|(f, _, ch, _)| ch_out(*f, ch, fp_transport, fingerprints));
     let client_hello = ch_iter.next();
     let more_client_hellos: Vec<_> = ch_iter.collect();
-    let mut sh_iter = shs.iter().map(|(f, _, sh, _)| sh_out(*f, sh));
+    let mut sh_iter = shs.iter().map(|(f, _, sh, _)| sh_out(*f, sh, fingerprints));
     let server_hello = sh_iter.next();
     let more_server_hellos: Vec<_> = sh_iter.collect();
 
@@ -1329,4 +1378,48 @@ fn verdict(
         ),
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `time`'s own RFC 3339 formatter writes, or "" where it cannot.
+    fn by_time(ns: i64) -> String {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn timestamps_are_written_as_the_time_crate_writes_rfc_3339() {
+        let mut cases = vec![
+            0,
+            1,
+            -1,
+            999_999_999,
+            1_000_000_000,
+            1_700_000_000_123_456_789,
+            1_700_000_000_100_000_000,
+            1_700_000_000_000_000_010,
+            // Nanoseconds in an i64 reach from 1677 to 2262.
+            i64::MAX,
+            i64::MIN,
+        ];
+        // A spread over the whole range, with every sub-second precision.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ns = x as i64;
+            cases.push(ns);
+            cases.push(ns / 1_000 * 1_000);
+            cases.push(ns / 1_000_000_000 * 1_000_000_000);
+        }
+        for ns in cases {
+            assert_eq!(rfc3339(Timestamp(ns)), by_time(ns), "{ns}");
+        }
+    }
 }

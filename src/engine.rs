@@ -133,7 +133,7 @@ struct Out<'c, T> {
 }
 
 impl<T> Out<'_, T> {
-    fn flow(&mut self, flow: Flow<Conversation>) {
+    fn flow(&mut self, flow: Box<Flow<Conversation>>) {
         if self.config.all_flows || diagnose::is_interesting(&flow) {
             let c = diagnose::connection(&flow, &self.facts);
             if self.config.filter.keeps(&c) {
@@ -166,6 +166,7 @@ impl<'c, T> Owner<'c, T> {
                     later: config.later.clone(),
                     chains: Default::default(),
                     certs: Default::default(),
+                    fingerprints: Default::default(),
                 },
                 config,
                 prepare,

@@ -17,6 +17,7 @@
 use crate::tls::{hex, push_hex};
 use crate::tls::{ClientHello, ServerHello};
 use md5::{Digest, Md5};
+use rustc_hash::FxHashMap;
 use sha2::Sha256;
 
 /// What carried the hello; JA4's first character.
@@ -52,6 +53,70 @@ impl Ja3 {
         let md5 = hex(&Md5::digest(full.as_bytes()));
         Ja3 { full, md5 }
     }
+}
+
+/// Fingerprints already computed by one worker, by everything they are computed from: the
+/// clients and servers of a capture send a handful of distinct hellos thousands of times, and
+/// building the strings and their hashes costs more than looking them up.
+#[derive(Debug, Default)]
+pub struct Cache {
+    client: FxHashMap<Vec<u16>, (Option<Ja3>, String)>,
+    server: FxHashMap<Vec<u16>, Option<Ja3>>,
+}
+
+/// Distinct hellos kept (per side) before the cache starts over.
+const MAX_CACHED: usize = 4096;
+
+impl Cache {
+    /// [`ja3`] and [`ja4`] of a ClientHello.
+    pub fn client(&mut self, ch: &ClientHello, transport: Transport) -> (Option<Ja3>, String) {
+        let mut key = Vec::with_capacity(128);
+        key.extend([transport as u16, ch.legacy_version, u16::from(ch.sslv2)]);
+        for list in [
+            &ch.cipher_suites,
+            &ch.extensions,
+            &ch.supported_groups,
+            &ch.supported_versions,
+            &ch.signature_algorithms,
+        ] {
+            push_list(&mut key, list.iter().copied());
+        }
+        push_list(&mut key, ch.ec_point_formats.iter().map(|&p| u16::from(p)));
+        let alpn = ch.alpn.first().map_or(&[][..], |a| a.as_bytes());
+        push_list(&mut key, alpn.iter().map(|&b| u16::from(b)));
+        cached(&mut self.client, key, || (ja3(ch), ja4(ch, transport)))
+    }
+
+    /// [`ja3s`] of a ServerHello.
+    pub fn server(&mut self, sh: &ServerHello) -> Option<Ja3> {
+        let mut key = Vec::with_capacity(32);
+        let sslv2 = u16::from(!sh.sslv2_cipher_specs.is_empty());
+        key.extend([sh.legacy_version, sh.cipher_suite, sslv2]);
+        push_list(&mut key, sh.extensions.iter().copied());
+        cached(&mut self.server, key, || ja3s(sh))
+    }
+}
+
+/// A list's length, then its values: keys of different lists never run together.
+fn push_list(key: &mut Vec<u16>, values: impl ExactSizeIterator<Item = u16>) {
+    key.push(u16::try_from(values.len()).unwrap_or(u16::MAX));
+    key.extend(values);
+}
+
+fn cached<V: Clone>(
+    map: &mut FxHashMap<Vec<u16>, V>,
+    key: Vec<u16>,
+    make: impl FnOnce() -> V,
+) -> V {
+    if let Some(v) = map.get(&key) {
+        return v.clone();
+    }
+    let v = make();
+    if map.len() >= MAX_CACHED {
+        map.clear();
+    }
+    map.insert(key, v.clone());
+    v
 }
 
 /// RFC 8701 §2: GREASE values are exactly 0x0a0a, 0x1a1a, …, 0xfafa — both bytes equal and
@@ -292,6 +357,35 @@ mod tests {
         ch.supported_groups.insert(0, 0x4a4a);
         ch.signature_algorithms.insert(0, 0xfafa);
         ch
+    }
+
+    #[test]
+    fn the_cache_gives_what_the_functions_give_and_tells_hellos_apart() {
+        let mut cache = Cache::default();
+        let base = foxio_example();
+        let mut other_sni = base.clone();
+        other_sni.sni = Some("elsewhere.example".into());
+        other_sni.session_id = vec![7; 32];
+        let mut other_cipher = base.clone();
+        other_cipher.cipher_suites.pop();
+        let mut other_alpn = base.clone();
+        other_alpn.alpn = vec!["http/1.1".into()];
+        let mut moved = base.clone();
+        // The same values in other lists must not make the same key.
+        moved.supported_groups = moved.signature_algorithms.clone();
+        moved.signature_algorithms = base.supported_groups.clone();
+        for (ch, t) in [
+            (&base, Transport::Tcp),
+            (&other_sni, Transport::Tcp),
+            (&other_cipher, Transport::Tcp),
+            (&other_alpn, Transport::Tcp),
+            (&moved, Transport::Tcp),
+            (&base, Transport::Quic),
+        ] {
+            assert_eq!(cache.client(ch, t), (ja3(ch), ja4(ch, t)));
+        }
+        // The SNI and session id are not part of any fingerprint: one entry serves both.
+        assert_eq!(cache.client.len(), 5);
     }
 
     #[test]
@@ -585,13 +679,13 @@ mod tests {
             let read = capture::read_bytes(name, bytes, &mut |frame| {
                 if let Ok(pkt) = wire::decode(frame.link_type, frame.data) {
                     table.packet(&pkt, frame.number, frame.ts);
-                    table.drain_finished(&mut |f| flows.push(f));
+                    table.drain_finished(&mut |f| flows.push(*f));
                 }
             });
             if let Err(e) = read {
                 panic!("{name}: {e}");
             }
-            table.finish_all(&mut |f| flows.push(f));
+            table.finish_all(&mut |f| flows.push(*f));
             flows.sort_by_key(|f| f.first_frame);
             let mut out: BTreeMap<Key, Vec<Seen>> = BTreeMap::new();
             for f in flows {

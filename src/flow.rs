@@ -289,7 +289,8 @@ pub struct TableStats {
 }
 
 struct Slot<A> {
-    flow: Flow<A>,
+    /// Boxed so that finishing a flow hands out a pointer, not a kilobyte struct.
+    flow: Box<Flow<A>>,
     key: Key,
     /// Whether `key.lo` is side 0.
     lo_is_side0: bool,
@@ -298,16 +299,18 @@ struct Slot<A> {
 /// The flow table.
 pub struct FlowTable<A> {
     map: FxHashMap<Key, usize>,
-    /// Boxed so that growing the table moves pointers, not flows, and spare capacity costs
-    /// a pointer each.
-    slots: Vec<Option<Box<Slot<A>>>>,
+    /// Flows live boxed in their slots: growing the table moves pointers, not flows.
+    slots: Vec<Option<Slot<A>>>,
     /// This table's cap on open flows.
     max_open: usize,
     free: Vec<usize>,
     /// Open flows by first frame: the oldest bounds what can be reported in order.
     open: BTreeMap<u64, usize>,
+    /// The flow looked up last: runs of packets of one flow (a bulk transfer and its ACKs)
+    /// skip the hash lookup.
+    recent: Option<(Key, usize)>,
     /// Finished flows not yet handed out.
-    done: Vec<Flow<A>>,
+    done: Vec<Box<Flow<A>>>,
     pub stats: TableStats,
 }
 
@@ -331,6 +334,7 @@ impl<A: FlowApp> FlowTable<A> {
             max_open: max_open.max(1),
             free: Vec::new(),
             open: BTreeMap::new(),
+            recent: None,
             done: Vec::new(),
             stats: TableStats::default(),
         }
@@ -362,7 +366,7 @@ impl<A: FlowApp> FlowTable<A> {
         };
         let (key, swapped) = key_of(src, dst, false);
         let is_syn = seg.flags & (flags::SYN | flags::ACK) == flags::SYN;
-        let mut slot_idx = self.map.get(&key).copied();
+        let mut slot_idx = self.find(&key);
         if let (Some(i), true) = (slot_idx, is_syn) {
             // A SYN on a closed flow, or with a new ISN, starts a new connection.
             if let Some(Some(slot)) = self.slots.get(i) {
@@ -408,6 +412,17 @@ impl<A: FlowApp> FlowTable<A> {
         flow.segment(side, &seg, Origin { frame, ts }, pkt.payload_missing);
     }
 
+    fn find(&mut self, key: &Key) -> Option<usize> {
+        if let Some((k, i)) = self.recent {
+            if k == *key {
+                return Some(i);
+            }
+        }
+        let i = self.map.get(key).copied()?;
+        self.recent = Some((*key, i));
+        Some(i)
+    }
+
     /// A UDP datagram: the application looks for QUIC or DTLS in it.
     fn datagram(&mut self, pkt: &Packet<'_>, d: &UdpDatagram<'_>, frame: u64, ts: Timestamp) {
         let src = Endpoint {
@@ -419,8 +434,8 @@ impl<A: FlowApp> FlowTable<A> {
             port: d.dst_port,
         };
         let (key, swapped) = key_of(src, dst, true);
-        let i = match self.map.get(&key) {
-            Some(&i) => i,
+        let i = match self.find(&key) {
+            Some(i) => i,
             None => self.open_flow(key, src, dst, swapped, frame, ts),
         };
         let Some(Some(slot)) = self.slots.get_mut(i) else {
@@ -454,23 +469,24 @@ impl<A: FlowApp> FlowTable<A> {
             self.evict_idle();
         }
         let slot = Slot {
-            flow: Flow::new(frame, ts, src, dst),
+            flow: Box::new(Flow::new(frame, ts, src, dst)),
             key,
             lo_is_side0: !swapped,
         };
         let i = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i) {
-                    *s = Some(Box::new(slot));
+                    *s = Some(slot);
                 }
                 i
             }
             None => {
-                self.slots.push(Some(Box::new(slot)));
+                self.slots.push(Some(slot));
                 self.slots.len() - 1
             }
         };
         self.map.insert(key, i);
+        self.recent = Some((key, i));
         self.open.insert(frame, i);
         self.stats.flows += 1;
         self.stats.peak_open = self.stats.peak_open.max(self.map.len());
@@ -483,6 +499,9 @@ impl<A: FlowApp> FlowTable<A> {
         };
         self.free.push(i);
         self.map.remove(&slot.key);
+        if self.recent.is_some_and(|(k, _)| k == slot.key) {
+            self.recent = None;
+        }
         let mut flow = slot.flow;
         self.open.remove(&flow.first_frame);
         flow.end = reason;
@@ -540,14 +559,14 @@ impl<A: FlowApp> FlowTable<A> {
     }
 
     /// Hands out the flows finished so far.
-    pub fn drain_finished(&mut self, out: &mut dyn FnMut(Flow<A>)) {
+    pub fn drain_finished(&mut self, out: &mut dyn FnMut(Box<Flow<A>>)) {
         for f in self.done.drain(..) {
             out(f);
         }
     }
 
     /// End of input: finishes everything and hands it all out.
-    pub fn finish_all(&mut self, out: &mut dyn FnMut(Flow<A>)) {
+    pub fn finish_all(&mut self, out: &mut dyn FnMut(Box<Flow<A>>)) {
         let open: Vec<usize> = self.open.values().copied().collect();
         for i in open {
             self.finish(i, EndReason::EndOfCapture);

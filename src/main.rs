@@ -3,6 +3,11 @@
 //! pipe ends the run quietly with 0).
 
 use clap::Parser;
+
+// Records are built from many small allocations (hello lists, names, findings), on every
+// worker at once; mimalloc's per-thread heaps make them about twice as cheap as glibc's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;

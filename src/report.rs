@@ -40,7 +40,8 @@ pub struct Needs {
 /// reporter reads it, so that rendering and freeing records run on every core.
 #[derive(Debug)]
 pub struct Prepared {
-    pub connection: Option<Connection>,
+    /// Boxed: prepared records are moved several times on their way to the reporter.
+    pub connection: Option<Box<Connection>>,
     pub json: Option<Vec<u8>>,
     /// The most severe finding's severity (for `--fail-on`).
     pub worst: Option<Severity>,
@@ -51,7 +52,7 @@ impl Prepared {
         Prepared {
             worst: c.findings.iter().map(|f| f.severity).max(),
             json: needs.json.then(|| json_line(&c)),
-            connection: needs.record.then_some(c),
+            connection: needs.record.then(|| Box::new(c)),
         }
     }
 }

@@ -1465,11 +1465,11 @@ mod tests {
         crate::capture::read_bytes(file, &data, &mut |frame| {
             if let Ok(pkt) = crate::wire::decode(frame.link_type, frame.data) {
                 table.packet(&pkt, frame.number, frame.ts);
-                table.drain_finished(&mut |f| flows.push(f));
+                table.drain_finished(&mut |f| flows.push(*f));
             }
         })
         .unwrap_or_else(|e| panic!("{path}: {e}"));
-        table.finish_all(&mut |f| flows.push(f));
+        table.finish_all(&mut |f| flows.push(*f));
         flows.sort_by_key(|f| f.first_frame);
         flows
             .into_iter()
