@@ -58,6 +58,10 @@ const DECISION_LAG: usize = 4;
 /// owners' lists (a chunk of `CHUNK_BYTES` holds at most `CHUNK_BYTES / 16` frames).
 const LOOKAHEAD_PER_WORKER: usize = 2;
 
+/// Emptied owner lists kept for reuse, per worker and owner, and the items each keeps room for.
+const SPARE_LISTS_PER_WORKER: usize = LOOKAHEAD_PER_WORKER + 2;
+const MAX_SPARE_ITEMS: usize = 16 * 1024;
+
 const NS_PER_SEC: i64 = 1_000_000_000;
 
 /// The flow table a packet's flow lives in: the same for both directions.
@@ -518,8 +522,9 @@ fn walk_chunk<'a, 'p>(
     from: Option<usize>,
     chunk_start: usize,
     until: usize,
-    workers: usize,
+    lists: Vec<Vec<Item<'a>>>,
 ) -> Result<Walked<'a, 'p>, crate::Error> {
+    let workers = lists.len();
     let exact = from.is_some();
     let Some(start) = from.or_else(|| walker.resync(bytes, chunk_start, until)) else {
         let mut w = Walked::nothing(walker, until, workers);
@@ -531,6 +536,7 @@ fn walk_chunk<'a, 'p>(
         exact,
         ..Walked::nothing(walker, start, workers)
     };
+    walked.work.items = lists;
     let base = walked.walker.summary().frames;
     let mut second = i64::MIN;
     let Work { marks, items } = &mut walked.work;
@@ -596,6 +602,9 @@ struct Shared<'a, 'p> {
     chain_end: usize,
     /// Next chunk each owner processes.
     pos: Vec<usize>,
+    /// Emptied per-owner lists, kept for the next walks: reusing them spares the allocator
+    /// pages freed on one thread and wanted on another.
+    spare: Vec<Vec<Item<'a>>>,
     decisions: Decisions,
     decoded: u64,
     skips: Skips,
@@ -614,6 +623,22 @@ impl<'a, 'p> Shared<'a, 'p> {
     /// The next chunk to walk, if the slowest owner is not too far behind; with what to walk
     /// it from: the true start and state when every chunk before it is confirmed, else the
     /// state last known (the start is guessed).
+    /// One empty list per owner, reused when there are some.
+    fn lists(&mut self, workers: usize) -> Vec<Vec<Item<'a>>> {
+        (0..workers)
+            .map(|_| self.spare.pop().unwrap_or_default())
+            .collect()
+    }
+
+    /// An owner is done with a list.
+    fn give_back(&mut self, mut list: Vec<Item<'a>>, workers: usize) {
+        list.clear();
+        if self.spare.len() < SPARE_LISTS_PER_WORKER * workers * workers {
+            list.shrink_to(MAX_SPARE_ITEMS);
+            self.spare.push(list);
+        }
+    }
+
     fn claim(&mut self, workers: usize) -> Option<(usize, Walker<'p>, Option<usize>)> {
         let k = self.next_walk;
         let lowest = self.pos.iter().copied().min().unwrap_or(0);
@@ -674,7 +699,8 @@ impl<'a, 'p> Shared<'a, 'p> {
                 )
             } else {
                 let w = self.chain.successor(chain_end as u64, frames);
-                walk_chunk(bytes, w, Some(chain_end), chain_end, until, workers)?
+                let lists = self.lists(workers);
+                walk_chunk(bytes, w, Some(chain_end), chain_end, until, lists)?
             };
             if !empty {
                 self.chain.absorb(walked.walker);
@@ -749,6 +775,7 @@ pub fn sharded<T: Send>(
             template,
             chain_end: 0,
             pos: vec![0; workers],
+            spare: Vec::new(),
             decisions: Decisions::default(),
             decoded: 0,
             skips: Skips::default(),
@@ -863,20 +890,21 @@ fn run_worker<'a, T>(
                     owner.force_before(frame);
                 }
                 analyse_chunk(&mut owner, base, &marks, &items);
-                drop(items);
                 let _ = tx.send((j, owner.report(), None));
                 g = coord.lock();
+                g.give_back(items, workers);
                 g.pass(j, w, workers);
                 coord.changed.notify_all();
                 continue;
             }
         }
         if let Some((k, walker, from)) = g.claim(workers) {
+            let lists = g.lists(workers);
             drop(g);
             let chunk_bytes = config.chunk_bytes();
             let chunk_start = k.saturating_mul(chunk_bytes);
             let until = (k + 1).saturating_mul(chunk_bytes).min(bytes.len());
-            let walked = walk_chunk(bytes, walker, from, chunk_start, until, workers);
+            let walked = walk_chunk(bytes, walker, from, chunk_start, until, lists);
             if let Some(p) = progress {
                 p.fetch_add(until.saturating_sub(chunk_start) as u64, Ordering::Relaxed);
             }

@@ -212,6 +212,12 @@ fn judging(cli: &Cli) -> Result<(Option<Arc<TrustStore>>, Option<Later>), String
     Ok((trust, later))
 }
 
+/// Standard output, buffered in pieces large enough that writing a hundred megabytes of JSON
+/// lines costs a few hundred system calls, not tens of thousands.
+fn output(stdout: io::StdoutLock<'static>) -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::with_capacity(256 * 1024, stdout)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (paths, export, summary_only) = match &cli.command {
@@ -238,7 +244,7 @@ fn main() -> ExitCode {
     }
     let stdout = io::stdout().lock();
     let mut reporter: Box<dyn Reporter> = if let Some(dir) = export {
-        match ChainExport::new(dir.as_deref(), io::BufWriter::new(stdout)) {
+        match ChainExport::new(dir.as_deref(), output(stdout)) {
             Ok(r) => Box::new(r),
             Err(e) => {
                 eprintln!("tlsmortem: cannot create the export folder: {e}");
@@ -246,16 +252,16 @@ fn main() -> ExitCode {
             }
         }
     } else if summary_only && cli.json {
-        Box::new(SummaryJson::summary_only(io::BufWriter::new(stdout)))
+        Box::new(SummaryJson::summary_only(output(stdout)))
     } else if summary_only {
-        Box::new(SummaryText::new(io::BufWriter::new(stdout)))
+        Box::new(SummaryText::new(output(stdout)))
     } else if cli.json && cli.summary {
-        Box::new(SummaryJson::new(io::BufWriter::new(stdout)))
+        Box::new(SummaryJson::new(output(stdout)))
     } else if cli.json {
-        Box::new(JsonLines::new(io::BufWriter::new(stdout)))
+        Box::new(JsonLines::new(output(stdout)))
     } else {
         let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Box::new(Text::with_colour(io::BufWriter::new(stdout), colour))
+        Box::new(Text::with_colour(output(stdout), colour))
     };
     let (trust, later) = match judging(&cli) {
         Ok(j) => j,
