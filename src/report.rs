@@ -57,15 +57,21 @@ impl Prepared {
     }
 }
 
-/// A connection as one JSON line (the README's contract), newline included.
+/// A connection as one JSON line (the README's contract), newline included, in a buffer of
+/// its exact size: lines may wait by the thousand to be written in order.
 pub fn json_line(c: &Connection) -> Vec<u8> {
-    let mut line = Vec::with_capacity(4096);
-    // Only a map with non-string keys could fail, and the records have none.
-    if serde_json::to_writer(&mut line, c).is_err() {
-        line.clear();
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(8192));
     }
-    line.push(b'\n');
-    line
+    SCRATCH.with_borrow_mut(|line| {
+        line.clear();
+        // Only a map with non-string keys could fail, and the records have none.
+        if serde_json::to_writer(&mut *line, c).is_err() {
+            line.clear();
+        }
+        line.push(b'\n');
+        line.as_slice().to_vec()
+    })
 }
 
 /// Where records go. Drivers hand each connection to [`Reporter::prepared`], prepared for

@@ -58,6 +58,24 @@ impl Pcap {
 
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
+const RST: u8 = 0x04;
+
+/// Every record, as JSON, for one worker count and chunk size.
+fn records(name: &str, pcap: &[u8], threads: usize, chunk_bytes: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    analyze_bytes(
+        name,
+        pcap,
+        &Config {
+            threads,
+            chunk_bytes,
+            ..Default::default()
+        },
+        &mut |c| out.push(serde_json::to_string(&c).expect("serializable")),
+    )
+    .expect("runs");
+    out
+}
 
 #[test]
 fn a_quarter_million_open_connections_stay_within_the_flow_cap_and_say_so() {
@@ -146,4 +164,77 @@ fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_st
     // Every packet is counted even after the direction was given up and nothing is buffered.
     assert_eq!(conns[0].tcp.client_packets as usize, segments + 1);
     assert!(conns[0].tcp.out_of_order as usize * 1000 > tlsmortem::reassembly::MAX_PENDING_BYTES);
+}
+
+#[test]
+fn which_connections_the_flow_cap_evicts_does_not_depend_on_the_number_of_workers() {
+    let n: u32 = 130_000;
+    let mut pcap = Pcap::new();
+    for i in 0..n {
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        pcap.tcp(
+            u64::from(i) * 4,
+            src,
+            [192, 0, 2, 1],
+            40000,
+            443,
+            i,
+            SYN,
+            &[],
+        );
+    }
+    let one = records("cap.pcap", &pcap.0, 1, 0);
+    assert_eq!(one.len(), n as usize);
+    let evicted = one
+        .iter()
+        .filter(|r| r.contains("\"flow-evicted\""))
+        .count();
+    assert!(
+        evicted >= (n as usize) - tlsmortem::flow::MAX_OPEN_FLOWS,
+        "{evicted} evicted"
+    );
+    for threads in [2, 3] {
+        assert!(
+            one == records("cap.pcap", &pcap.0, threads, 0),
+            "{threads} workers"
+        );
+    }
+}
+
+#[test]
+fn a_connection_open_while_more_than_the_waiting_limit_finish_is_reported_early_the_same_way_on_any_number_of_workers(
+) {
+    let waiting = tlsmortem::engine::MAX_WAITING as u32;
+    let short = waiting * 3 / 2;
+    let (long_client, server) = ([10, 255, 0, 1], [192, 0, 2, 1]);
+    let mut pcap = Pcap::new();
+    pcap.tcp(0, long_client, server, 50000, 443, 7, SYN, &[]);
+    // Short connections, reset at once, over 60 s: each is finished 10 s after its reset,
+    // and its record waits behind the long connection, which started first.
+    for i in 0..short {
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        let t = 1 + u64::from(i) * 60_000_000 / u64::from(short);
+        pcap.tcp(t, src, server, 40000, 443, i, SYN, &[]);
+        pcap.tcp(t + 1, server, src, 443, 40000, 0, RST | ACK, &[]);
+    }
+    pcap.tcp(61_000_000, long_client, server, 50000, 443, 8, ACK, &[]);
+    // Decisions to finish old flows are taken between chunks: small ones, for a small file.
+    let chunk = 64 * 1024;
+    let one = records("waiting.pcap", &pcap.0, 1, chunk);
+    // The long connection twice (reported early, then its last packet on its own), and every
+    // short one.
+    assert_eq!(one.len(), short as usize + 2);
+    let long: Vec<&String> = one
+        .iter()
+        .filter(|r| r.contains("\"port\":50000"))
+        .collect();
+    assert_eq!(long.len(), 2, "{long:?}");
+    assert!(long[0].contains("\"flow-evicted\""), "{}", long[0]);
+    assert!(long[1].contains("\"mid-stream\""), "{}", long[1]);
+    for threads in [2, 3] {
+        assert!(
+            one == records("waiting.pcap", &pcap.0, threads, chunk),
+            "{threads} workers"
+        );
+    }
 }
