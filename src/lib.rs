@@ -194,6 +194,137 @@ pub fn analyze_input_with<T: Send>(
     })
 }
 
+/// Analyses several inputs, handing their records to `sink` input by input, in order, and
+/// each input's outcome to `done` once its records are out; `done` returning false stops the
+/// run (a closed output, say).
+///
+/// Large plain files are analysed one after the other, each by every worker. Runs of inputs
+/// that one worker reads anyway — compressed files, standard input, files of a few chunks —
+/// are analysed side by side, one worker each, and their records held back until the inputs
+/// before them are out; a worker starts at most [`SIDE_BY_SIDE_AHEAD`] inputs per worker
+/// ahead of the one being written.
+pub fn analyze_inputs<T: Send>(
+    inputs: &[Input],
+    config: &Config,
+    prepare: &(dyn Fn(Connection) -> T + Sync),
+    sink: &mut dyn FnMut(usize, T),
+    done: &mut dyn FnMut(usize, Result<InputStats, Error>) -> bool,
+) {
+    let workers = config.workers();
+    let alone: Vec<bool> = inputs
+        .iter()
+        .map(|i| workers == 1 || inputs.len() == 1 || shared_by_workers(i, config))
+        .collect();
+    let mut i = 0;
+    while i < inputs.len() {
+        if alone.get(i).copied().unwrap_or(true) {
+            let Some(input) = inputs.get(i) else { break };
+            let r = analyze_input_with(input, config, prepare, &mut |t| sink(i, t));
+            if !done(i, r) {
+                return;
+            }
+            i += 1;
+            continue;
+        }
+        let end = (i..inputs.len())
+            .find(|&j| alone.get(j).copied().unwrap_or(true))
+            .unwrap_or(inputs.len());
+        let run = inputs.get(i..end).unwrap_or_default();
+        if !side_by_side(run, i, config, workers, prepare, sink, done) {
+            return;
+        }
+        i = end;
+    }
+}
+
+/// Inputs a side-by-side worker may be ahead of the one being written, per worker.
+pub const SIDE_BY_SIDE_AHEAD: usize = 2;
+
+/// Whether `input` is a plain file large enough to be cut into several chunks (and so worth
+/// every worker); anything else is read by one worker.
+fn shared_by_workers(input: &Input, config: &Config) -> bool {
+    let Input::Path(path) = input else {
+        return false;
+    };
+    let big = std::fs::metadata(path)
+        .is_ok_and(|m| m.is_file() && m.len() >= 4 * config.chunk_bytes() as u64);
+    let mut head = [0u8; 6];
+    let plain = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .is_ok_and(|n| !capture::is_compressed(head.get(..n).unwrap_or_default()));
+    big && plain
+}
+
+/// A run of inputs, one worker each, results passed on in input order. Returns false when
+/// `done` asked to stop.
+fn side_by_side<T: Send>(
+    run: &[Input],
+    first: usize,
+    config: &Config,
+    workers: usize,
+    prepare: &(dyn Fn(Connection) -> T + Sync),
+    sink: &mut dyn FnMut(usize, T),
+    done: &mut dyn FnMut(usize, Result<InputStats, Error>) -> bool,
+) -> bool {
+    use std::sync::{Condvar, Mutex};
+    let one = Config {
+        threads: 1,
+        ..config.clone()
+    };
+    // (next input to start, next input to write, stop)
+    let state = Mutex::new((0usize, 0usize, false));
+    let moved = Condvar::new();
+    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<T>, Result<InputStats, Error>)>();
+        for _ in 0..workers.min(run.len()) {
+            let tx = tx.clone();
+            let (one, state, moved) = (&one, &lock, &moved);
+            scope.spawn(move || loop {
+                let mut g = state();
+                while !g.2 && g.0 < run.len() && g.0 >= g.1 + SIDE_BY_SIDE_AHEAD * workers {
+                    g = moved.wait(g).unwrap_or_else(|p| p.into_inner());
+                }
+                if g.2 || g.0 >= run.len() {
+                    return;
+                }
+                let k = g.0;
+                g.0 += 1;
+                drop(g);
+                let Some(input) = run.get(k) else { return };
+                let mut records = Vec::new();
+                let r = analyze_input_with(input, one, prepare, &mut |t| records.push(t));
+                if tx.send((k, records, r)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        let mut held = BTreeMap::new();
+        let mut next = 0usize;
+        let mut keep_going = true;
+        for (k, records, r) in rx.iter() {
+            held.insert(k, (records, r));
+            while let Some((records, r)) = held.remove(&next) {
+                for t in records {
+                    sink(first + next, t);
+                }
+                keep_going = done(first + next, r);
+                next += 1;
+                let mut g = lock();
+                g.1 = next;
+                g.2 |= !keep_going;
+                drop(g);
+                moved.notify_all();
+                if !keep_going {
+                    return false;
+                }
+            }
+        }
+        keep_going
+    })
+}
+
 /// Analyses a capture held in memory (tests, benches, fuzzing).
 ///
 /// ```

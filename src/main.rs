@@ -3,6 +3,7 @@
 //! pipe ends the run quietly with 0).
 
 use clap::Parser;
+use std::cell::RefCell;
 
 // Records are built from many small allocations (hello lists, names, findings), on every
 // worker at once; with mimalloc's per-thread heaps a run on BENCHMARKING.md's capture takes
@@ -20,7 +21,7 @@ use tlsmortem::diagnose::{Later, Severity};
 use tlsmortem::report::{
     ChainExport, JsonLines, Prepared, Reporter, SummaryJson, SummaryText, Text,
 };
-use tlsmortem::{analyze_input_with, Config, Filter, Input};
+use tlsmortem::{analyze_inputs, Config, Filter, Input};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -304,12 +305,15 @@ fn main() -> ExitCode {
         ..Default::default()
     };
     let mut hit = false;
-    let mut write_error: Option<io::Error> = None;
+    let write_error: RefCell<Option<io::Error>> = RefCell::new(None);
     let needs = reporter.needs();
     let prepare = |c| Prepared::new(c, needs);
-    for input in &inputs {
-        let result = analyze_input_with(input, &config, &prepare, &mut |p: Prepared| {
-            if write_error.is_some() {
+    analyze_inputs(
+        &inputs,
+        &config,
+        &prepare,
+        &mut |_, p: Prepared| {
+            if write_error.borrow().is_some() {
                 return;
             }
             found.fetch_add(1, Ordering::Relaxed);
@@ -317,39 +321,40 @@ fn main() -> ExitCode {
                 hit |= worst >= level;
             }
             if let Err(e) = reporter.prepared(&p) {
-                write_error = Some(e);
+                *write_error.borrow_mut() = Some(e);
             }
-        });
-        match result {
-            Ok(stats) => {
-                if !cli.quiet {
-                    let name = input.name();
-                    if let Some(t) = &stats.capture.truncated {
-                        eprintln!("tlsmortem: {name}: capture is cut short: {t}; every frame before the cut was analysed");
-                    }
-                    for p in stats.capture.problems.iter().take(5) {
-                        eprintln!("tlsmortem: {name}: {p}");
-                    }
-                    let fragments: u64 = stats
-                        .skipped
-                        .iter()
-                        .filter(|(k, _)| k.contains("Fragment"))
-                        .map(|(_, v)| v)
-                        .sum();
-                    if fragments > 0 {
-                        eprintln!("tlsmortem: {name}: {fragments} IP fragments were not reassembled; a handshake carried in them is not seen");
+        },
+        &mut |i, result| {
+            match result {
+                Ok(stats) => {
+                    if !cli.quiet {
+                        let name = inputs.get(i).map(Input::name).unwrap_or_default();
+                        if let Some(t) = &stats.capture.truncated {
+                            eprintln!("tlsmortem: {name}: capture is cut short: {t}; every frame before the cut was analysed");
+                        }
+                        for p in stats.capture.problems.iter().take(5) {
+                            eprintln!("tlsmortem: {name}: {p}");
+                        }
+                        let fragments: u64 = stats
+                            .skipped
+                            .iter()
+                            .filter(|(k, _)| k.contains("Fragment"))
+                            .map(|(_, v)| v)
+                            .sum();
+                        if fragments > 0 {
+                            eprintln!("tlsmortem: {name}: {fragments} IP fragments were not reassembled; a handshake carried in them is not seen");
+                        }
                     }
                 }
+                Err(e) => {
+                    eprintln!("tlsmortem: {e}");
+                    failed = true;
+                }
             }
-            Err(e) => {
-                eprintln!("tlsmortem: {e}");
-                failed = true;
-            }
-        }
-        if write_error.is_some() {
-            break;
-        }
-    }
+            write_error.borrow().is_none()
+        },
+    );
+    let mut write_error = write_error.into_inner();
     drop(_bar);
     if write_error.is_none() {
         if let Err(e) = reporter.finish() {

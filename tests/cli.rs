@@ -179,3 +179,65 @@ fn stdin_and_gzip_input_give_the_same_records_as_the_file() {
     assert_eq!(strip(&direct), strip(&piped));
     assert_eq!(strip(&direct), strip(&zipped));
 }
+
+#[test]
+fn several_inputs_side_by_side_give_the_records_of_one_at_a_time_in_input_order() {
+    // Small captures and a gzip-compressed one: read side by side, one worker each.
+    let dir = std::env::temp_dir().join(format!("tlsmortem-side-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let gz = dir.join("tls13.pcapng.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&std::fs::read("captures/tls13.pcapng").expect("capture"))
+        .expect("gzip");
+    std::fs::write(&gz, enc.finish().expect("gzip")).expect("write");
+    let run = |threads: &str| {
+        let out = bin()
+            .args([
+                "--json",
+                "--threads",
+                threads,
+                "captures/certs",
+                "captures/netns",
+            ])
+            .arg(&gz)
+            .arg("captures/tls12-openssl.pcap")
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = run("1");
+    let lines = json_lines(&one);
+    // Input order: the directories' files sorted, then the gzip file, then the last capture.
+    let captures: Vec<&str> = lines
+        .iter()
+        .map(|v| v["capture"].as_str().expect("capture"))
+        .collect();
+    let mut order = captures.clone();
+    order.dedup();
+    assert!(
+        order
+            .first()
+            .is_some_and(|c| c.starts_with("captures/certs/")),
+        "{order:?}"
+    );
+    assert_eq!(order.last(), Some(&"captures/tls12-openssl.pcap"));
+    assert!(order.iter().any(|c| c.ends_with("tls13.pcapng.gz")));
+    let mut sorted_dirs: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|c| c.starts_with("captures/"))
+        .collect();
+    sorted_dirs.pop();
+    let mut expect = sorted_dirs.clone();
+    expect.sort();
+    assert_eq!(sorted_dirs, expect);
+    for threads in ["2", "4"] {
+        assert!(one == run(threads), "{threads} workers");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
