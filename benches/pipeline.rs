@@ -9,6 +9,14 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Write;
 use std::path::PathBuf;
 use tlsmortem::capture;
+use tlsmortem::engine;
+use tlsmortem::flow::FlowTable;
+use tlsmortem::report::{Needs, Prepared};
+use tlsmortem::tls::Conversation;
+
+// The command line's allocator, so that the figures are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn inputs() -> Vec<(String, Vec<u8>)> {
     let path = std::env::var_os("TLSMORTEM_BENCH_CAPTURE")
@@ -56,6 +64,32 @@ fn stages(c: &mut Criterion) {
             n
         })
     });
+    g.bench_function("capture+wire+flow+tls: streams and handshakes", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for (name, bytes) in &inputs {
+                let mut tables: Vec<FlowTable<Conversation>> =
+                    (0..engine::SHARDS).map(|_| FlowTable::new()).collect();
+                let _ = capture::read_bytes(name, bytes, &mut |f| {
+                    if let Ok(p) = tlsmortem::wire::decode(f.link_type, f.data) {
+                        if let Some(t) = tables.get_mut(engine::shard_of(&p)) {
+                            t.packet(&p, f.number, f.ts);
+                            t.drain_finished(&mut |_| n += 1);
+                        }
+                    }
+                });
+                for t in &mut tables {
+                    t.finish_all(&mut |_| n += 1);
+                }
+            }
+            n
+        })
+    });
+    let needs = Needs {
+        record: false,
+        json: true,
+    };
+    let prepare = |c| Prepared::new(c, needs);
     for workers in [1, 2] {
         let config = tlsmortem::Config {
             threads: workers,
@@ -73,21 +107,29 @@ fn stages(c: &mut Criterion) {
                 })
             },
         );
+        // As `tlsmortem --json` runs: lines rendered on the workers, written in order.
+        g.bench_function(
+            format!("whole pipeline, {workers} worker(s): JSON lines"),
+            |b| {
+                b.iter(|| {
+                    let mut out = std::io::sink();
+                    for (name, bytes) in &inputs {
+                        let _ = tlsmortem::analyze_bytes_with(
+                            name,
+                            bytes,
+                            &config,
+                            &prepare,
+                            &mut |p| {
+                                if let Some(line) = &p.json {
+                                    let _ = out.write_all(line);
+                                }
+                            },
+                        );
+                    }
+                })
+            },
+        );
     }
-    g.bench_function("whole pipeline, 1 worker + JSON", |b| {
-        let config = tlsmortem::Config {
-            threads: 1,
-            ..Default::default()
-        };
-        b.iter(|| {
-            let mut out = std::io::sink();
-            for (name, bytes) in &inputs {
-                let _ = tlsmortem::analyze_bytes(name, bytes, &config, &mut |c| {
-                    let _ = out.write_all(&tlsmortem::report::json_line(&c));
-                });
-            }
-        })
-    });
     g.finish();
 }
 

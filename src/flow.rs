@@ -263,15 +263,24 @@ impl<A: FlowApp> Flow<A> {
     }
 }
 
-/// Canonical 5-tuple: the lower endpoint first.
+/// Canonical 5-tuple: the lower endpoint first. Endpoints are packed into plain integers
+/// (address, then port and family) so that comparing and hashing them is a few instructions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
-    lo: Endpoint,
-    hi: Endpoint,
+    lo: (u128, u32),
+    hi: (u128, u32),
     udp: bool,
 }
 
+fn packed(e: Endpoint) -> (u128, u32) {
+    match e.ip {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), u32::from(e.port)),
+        IpAddr::V6(a) => (u128::from(a), u32::from(e.port) | 1 << 16),
+    }
+}
+
 fn key_of(a: Endpoint, b: Endpoint, udp: bool) -> (Key, bool) {
+    let (a, b) = (packed(a), packed(b));
     if a <= b {
         (Key { lo: a, hi: b, udp }, false)
     } else {

@@ -347,7 +347,18 @@ pub fn analyze_bytes(
     config: &Config,
     sink: &mut dyn FnMut(Connection),
 ) -> Result<InputStats, Error> {
-    analyze_mapped(name, bytes, config, config.workers(), &|c| c, sink)
+    analyze_bytes_with(name, bytes, config, &|c| c, sink)
+}
+
+/// [`analyze_bytes`] with a `prepare` step on the workers, as [`analyze_input_with`].
+pub fn analyze_bytes_with<T: Send>(
+    name: &str,
+    bytes: &[u8],
+    config: &Config,
+    prepare: &(dyn Fn(Connection) -> T + Sync),
+    sink: &mut dyn FnMut(T),
+) -> Result<InputStats, Error> {
+    analyze_mapped(name, bytes, config, config.workers(), prepare, sink)
 }
 
 fn analyze_mapped<T: Send>(
