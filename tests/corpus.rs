@@ -185,3 +185,32 @@ fn tcp_connections_agree_with_tshark_and_the_source_projects() {
 fn every_transport_tcp_quic_and_dtls_agrees_with_tshark_and_the_source_projects() {
     assert_agreement(None);
 }
+
+#[test]
+fn json_lines_are_byte_for_byte_what_serde_json_writes_for_every_connection() {
+    let mut files = Vec::new();
+    for dir in [CORPUS, "captures"] {
+        capture_files(Path::new(dir), &mut files);
+    }
+    let mut compared = 0;
+    for p in &files {
+        let bytes = std::fs::read(p).expect("readable");
+        let config = tlsmortem::Config {
+            all_flows: true,
+            ..Default::default()
+        };
+        tlsmortem::analyze_bytes(&p.display().to_string(), &bytes, &config, &mut |c| {
+            let mut want = serde_json::to_vec(&c).expect("serializable");
+            want.push(b'\n');
+            assert!(
+                tlsmortem::report::json_line(&c) == want,
+                "{} frame {}",
+                p.display(),
+                c.first_frame
+            );
+            compared += 1;
+        })
+        .expect("analysis runs");
+    }
+    assert!(compared > 300, "only {compared} connections compared");
+}
