@@ -59,11 +59,7 @@ impl Writer<'_> {
     }
 
     fn str(&mut self, s: &str) {
-        // One pass with no early exit, so that it vectorizes.
-        let escapes = s
-            .bytes()
-            .fold(false, |e, b| e | (b < 0x20) | (b == b'"') | (b == b'\\'));
-        if escapes {
+        if needs_escape(s.as_bytes()) {
             // A string is never an error for serde_json.
             let _ = serde_json::to_writer(&mut *self.out, s);
         } else {
@@ -78,6 +74,34 @@ impl Writer<'_> {
         // serde_json's own float formatting (and `null` for NaN and infinities).
         let _ = serde_json::to_writer(&mut *self.out, &f);
     }
+}
+
+/// Whether JSON needs any of these bytes escaped: a control character, a quote or a
+/// backslash. Eight bytes at a time (a string is rarely long enough for wider words to pay).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero exactly when some byte of `x` is below `n` (n <= 128), or zero: "Bit Twiddling
+    // Hacks", hasless and haszero.
+    fn below(x: u64, n: u64) -> u64 {
+        x.wrapping_sub(ONES * n) & !x & HIGH
+    }
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        let x = u64::from_le_bytes(word);
+        let special = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if special != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// An array or object being written; `variant`: inside `{"variant": …}`, one more brace to
@@ -571,6 +595,34 @@ mod tests {
         // serde_json writes bool keys as strings since 1.0.1xx, or fails; either way, the same.
         let theirs = serde_json::to_vec(&m).unwrap_or_default();
         assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn the_word_at_a_time_check_finds_exactly_the_bytes_that_need_escaping() {
+        // Bytes around every boundary the check compares against, at every position.
+        let alphabet = [
+            0u8, 1, 0x1f, 0x20, 0x21, b'"', b'#', b'[', b'\\', b']', 0x7f, 0x80, 0xff,
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for len in 0..40 {
+            for _ in 0..500 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        // Mostly plain bytes, so that both answers are common.
+                        if x % 16 == 0 {
+                            alphabet[(x >> 8) as usize % alphabet.len()]
+                        } else {
+                            b'a' + (x >> 8) as u8 % 26
+                        }
+                    })
+                    .collect();
+                let naive = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+                assert_eq!(needs_escape(&bytes), naive, "{bytes:?}");
+            }
+        }
     }
 
     #[test]
