@@ -904,10 +904,15 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
         }
     }
     match f.end {
-        EndReason::Evicted | EndReason::Forced => findings.push(Finding {
+        EndReason::Evicted => findings.push(Finding {
             id: "flow-evicted",
             severity: Severity::Low,
             message: "the flow table was full and this connection was reported before it ended; later packets may appear as a separate connection".into(),
+            frames: vec![], ..Default::default() }),
+        EndReason::Forced => findings.push(Finding {
+            id: "flow-evicted",
+            severity: Severity::Low,
+            message: format!("more than {} later connections were waiting behind this one to be reported in order, so it was reported before it ended; later packets may appear as a separate connection", crate::flow::MAX_WAITING),
             frames: vec![], ..Default::default() }),
         EndReason::EndOfCapture => {
             if let Some(t) = &capture.truncated {

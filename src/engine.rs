@@ -29,7 +29,7 @@
 
 use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
 use crate::diagnose::{self, CaptureFacts, Connection};
-use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS};
+use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::tls::Conversation;
 use crate::wire::{self, Packet, Skip, Transport};
 use crate::{Config, InputStats};
@@ -46,10 +46,6 @@ pub const CHUNK_BYTES: usize = 2 << 20;
 
 /// Flow tables per capture, whatever the number of workers (which it bounds).
 pub const SHARDS: usize = 256;
-
-/// Finished connections held back, to keep the output in first-packet order, before the open
-/// flows they wait behind are finished early (and reported with `flow-evicted`).
-pub const MAX_WAITING: usize = 100_000;
 
 /// Chunks between the merger's look at what waits and the chunk its decision applies to.
 const DECISION_LAG: usize = 4;

@@ -37,6 +37,11 @@ pub const CLOSED_TIMEOUT_NS: i64 = 10 * 1_000_000_000;
 /// RST and FIN packets kept per flow.
 pub const MAX_CONTROL_EVENTS: usize = 16;
 
+/// Finished connections held back, to keep the output in first-packet order, before the open
+/// flows they wait behind are finished early ([`EndReason::Forced`]). The driver applies it;
+/// it is here, beside the other limits on flows, for the diagnosis to quote.
+pub const MAX_WAITING: usize = 100_000;
+
 /// Packets kept per flow, from the first, while its handshake is going on: the facts an
 /// injection diagnosis compares (TTL, IP ID, timestamps, seq/ack, timing, what came after a RST).
 pub const MAX_TIMELINE: usize = 48;

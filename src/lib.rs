@@ -55,7 +55,7 @@ pub struct Config {
     pub filter: Filter,
     /// Bytes per chunk of capture; 0 means [`engine::CHUNK_BYTES`]. Tests set small values to
     /// exercise the chunk boundaries; records depend on it only through when old open flows
-    /// are finished early for [`engine::MAX_WAITING`].
+    /// are finished early for [`flow::MAX_WAITING`].
     pub chunk_bytes: usize,
 }
 

@@ -204,7 +204,7 @@ fn which_connections_the_flow_cap_evicts_does_not_depend_on_the_number_of_worker
 #[test]
 fn a_connection_open_while_more_than_the_waiting_limit_finish_is_reported_early_the_same_way_on_any_number_of_workers(
 ) {
-    let waiting = tlsmortem::engine::MAX_WAITING as u32;
+    let waiting = tlsmortem::flow::MAX_WAITING as u32;
     let short = waiting * 3 / 2;
     let (long_client, server) = ([10, 255, 0, 1], [192, 0, 2, 1]);
     let mut pcap = Pcap::new();
