@@ -31,11 +31,10 @@ use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
 use crate::diagnose::{self, CaptureFacts, Connection};
 use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::tls::Conversation;
-use crate::wire::{self, Packet, Skip, Transport};
+use crate::wire::{self, Packet, Skip};
 use crate::{Config, InputStats};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Condvar, Mutex};
@@ -62,26 +61,8 @@ const NS_PER_SEC: i64 = 1_000_000_000;
 
 /// The flow table a packet's flow lives in: the same for both directions.
 pub fn shard_of(pkt: &Packet<'_>) -> usize {
-    let (sp, dp) = match pkt.transport {
-        Transport::Tcp(t) => (t.src_port, t.dst_port),
-        Transport::Udp(u) => (u.src_port, u.dst_port),
-    };
-    let (a, b) = (endpoint_word(pkt.src, sp), endpoint_word(pkt.dst, dp));
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let h = (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xff51_afd7_ed55_8ccd);
     // The top bits are the best mixed; SHARDS is a power of two.
-    (h >> (64 - SHARDS.trailing_zeros())) as usize
-}
-
-fn endpoint_word(ip: IpAddr, port: u16) -> u64 {
-    let addr = match ip {
-        IpAddr::V4(a) => u64::from(u32::from(a)),
-        IpAddr::V6(a) => {
-            let x = u128::from(a);
-            (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
-        }
-    };
-    addr.rotate_left(16) ^ u64::from(port)
+    (wire::packet_hash(pkt) >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
 /// Frames that gave no packet, by reason; counted without allocating.

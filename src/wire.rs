@@ -200,85 +200,32 @@ pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
     }
 }
 
-/// Big-endian u16 at `at`; 0 when out of range (callers pass headers of checked length).
-/// A hash of the flow a frame belongs to, the same for both directions: what shards frames
-/// to workers. The fast path reads the addresses and ports at fixed offsets for the common
-/// encapsulations (no VLAN, no IPv6 extension headers, no fragments); everything else goes
-/// through [`decode`]. Both paths hash the same fields, so a flow always lands on one worker.
-/// `None` for frames that carry no TCP/UDP packet.
-pub fn flow_hash(link_type: u32, data: &[u8]) -> Option<u64> {
-    let ip_start = match link_type {
-        linktype::ETHERNET => match data.get(12..14) {
-            Some([0x08, 0x00] | [0x86, 0xdd]) => Some(14),
-            _ => None,
-        },
-        linktype::RAW_DLT_12
-        | linktype::RAW_DLT_14
-        | linktype::RAW
-        | linktype::IPV4
-        | linktype::IPV6 => Some(0),
-        linktype::LINUX_SLL => Some(SLL_LEN),
-        linktype::LINUX_SLL2 => Some(SLL2_LEN),
-        _ => None,
-    };
-    if let Some(fast) = ip_start.and_then(|at| fast_tuple(data.get(at..)?)) {
-        return Some(fast);
-    }
-    let p = decode(link_type, data).ok()?;
+/// A hash of the flow a packet belongs to, the same for both directions: what spreads flows
+/// over tables and workers.
+pub fn packet_hash(p: &Packet<'_>) -> u64 {
     let (sp, dp) = match p.transport {
         Transport::Tcp(t) => (t.src_port, t.dst_port),
         Transport::Udp(u) => (u.src_port, u.dst_port),
     };
-    Some(match (p.src, p.dst) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => symmetric_hash(&a.octets(), sp, &b.octets(), dp),
-        (IpAddr::V6(a), IpAddr::V6(b)) => symmetric_hash(&a.octets(), sp, &b.octets(), dp),
-        (a, b) => symmetric_hash(a.to_string().as_bytes(), sp, b.to_string().as_bytes(), dp),
-    })
-}
-
-fn fast_tuple(ip: &[u8]) -> Option<u64> {
-    let (src, dst, proto, l4) = match ip.first()? >> 4 {
-        4 => {
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let frag = be16(ip, 6) & 0x3fff;
-            if ihl < 20 || frag != 0 {
-                return None;
-            }
-            (
-                ip.get(12..16)?,
-                ip.get(16..20)?,
-                *ip.get(9)?,
-                ip.get(ihl..)?,
-            )
-        }
-        6 => (ip.get(8..24)?, ip.get(24..40)?, *ip.get(6)?, ip.get(40..)?),
-        _ => return None,
+    let word = |ip: IpAddr| match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
     };
-    if proto != 6 && proto != 17 {
-        return None;
-    }
-    Some(symmetric_hash(src, be16(l4, 0), dst, be16(l4.get(..4)?, 2)))
+    symmetric_hash(word(p.src), sp, word(p.dst), dp)
 }
 
-/// FNV-1a over the lower (address, port) pair, then the higher one.
-fn symmetric_hash(a: &[u8], ap: u16, b: &[u8], bp: u16) -> u64 {
-    let ((x, xp), (y, yp)) = if (a, ap) <= (b, bp) {
-        ((a, ap), (b, bp))
-    } else {
-        ((b, bp), (a, ap))
+/// Each (address, port) folded into a word, the lower word first, mixed by multiplication
+/// (the top bits are the best mixed).
+fn symmetric_hash(a: u128, ap: u16, b: u128, bp: u16) -> u64 {
+    let word = |addr: u128, port: u16| {
+        ((addr as u64) ^ ((addr >> 64) as u64).rotate_left(17)).rotate_left(16) ^ u64::from(port)
     };
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in x
-        .iter()
-        .chain(&xp.to_be_bytes())
-        .chain(y)
-        .chain(&yp.to_be_bytes())
-    {
-        h = (h ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    let (x, y) = (word(a, ap), word(b, bp));
+    let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+    (lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xff51_afd7_ed55_8ccd)
 }
 
+/// Big-endian u16 at `at`; 0 when out of range (callers pass headers of checked length).
 fn be16(bytes: &[u8], at: usize) -> u16 {
     match bytes.get(at..).and_then(|b| b.first_chunk::<2>()) {
         Some(b) => u16::from_be_bytes(*b),
@@ -1160,6 +1107,46 @@ mod tests {
             (9, concat(&[&[0xff, 0x03, 0x00, 0x21], &sample_ipv4()])),
             (50, concat(&[&[0x57], &sample_ipv6()])),
         ]
+    }
+
+    #[test]
+    fn a_packet_and_its_answer_hash_alike_and_other_flows_mostly_do_not() {
+        let mut seen = std::collections::HashSet::new();
+        for (link_type, frame) in valid_frames() {
+            let p = decode(link_type, &frame).expect("valid frame");
+            let back = Packet {
+                src: p.dst,
+                dst: p.src,
+                transport: match p.transport {
+                    Transport::Tcp(t) => Transport::Tcp(TcpSegment {
+                        src_port: t.dst_port,
+                        dst_port: t.src_port,
+                        ..t
+                    }),
+                    Transport::Udp(u) => Transport::Udp(UdpDatagram {
+                        src_port: u.dst_port,
+                        dst_port: u.src_port,
+                        ..u
+                    }),
+                },
+                ..p
+            };
+            assert_eq!(packet_hash(&back), packet_hash(&p), "link type {link_type}");
+            seen.insert(packet_hash(&p));
+        }
+        // Ports differing by one, addresses differing in one bit: different hashes.
+        for port in 0..1000u16 {
+            let p = Packet {
+                transport: Transport::Udp(UdpDatagram {
+                    src_port: 40000 + port,
+                    dst_port: 53,
+                    payload: &[],
+                }),
+                ..decode(101, &ipv4_bytes(PROTO_UDP, 1, 0, &[], &udp_bytes(1, 2, b""))).expect("udp")
+            };
+            seen.insert(packet_hash(&p));
+        }
+        assert!(seen.len() > 1000, "{} distinct hashes", seen.len());
     }
 
     #[test]
