@@ -142,13 +142,19 @@ impl ProgressBar {
                     0.0
                 };
                 let filled = (pct / 5.0) as usize;
+                // Compressed inputs count their decompressed bytes, which outgrow the files'
+                // sizes: then only the amount is shown.
+                let of_total = if done <= total {
+                    format!(" / {}", total / 1_000_000)
+                } else {
+                    String::new()
+                };
                 eprint!(
-                    "\r[{}{}] {:5.1}%  {} / {} MB  {} connections  {:.0} MB/s ",
+                    "\r[{}{}] {:5.1}%  {}{of_total} MB  {} connections  {:.0} MB/s ",
                     "#".repeat(filled),
                     " ".repeat(20 - filled.min(20)),
                     pct,
                     done / 1_000_000,
-                    total / 1_000_000,
                     found.load(Ordering::Relaxed),
                     done as f64 / 1e6 / secs
                 );

@@ -1142,7 +1142,11 @@ mod tests {
                     dst_port: 53,
                     payload: &[],
                 }),
-                ..decode(101, &ipv4_bytes(PROTO_UDP, 1, 0, &[], &udp_bytes(1, 2, b""))).expect("udp")
+                ..decode(
+                    101,
+                    &ipv4_bytes(PROTO_UDP, 1, 0, &[], &udp_bytes(1, 2, b"")),
+                )
+                .expect("udp")
             };
             seen.insert(packet_hash(&p));
         }
