@@ -5,8 +5,9 @@
 use super::{Finding, Severity};
 use crate::chain::{self, ChainInput, ChainReport, Level, TrustStore};
 use crate::x509::CertInfo;
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::rc::Rc;
 
 /// What the certificate checks need from one connection.
 pub(super) struct Sent<'a> {
@@ -43,7 +44,7 @@ fn severity(l: Level) -> Severity {
 /// thousands of clients, and judging one costs tens of microseconds of signature checks.
 #[derive(Debug, Default)]
 pub struct ChainCache {
-    reports: HashMap<String, ChainReport>,
+    reports: FxHashMap<String, Rc<ChainReport>>,
 }
 
 /// Verdicts kept before the cache starts over.
@@ -101,17 +102,17 @@ fn analyze_cached(
     input: &ChainInput<'_>,
     infos: &[CertInfo],
     trust: &TrustStore,
-) -> ChainReport {
+) -> Rc<ChainReport> {
     let key = cache_key(input, infos);
     if let Some(r) = cache.borrow().reports.get(&key) {
-        return r.clone();
+        return Rc::clone(r);
     }
-    let report = chain::analyze(input, trust);
+    let report = Rc::new(chain::analyze(input, trust));
     let mut c = cache.borrow_mut();
     if c.reports.len() >= MAX_CACHED_CHAINS {
         c.reports.clear();
     }
-    c.reports.insert(key, report.clone());
+    c.reports.insert(key, Rc::clone(&report));
     report
 }
 
@@ -122,7 +123,7 @@ pub(super) fn judge_chain(
     later: Option<&Later>,
     infos: &mut [CertInfo],
     findings: &mut Vec<Finding>,
-) -> ChainReport {
+) {
     let side = if sent.server { "server" } else { "client" };
     let input = ChainInput {
         certs: sent.ders,
@@ -161,7 +162,6 @@ pub(super) fn judge_chain(
             findings.push(finding(f, side, sent.frame, Some(later.label.clone())));
         }
     }
-    report
 }
 
 fn finding(

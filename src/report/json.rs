@@ -76,9 +76,25 @@ impl Writer<'_> {
     }
 }
 
+/// The bytes JSON escapes: control characters, the quote and the backslash.
+const ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Whether JSON needs any of these bytes escaped: a control character, a quote or a
-/// backslash. Eight bytes at a time (a string is rarely long enough for wider words to pay).
+/// backslash. Short strings (keys, most values) by a table; longer ones eight bytes at a time.
 fn needs_escape(bytes: &[u8]) -> bool {
+    if bytes.len() < 16 {
+        return bytes.iter().any(|&b| ESCAPED[usize::from(b)]);
+    }
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Non-zero exactly when some byte of `x` is below `n` (n <= 128), or zero: "Bit Twiddling
@@ -98,10 +114,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
             return true;
         }
     }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    words.remainder().iter().any(|&b| ESCAPED[usize::from(b)])
 }
 
 /// An array or object being written; `variant`: inside `{"variant": …}`, one more brace to
