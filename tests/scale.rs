@@ -60,6 +60,26 @@ const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 const RST: u8 = 0x04;
 
+/// `n` SYNs to port 443 from distinct clients, all within one second of capture time: none
+/// of the connections can expire.
+fn never_closing(n: u32) -> Pcap {
+    let mut pcap = Pcap::new();
+    for i in 0..n {
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        pcap.tcp(
+            u64::from(i) * 4,
+            src,
+            [192, 0, 2, 1],
+            40000,
+            443,
+            i,
+            SYN,
+            &[],
+        );
+    }
+    pcap
+}
+
 /// Every record, as JSON, for one worker count and chunk size.
 fn records(name: &str, pcap: &[u8], threads: usize, chunk_bytes: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -80,21 +100,7 @@ fn records(name: &str, pcap: &[u8], threads: usize, chunk_bytes: usize) -> Vec<S
 #[test]
 fn a_quarter_million_open_connections_stay_within_the_flow_cap_and_say_so() {
     let n: u32 = 250_000;
-    let mut pcap = Pcap::new();
-    for i in 0..n {
-        // Distinct clients, all within one second of capture time: none can expire.
-        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
-        pcap.tcp(
-            u64::from(i) * 4,
-            src,
-            [192, 0, 2, 1],
-            40000,
-            443,
-            i,
-            SYN,
-            &[],
-        );
-    }
+    let pcap = never_closing(n);
     let mut reported = 0u64;
     let mut evicted = 0u64;
     let stats = analyze_bytes(
@@ -169,20 +175,7 @@ fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_st
 #[test]
 fn which_connections_the_flow_cap_evicts_does_not_depend_on_the_number_of_workers() {
     let n: u32 = 130_000;
-    let mut pcap = Pcap::new();
-    for i in 0..n {
-        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
-        pcap.tcp(
-            u64::from(i) * 4,
-            src,
-            [192, 0, 2, 1],
-            40000,
-            443,
-            i,
-            SYN,
-            &[],
-        );
-    }
+    let pcap = never_closing(n);
     let one = records("cap.pcap", &pcap.0, 1, 0);
     assert_eq!(one.len(), n as usize);
     let evicted = one
