@@ -7,9 +7,10 @@
 //! ```
 //!
 //! One module per stage, data flowing one way: a stage imports only stages to its left. This
-//! file drives the loop: [`analyze_input`] reads one capture and hands every connection record
-//! to a callback, in order of the connection's first packet. The CLI, tests and benches all use
-//! it.
+//! file and [`engine`] drive the loop: [`analyze_input`] reads one capture and hands every
+//! connection record to a callback, in order of the connection's first packet, on as many
+//! workers as [`Config::threads`] says; [`analyze_inputs`] does it for several inputs, side
+//! by side where that is faster. The CLI, tests and benches all use them.
 #![deny(unsafe_code)]
 
 pub mod capture;
