@@ -9,7 +9,7 @@
 //! With one worker (and for streamed input), one thread walks the frames and feeds its tables.
 //! With several, each thread both walks chunks and analyses its flows: a walker takes the next
 //! chunk (up to a window ahead of the slowest worker), decodes its frames and sorts them into one
-//! list per owner; once the chunks before it are confirmed ([`capture::Walker::continues`]: a
+//! list per owner; once the chunks before it are confirmed ([`Walker::continues`]: a
 //! chunk walked before its start was known is walked again when the guess was wrong), every
 //! owner takes its list. So every core walks, decodes and analyses, and a frame is read once.
 //!
