@@ -168,7 +168,7 @@ pub fn ja3s(sh: &ServerHello) -> Option<Ja3> {
 ///   FoxIO tool gives no fingerprint at all there; a string is more useful than none).
 /// - `d` when the SNI extension is present at all, even if its content does not parse.
 /// - counts leave GREASE out, keep SNI and ALPN, and stop at 99.
-/// - ALPN: see [`alpn_chars`].
+/// - ALPN: the first and last characters of the first protocol (see `alpn_chars` below).
 /// - an empty list hashes to `000000000000`; with no signature algorithms the extension
 ///   string has no trailing `_`.
 ///
