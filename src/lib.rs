@@ -249,11 +249,14 @@ fn shared_by_workers(input: &Input, config: &Config) -> bool {
     };
     let big = std::fs::metadata(path)
         .is_ok_and(|m| m.is_file() && m.len() >= 4 * config.chunk_bytes() as u64);
+    // Only a regular file is opened here: reading from a FIFO would take bytes from its reader.
+    if !big {
+        return false;
+    }
     let mut head = [0u8; 6];
-    let plain = std::fs::File::open(path)
+    std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .is_ok_and(|n| !capture::is_compressed(head.get(..n).unwrap_or_default()));
-    big && plain
+        .is_ok_and(|n| !capture::is_compressed(head.get(..n).unwrap_or_default()))
 }
 
 /// A run of inputs, one worker each, results passed on in input order. Returns false when
