@@ -169,7 +169,7 @@ pub fn map_plain(input: &Input) -> Result<Option<memmap2::Mmap>, Error> {
     }
 }
 
-#[allow(unsafe_code)] // memmap2 has no safe constructor; the only unsafe in the crate.
+#[allow(unsafe_code)] // memmap2 has no safe constructor; with `prefetch`, the only unsafe in the crate.
 fn map_file(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: the map is read-only and lives no longer than this read. If another process
     // truncates or rewrites the file while we read it, we may see changed bytes or take SIGBUS;
