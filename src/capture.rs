@@ -321,12 +321,13 @@ impl<'p> Walker<'p> {
                 Step::Need(_) | Step::Done => break,
             }
         }
-        Ok(w.successor(0, 0))
+        Ok(w.successor(0))
     }
 
     /// A walker that goes on from where this one ended: the same format state, an empty
-    /// summary whose position is `offset` and whose frame count starts at `frames`.
-    pub fn successor(&self, offset: u64, frames: u64) -> Self {
+    /// summary whose frame count starts at `frames` (its position is where [`Walker::walk`]
+    /// starts).
+    pub fn successor(&self, frames: u64) -> Self {
         let mut p = self.parser.clone();
         p.own_ts = false;
         p.leaned_on_last_ts = false;
@@ -334,7 +335,6 @@ impl<'p> Walker<'p> {
         p.summary = CaptureSummary {
             format: p.summary.format,
             frames,
-            bytes: offset,
             ..CaptureSummary::default()
         };
         Walker {
@@ -410,11 +410,6 @@ impl<'p> Walker<'p> {
     /// What the walk found so far.
     pub fn summary(&self) -> &CaptureSummary {
         &self.parser.summary
-    }
-
-    /// Frames this walk handed out.
-    pub fn frames_walked(&self) -> u64 {
-        self.parser.summary.frames.saturating_sub(self.base)
     }
 
     /// Adds what `next`, the walk of the chunk that follows, found; takes on its state.

@@ -904,23 +904,29 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
         }
     }
     match f.end {
-        EndReason::Evicted => findings.push(Finding {
-            id: "flow-evicted",
-            severity: Severity::Low,
-            message: "the flow table was full and this connection was reported before it ended; later packets may appear as a separate connection".into(),
-            frames: vec![], ..Default::default() }),
-        EndReason::Forced => findings.push(Finding {
-            id: "flow-evicted",
-            severity: Severity::Low,
-            message: format!("more than {} later connections were waiting behind this one to be reported in order, so it was reported before it ended; later packets may appear as a separate connection", crate::flow::MAX_WAITING),
-            frames: vec![], ..Default::default() }),
+        EndReason::Evicted | EndReason::Forced => {
+            let why = if f.end == EndReason::Evicted {
+                "the flow table was full".to_string()
+            } else {
+                format!("more than {} later connections were waiting behind this one to be reported in order", crate::flow::MAX_WAITING)
+            };
+            findings.push(Finding {
+                id: "flow-evicted",
+                severity: Severity::Low,
+                message: format!("{why}, so this connection was reported before it ended; later packets may appear as a separate connection"),
+                frames: vec![], ..Default::default() });
+        }
         EndReason::EndOfCapture => {
             if let Some(t) = &capture.truncated {
                 findings.push(Finding {
                     id: "truncated-capture",
                     severity: Severity::Low,
-                    message: format!("the capture file is cut short ({t}); this connection may have gone on"),
-                    frames: vec![], ..Default::default() });
+                    message: format!(
+                        "the capture file is cut short ({t}); this connection may have gone on"
+                    ),
+                    frames: vec![],
+                    ..Default::default()
+                });
             }
         }
         EndReason::Timeout | EndReason::Reused => {}

@@ -628,7 +628,7 @@ impl<'a, 'p> Shared<'a, 'p> {
         }
         let frames = self.chain.summary().frames;
         if k == self.confirmed {
-            let w = self.chain.successor(self.chain_end as u64, frames);
+            let w = self.chain.successor(frames);
             Some((k, w, Some(self.chain_end)))
         } else {
             // Frame numbers in a guessed walk count from the chunk's start.
@@ -637,7 +637,7 @@ impl<'a, 'p> Shared<'a, 'p> {
             } else {
                 &self.chain
             };
-            Some((k, known.successor(0, 0), None))
+            Some((k, known.successor(0), None))
         }
     }
 
@@ -669,13 +669,9 @@ impl<'a, 'p> Shared<'a, 'p> {
             let walked = if right {
                 walked
             } else if empty {
-                Walked::nothing(
-                    self.chain.successor(chain_end as u64, frames),
-                    chain_end,
-                    workers,
-                )
+                Walked::nothing(self.chain.successor(frames), chain_end, workers)
             } else {
-                let w = self.chain.successor(chain_end as u64, frames);
+                let w = self.chain.successor(frames);
                 let lists = self.lists(workers);
                 walk_chunk(bytes, w, Some(chain_end), chain_end, until, lists)?
             };
