@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use tlsmortem::capture;
 use tlsmortem::engine;
 use tlsmortem::flow::FlowTable;
+use tlsmortem::proto::tls::Conversation;
 use tlsmortem::report::{Needs, Prepared};
-use tlsmortem::tls::Conversation;
 
 // The command line's allocator, so that the figures are the command's.
 #[global_allocator]
@@ -56,7 +56,7 @@ fn stages(c: &mut Criterion) {
             let mut n = 0u64;
             for (name, bytes) in &inputs {
                 let _ = capture::read_bytes(name, bytes, &mut |f| {
-                    if tlsmortem::wire::decode(f.link_type, f.data).is_ok() {
+                    if tlsmortem::net::decode(f.link_type, f.data).is_ok() {
                         n += 1;
                     }
                 });
@@ -71,7 +71,7 @@ fn stages(c: &mut Criterion) {
                 let mut tables: Vec<FlowTable<Conversation>> =
                     (0..engine::SHARDS).map(|_| FlowTable::new()).collect();
                 let _ = capture::read_bytes(name, bytes, &mut |f| {
-                    if let Ok(p) = tlsmortem::wire::decode(f.link_type, f.data) {
+                    if let Ok(p) = tlsmortem::net::decode(f.link_type, f.data) {
                         if let Some(t) = tables.get_mut(engine::shard_of(&p)) {
                             t.packet(&p, f.number, f.ts);
                             t.drain_finished(&mut |_| n += 1);

@@ -14,25 +14,18 @@
 #![deny(unsafe_code)]
 
 pub mod capture;
-pub mod chain;
-pub mod diagnose;
-pub mod dtls;
 pub mod engine;
 pub mod error;
-pub mod fingerprint;
 pub mod flow;
-pub mod forensics;
-pub mod quic;
-pub mod reassembly;
+pub mod judge;
+pub mod net;
+pub mod proto;
 pub mod report;
-pub mod starttls;
-pub mod tls;
-pub mod wire;
 pub mod x509;
 
 pub use capture::Input;
-pub use diagnose::Connection;
 pub use error::Error;
+pub use judge::Connection;
 
 use capture::CaptureSummary;
 use std::collections::BTreeMap;
@@ -49,9 +42,9 @@ pub struct Config {
     /// Bytes of capture walked so far, for a progress display.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     /// Trust anchors for certificate chains; `None` means Mozilla's (webpki-roots).
-    pub trust: Option<std::sync::Arc<chain::TrustStore>>,
+    pub trust: Option<std::sync::Arc<x509::chain::TrustStore>>,
     /// Also judge certificate validity at this moment (`--now`, `--at`).
-    pub later: Option<diagnose::Later>,
+    pub later: Option<judge::Later>,
     /// Which connections to report.
     pub filter: Filter,
     /// Bytes per chunk of capture; 0 means [`engine::CHUNK_BYTES`]. Tests set small values to
@@ -105,11 +98,11 @@ impl Filter {
 }
 
 /// Mozilla's roots, built once per process.
-pub(crate) fn mozilla_roots() -> std::sync::Arc<chain::TrustStore> {
-    static ROOTS: std::sync::OnceLock<std::sync::Arc<chain::TrustStore>> =
+pub(crate) fn mozilla_roots() -> std::sync::Arc<x509::chain::TrustStore> {
+    static ROOTS: std::sync::OnceLock<std::sync::Arc<x509::chain::TrustStore>> =
         std::sync::OnceLock::new();
     ROOTS
-        .get_or_init(|| std::sync::Arc::new(chain::TrustStore::mozilla()))
+        .get_or_init(|| std::sync::Arc::new(x509::chain::TrustStore::mozilla()))
         .clone()
 }
 

@@ -16,11 +16,11 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tlsmortem::chain::TrustStore;
-use tlsmortem::diagnose::{Later, Severity};
+use tlsmortem::judge::{Later, Severity};
 use tlsmortem::report::{
     ChainExport, JsonLines, Prepared, Reporter, SummaryJson, SummaryText, Text,
 };
+use tlsmortem::x509::chain::TrustStore;
 use tlsmortem::{analyze_inputs, Config, Filter, Input};
 
 #[derive(Parser, Debug)]

@@ -4,7 +4,7 @@
 //! namespace captures of `captures/netns/` (`truth.json` says how each was made).
 
 use serde_json::Value;
-use tlsmortem::diagnose::Connection;
+use tlsmortem::judge::Connection;
 use tlsmortem::report::{
     Aggregates, Prepared, Reporter, SummaryJson, Text, MAX_DETAILED, MAX_SUMMARY_ROWS,
     MAX_TABLE_LINES,

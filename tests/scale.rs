@@ -139,7 +139,7 @@ fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_st
     pcap.tcp(0, c, s, 50000, 443, 1000, SYN, &[]);
     // Every segment lies beyond a hole at the start of the stream that never fills.
     let chunk = [0x16u8; 1000];
-    let segments = 4 * tlsmortem::reassembly::MAX_PENDING_BYTES / chunk.len();
+    let segments = 4 * tlsmortem::flow::reassembly::MAX_PENDING_BYTES / chunk.len();
     for i in 0..segments {
         pcap.tcp(
             10 + i as u64,
@@ -169,7 +169,9 @@ fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_st
     assert!(ids.contains(&"bytes-missing"), "{ids:?}");
     // Every packet is counted even after the direction was given up and nothing is buffered.
     assert_eq!(conns[0].tcp.client_packets as usize, segments + 1);
-    assert!(conns[0].tcp.out_of_order as usize * 1000 > tlsmortem::reassembly::MAX_PENDING_BYTES);
+    assert!(
+        conns[0].tcp.out_of_order as usize * 1000 > tlsmortem::flow::reassembly::MAX_PENDING_BYTES
+    );
 }
 
 #[test]

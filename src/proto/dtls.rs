@@ -25,8 +25,8 @@
 //! does not decide who is client (the caller does: the sender of the first ClientHello) and
 //! does not split one 5-tuple into several conversations. It never panics on any input.
 
-use crate::reassembly::Origin;
-use crate::tls::{self, content, hs, Event, Located, MAX_EVENTS};
+use crate::flow::reassembly::Origin;
+use crate::proto::tls::{self, content, hs, Event, Located, MAX_EVENTS};
 use std::collections::BTreeSet;
 use tls_parser::{
     parse_tls_handshake_certificaterequest, parse_tls_handshake_msg_certificate,
@@ -1191,10 +1191,10 @@ mod tests {
         let mut by_tuple: HashMap<Key, usize> = HashMap::new();
         let mut all: Vec<Tracked> = Vec::new();
         let _ = crate::capture::read_bytes("corpus", bytes, &mut |frame| {
-            let Ok(pkt) = crate::wire::decode(frame.link_type, frame.data) else {
+            let Ok(pkt) = crate::net::decode(frame.link_type, frame.data) else {
                 return;
             };
-            let crate::wire::Transport::Udp(udp) = pkt.transport else {
+            let crate::net::Transport::Udp(udp) = pkt.transport else {
                 return;
             };
             let a = (pkt.src, udp.src_port);

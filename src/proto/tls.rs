@@ -19,10 +19,10 @@
 //! not decrypt, and does not judge certificates: it passes their DER on.
 
 use crate::capture::Timestamp;
-use crate::dtls::{self, DtlsConn};
+use crate::flow::reassembly::{Delivery, Origin};
 use crate::flow::FlowApp;
-use crate::quic::{self, QuicConn};
-use crate::reassembly::{Delivery, Origin};
+use crate::proto::dtls::{self, DtlsConn};
+use crate::proto::quic::{self, QuicConn};
 use tls_parser::{
     parse_tls_extension_alpn_content, parse_tls_extension_ec_point_formats_content,
     parse_tls_extension_elliptic_curves_content, parse_tls_extension_signature_algorithms_content,

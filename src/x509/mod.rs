@@ -7,6 +7,8 @@
 //! Chain building and trust decisions are not made here yet: this stage only describes each
 //! certificate as sent.
 
+pub mod chain;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
@@ -58,7 +60,7 @@ pub fn dns_names(names: &[GeneralName<'_>]) -> Vec<String> {
 
 /// Hex of a SHA-256 digest.
 pub fn sha256_hex(der: &[u8]) -> String {
-    crate::tls::hex(&Sha256::digest(der))
+    crate::proto::tls::hex(&Sha256::digest(der))
 }
 
 /// RFC 3339 UTC with a `Z`, seconds precision.
@@ -128,7 +130,7 @@ mod tests {
 
     #[test]
     fn every_prefix_of_a_certificate_is_handled_without_panic() {
-        let der = include_bytes!("../tests/data/leaf.der");
+        let der = include_bytes!("../../tests/data/leaf.der");
         for cut in 0..der.len() {
             let c = CertInfo::from_der(&der[..cut]);
             assert_eq!(c.size, cut);

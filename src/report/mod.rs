@@ -20,7 +20,7 @@
 
 mod json;
 
-use crate::diagnose::{Connection, EndpointOut, Severity};
+use crate::judge::{Connection, EndpointOut, Severity};
 use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

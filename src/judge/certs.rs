@@ -3,7 +3,7 @@
 //! findings; says what TLS 1.3 hides and what an abbreviated handshake leaves to judge.
 
 use super::{Finding, Severity};
-use crate::chain::{self, ChainInput, ChainReport, Level, TrustStore};
+use crate::x509::chain::{self, ChainInput, ChainReport, Level, TrustStore};
 use crate::x509::CertInfo;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;

@@ -14,8 +14,8 @@
 //! the low nibbles. The functions are pure: no I/O, no clock, the same hello always gives the
 //! same strings. JA4S, JA4X and the other FoxIO-licensed JA4+ methods are deliberately not here.
 
-use crate::tls::{hex, push_hex};
-use crate::tls::{ClientHello, ServerHello};
+use crate::proto::tls::{hex, push_hex};
+use crate::proto::tls::{ClientHello, ServerHello};
 use md5::{Digest, Md5};
 use rustc_hash::FxHashMap;
 use sha2::Sha256;
@@ -631,8 +631,8 @@ mod tests {
         use super::super::*;
         use crate::capture;
         use crate::flow::{FlowApp, FlowTable};
-        use crate::tls::{Conversation, Event};
-        use crate::wire;
+        use crate::net;
+        use crate::proto::tls::{Conversation, Event};
         use serde_json::Value;
         use std::collections::BTreeMap;
         use std::path::{Path, PathBuf};
@@ -677,7 +677,7 @@ mod tests {
             let mut table: FlowTable<Conversation> = FlowTable::new();
             let mut flows = Vec::new();
             let read = capture::read_bytes(name, bytes, &mut |frame| {
-                if let Ok(pkt) = wire::decode(frame.link_type, frame.data) {
+                if let Ok(pkt) = net::decode(frame.link_type, frame.data) {
                     table.packet(&pkt, frame.number, frame.ts);
                     table.drain_finished(&mut |f| flows.push(*f));
                 }

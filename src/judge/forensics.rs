@@ -25,7 +25,7 @@
 
 use crate::capture::Timestamp;
 use crate::flow::{Flow, TcpEvent};
-use crate::wire::flags;
+use crate::net::flags;
 use serde::Serialize;
 
 /// One piece of evidence, with both sides of the comparison.

@@ -11,16 +11,17 @@
 
 use crate::capture::Timestamp;
 mod certs;
+pub mod forensics;
 
-use crate::chain::TrustStore;
-use crate::fingerprint;
 use crate::flow::{EndReason, Flow, TcpEvent};
-use crate::forensics::{self, Culprit};
-use crate::starttls;
-use crate::tls::{self, hex, ClientHello, Conversation, Datagrams, Event, ServerHello};
-use crate::wire::flags;
+use crate::net::flags;
+use crate::proto::fingerprint;
+use crate::proto::starttls;
+use crate::proto::tls::{self, hex, ClientHello, Conversation, Datagrams, Event, ServerHello};
+use crate::x509::chain::TrustStore;
 use crate::x509::CertInfo;
 pub use certs::{ChainCache, Later};
+use forensics::Culprit;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -473,7 +474,7 @@ pub fn is_interesting(flow: &Flow<Conversation>) -> bool {
         && starttls::detect(plaintext_side(&d[c]), plaintext_side(&d[1 - c])).is_some()
 }
 
-fn plaintext_side(d: &crate::tls::Direction) -> starttls::Side<'_> {
+fn plaintext_side(d: &crate::proto::tls::Direction) -> starttls::Side<'_> {
     starttls::Side {
         bytes: &d.plaintext,
         chunks: &d.plaintext_chunks,
@@ -706,7 +707,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
                 ..Default::default()
             });
         }
-        let tls13 = crate::tls::is_tls13_version(v);
+        let tls13 = crate::proto::tls::is_tls13_version(v);
         let resumed = if tls13 {
             sh.extensions.contains(&41)
         } else {
@@ -880,7 +881,7 @@ fn capture_quality(cx: &Ctx<'_>, capture: &CaptureFacts, findings: &mut Vec<Find
             findings.push(Finding {
                 id: "reassembly-cap",
                 severity: Severity::Low,
-                message: format!("out-of-order data from the {who} exceeded the reassembly cap ({} KiB); the oldest hole was given up", crate::reassembly::MAX_PENDING_BYTES / 1024),
+                message: format!("out-of-order data from the {who} exceeded the reassembly cap ({} KiB); the oldest hole was given up", crate::flow::reassembly::MAX_PENDING_BYTES / 1024),
                 frames: vec![], ..Default::default() });
         }
         if st.overlap_conflicts > 0 {
@@ -1112,13 +1113,15 @@ fn tls13_rejection(
     encrypted: [Option<u64>; 2],
     len: [Option<u16>; 2],
 ) -> Option<u64> {
-    if !sh.is_some_and(|s| crate::tls::is_tls13_version(s.version)) {
+    if !sh.is_some_and(|s| crate::proto::tls::is_tls13_version(s.version)) {
         return None;
     }
     let (frame, len) = (encrypted[0]?, len[0]?);
     let last = cx.flow.app.dirs[cx.client].last_record?;
     // A Finished is at least 32 + 4 + 1 + 16 = 53 bytes: anything shorter is not one.
-    (len < 53 && last.frame == frame && last.content_type == crate::tls::content::APPLICATION_DATA)
+    (len < 53
+        && last.frame == frame
+        && last.content_type == crate::proto::tls::content::APPLICATION_DATA)
         .then_some(frame)
 }
 

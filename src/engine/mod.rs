@@ -28,10 +28,10 @@
 //! that owns the flow; only the merging runs on the calling thread.
 
 use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
-use crate::diagnose::{self, CaptureFacts, Connection};
 use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
-use crate::tls::Conversation;
-use crate::wire::{self, Packet, Skip};
+use crate::judge::{self, CaptureFacts, Connection};
+use crate::net::{self, Packet, Skip};
+use crate::proto::tls::Conversation;
 use crate::{Config, InputStats};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
@@ -62,7 +62,7 @@ const NS_PER_SEC: i64 = 1_000_000_000;
 /// The flow table a packet's flow lives in: the same for both directions.
 pub fn shard_of(pkt: &Packet<'_>) -> usize {
     // The top bits are the best mixed; SHARDS is a power of two.
-    (wire::packet_hash(pkt) >> (64 - SHARDS.trailing_zeros())) as usize
+    (net::packet_hash(pkt) >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
 /// Frames that gave no packet, by reason; counted without allocating.
@@ -115,8 +115,8 @@ struct Out<'c, T> {
 
 impl<T> Out<'_, T> {
     fn flow(&mut self, flow: Box<Flow<Conversation>>) {
-        if self.config.all_flows || diagnose::is_interesting(&flow) {
-            let c = diagnose::connection(&flow, &self.facts);
+        if self.config.all_flows || judge::is_interesting(&flow) {
+            let c = judge::connection(&flow, &self.facts);
             if self.config.filter.keeps(&c) {
                 self.kept += 1;
                 self.records.push((c.first_frame, (self.prepare)(c)));
@@ -414,7 +414,7 @@ pub fn inline<T>(
             step(&mut owner, &mut chunk, sink);
         }
         owner.clock(f.ts);
-        match wire::decode(f.link_type, f.data) {
+        match net::decode(f.link_type, f.data) {
             Ok(pkt) => {
                 decoded += 1;
                 owner.packet(shard_of(&pkt), &pkt, f.number, f.ts);
@@ -527,7 +527,7 @@ fn walk_chunk<'a, 'p>(
                 second = s;
                 marks.push((index, f.ts));
             }
-            match wire::decode(f.link_type, f.data) {
+            match net::decode(f.link_type, f.data) {
                 Ok(packet) => {
                     *decoded += 1;
                     let shard = shard_of(&packet);

@@ -2,7 +2,7 @@
 //! if any, out.
 //!
 //! Takes what the TLS stage kept of each direction before its first TLS record
-//! ([`crate::tls::Direction::plaintext`], at most [`crate::tls::MAX_PLAINTEXT`] bytes, with the
+//! ([`crate::proto::tls::Direction::plaintext`], at most [`crate::proto::tls::MAX_PLAINTEXT`] bytes, with the
 //! frame each chunk started in) and recognises, by content and not by port, the upgrade
 //! dialogues of SMTP and NNTP (`STARTTLS`, RFC 3207 / RFC 4642), IMAP (`tag STARTTLS`, RFC 9051
 //! §6.2.1), POP3 (`STLS`, RFC 2595 §4), FTP (`AUTH TLS`, RFC 4217 §4), XMPP (`<starttls/>`, RFC
@@ -19,7 +19,7 @@
 //! upgrade was wise (opportunistic vs required), and does not look for STARTTLS command
 //! injection beyond noticing TLS bytes glued to the command.
 
-use crate::tls::{looks_like_record_start, PlaintextChunk};
+use crate::proto::tls::{looks_like_record_start, PlaintextChunk};
 
 /// One direction's plaintext phase, as the TLS stage kept it.
 #[derive(Debug, Clone, Copy)]
@@ -1455,15 +1455,19 @@ mod tests {
     /// flows with each one's (client, server) direction indices.
     fn corpus_flows(
         file: &str,
-    ) -> Vec<(crate::flow::Flow<crate::tls::Conversation>, usize, usize)> {
+    ) -> Vec<(
+        crate::flow::Flow<crate::proto::tls::Conversation>,
+        usize,
+        usize,
+    )> {
         use crate::flow::{Flow, FlowTable};
-        use crate::tls::Conversation;
+        use crate::proto::tls::Conversation;
         let path = format!("{}/../shared/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
         let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut table: FlowTable<Conversation> = FlowTable::new();
         let mut flows: Vec<Flow<Conversation>> = Vec::new();
         crate::capture::read_bytes(file, &data, &mut |frame| {
-            if let Ok(pkt) = crate::wire::decode(frame.link_type, frame.data) {
+            if let Ok(pkt) = crate::net::decode(frame.link_type, frame.data) {
                 table.packet(&pkt, frame.number, frame.ts);
                 table.drain_finished(&mut |f| flows.push(*f));
             }
@@ -1480,7 +1484,7 @@ mod tests {
             .collect()
     }
 
-    fn side_of(d: &crate::tls::Direction) -> Side<'_> {
+    fn side_of(d: &crate::proto::tls::Direction) -> Side<'_> {
         Side {
             bytes: &d.plaintext,
             chunks: &d.plaintext_chunks,

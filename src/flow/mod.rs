@@ -17,9 +17,11 @@
 //! (so that every table of a sharded capture sweeps at the same moments). It does not look at
 //! payload bytes.
 
+pub mod reassembly;
+
 use crate::capture::Timestamp;
-use crate::reassembly::{Delivery, HalfStream, Origin, Seq};
-use crate::wire::{flags, IpFacts, Packet, TcpOptions, TcpSegment, Transport, UdpDatagram};
+use crate::flow::reassembly::{Delivery, HalfStream, Origin, Seq};
+use crate::net::{flags, IpFacts, Packet, TcpOptions, TcpSegment, Transport, UdpDatagram};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -25,9 +25,9 @@
 //! wire), does not read short-header packets, and does not follow connection migration. It
 //! never panics on any input: every length is checked, every buffer has a named cap.
 
-use crate::reassembly::Origin;
-use crate::tls::hex;
-use crate::tls::{self, Event, Located};
+use crate::flow::reassembly::Origin;
+use crate::proto::tls::hex;
+use crate::proto::tls::{self, Event, Located};
 use ring::aead::{self, quic as hp};
 use ring::hkdf;
 
@@ -1963,10 +1963,10 @@ mod tests {
         let mut by_tuple: HashMap<Key, Vec<usize>> = HashMap::new();
         let mut all: Vec<Tracked> = Vec::new();
         let _ = crate::capture::read_bytes("corpus", bytes, &mut |frame| {
-            let Ok(pkt) = crate::wire::decode(frame.link_type, frame.data) else {
+            let Ok(pkt) = crate::net::decode(frame.link_type, frame.data) else {
                 return;
             };
-            let crate::wire::Transport::Udp(udp) = pkt.transport else {
+            let crate::net::Transport::Udp(udp) = pkt.transport else {
                 return;
             };
             let a = (pkt.src, udp.src_port);
