@@ -21,6 +21,7 @@ pub mod judge;
 pub mod net;
 pub mod proto;
 pub mod report;
+pub mod text;
 pub mod x509;
 
 pub use capture::Input;

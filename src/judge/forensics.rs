@@ -26,6 +26,7 @@
 use crate::capture::Timestamp;
 use crate::flow::{Flow, TcpEvent};
 use crate::net::flags;
+use crate::text::ms;
 use serde::Serialize;
 
 /// One piece of evidence, with both sides of the comparison.
@@ -74,10 +75,6 @@ pub struct Judgement {
 const FORGED_SCORE: f64 = 3.0;
 /// A round trip shorter than this says nothing about where a packet came from.
 const MIN_USEFUL_RTT_NS: i64 = 2_000_000;
-
-fn ms(ns: i64) -> f64 {
-    (ns as f64 / 1e4).round() / 100.0
-}
 
 /// Judges `cut`, the RST or FIN that ended a handshake whose ClientHello left at `ch_ts`.
 /// `client` is the client side index.

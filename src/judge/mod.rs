@@ -10,6 +10,7 @@
 //! Nothing here reads the wall clock.
 
 use crate::capture::Timestamp;
+use crate::text::{hex, ms, printable, rfc3339};
 mod certs;
 pub mod forensics;
 
@@ -17,7 +18,7 @@ use crate::flow::{EndReason, Flow, TcpEvent};
 use crate::net::flags;
 use crate::proto::fingerprint;
 use crate::proto::starttls;
-use crate::proto::tls::{self, hex, ClientHello, Conversation, Datagrams, Event, ServerHello};
+use crate::proto::tls::{self, ClientHello, Conversation, Datagrams, Event, ServerHello};
 use crate::x509::chain::TrustStore;
 use crate::x509::CertInfo;
 pub use certs::{ChainCache, Later};
@@ -227,57 +228,6 @@ pub struct CaptureFacts {
     pub certs: std::cell::RefCell<certs::CertCache>,
     /// Fingerprints of hellos this worker already saw.
     pub fingerprints: std::cell::RefCell<fingerprint::Cache>,
-}
-
-/// RFC 3339 UTC with the capture's sub-second precision (nanoseconds, trailing zeros trimmed),
-/// as `time`'s `Rfc3339` format writes it. The calendar comes from `time`; the digits are
-/// written here because its general-purpose formatter costs more than the rest of a record's
-/// timestamps together.
-pub fn rfc3339(ts: Timestamp) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let (year, month, day) = t.to_calendar_date();
-    let (hour, minute, second, nanos) = t.to_hms_nano();
-    // Nanoseconds in an i64 reach from year 1677 to 2262: always four digits.
-    let year = year.unsigned_abs();
-    let mut out = String::with_capacity(30);
-    for (n, width, after) in [
-        (year, 4, '-'),
-        (u32::from(u8::from(month)), 2, '-'),
-        (u32::from(day), 2, 'T'),
-        (u32::from(hour), 2, ':'),
-        (u32::from(minute), 2, ':'),
-        (u32::from(second), 2, '.'),
-    ] {
-        push_padded(&mut out, n, width);
-        out.push(after);
-    }
-    if nanos == 0 {
-        out.pop();
-    } else {
-        let (mut frac, mut width) = (nanos, 9);
-        while frac % 10 == 0 {
-            frac /= 10;
-            width -= 1;
-        }
-        push_padded(&mut out, frac, width);
-    }
-    out.push('Z');
-    out
-}
-
-/// Appends `n` in decimal, zero-padded to `width` digits.
-fn push_padded(out: &mut String, n: u32, width: usize) {
-    let mut digits = itoa::Buffer::new();
-    let d = digits.format(n);
-    for _ in d.len()..width {
-        out.push('0');
-    }
-    out.push_str(d);
-}
-
-fn ms(ns: i64) -> f64 {
-    (ns as f64 / 1e4).round() / 100.0
 }
 
 pub fn version_name(v: u16) -> &'static str {
@@ -799,21 +749,6 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         verdict,
         findings,
     }
-}
-
-fn printable(b: &[u8]) -> String {
-    let text: String = b
-        .iter()
-        .map(|&c| {
-            if (0x20..0x7f).contains(&c) {
-                c as char
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    let hex: Vec<String> = b.iter().take(8).map(|c| format!("{c:02x}")).collect();
-    format!("\"{text}\" ({})", hex.join(" "))
 }
 
 fn tcp_out(cx: &Ctx<'_>) -> TcpOut {
@@ -1392,48 +1327,4 @@ fn verdict(
         ),
         None,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What `time`'s own RFC 3339 formatter writes, or "" where it cannot.
-    fn by_time(ns: i64) -> String {
-        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn timestamps_are_written_as_the_time_crate_writes_rfc_3339() {
-        let mut cases = vec![
-            0,
-            1,
-            -1,
-            999_999_999,
-            1_000_000_000,
-            1_700_000_000_123_456_789,
-            1_700_000_000_100_000_000,
-            1_700_000_000_000_000_010,
-            // Nanoseconds in an i64 reach from 1677 to 2262.
-            i64::MAX,
-            i64::MIN,
-        ];
-        // A spread over the whole range, with every sub-second precision.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let ns = x as i64;
-            cases.push(ns);
-            cases.push(ns / 1_000 * 1_000);
-            cases.push(ns / 1_000_000_000 * 1_000_000_000);
-        }
-        for ns in cases {
-            assert_eq!(rfc3339(Timestamp(ns)), by_time(ns), "{ns}");
-        }
-    }
 }

@@ -14,8 +14,8 @@
 //! the low nibbles. The functions are pure: no I/O, no clock, the same hello always gives the
 //! same strings. JA4S, JA4X and the other FoxIO-licensed JA4+ methods are deliberately not here.
 
-use crate::proto::tls::{hex, push_hex};
 use crate::proto::tls::{ClientHello, ServerHello};
+use crate::text::{hex, push_hex};
 use md5::{Digest, Md5};
 use rustc_hash::FxHashMap;
 use sha2::Sha256;

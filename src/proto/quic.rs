@@ -26,8 +26,8 @@
 //! never panics on any input: every length is checked, every buffer has a named cap.
 
 use crate::flow::reassembly::Origin;
-use crate::proto::tls::hex;
 use crate::proto::tls::{self, Event, Located};
+use crate::text::hex;
 use ring::aead::{self, quic as hp};
 use ring::hkdf;
 

@@ -983,22 +983,6 @@ impl FlowApp for Conversation {
     }
 }
 
-/// Lowercase hex of bytes (connection IDs, digests), no separators.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut s, bytes);
-    s
-}
-
-/// Appends the lower-case hex of `bytes` to `out`.
-pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-}
-
 fn record_len(h: &[u8]) -> usize {
     match h {
         [_, _, _, a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),

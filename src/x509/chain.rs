@@ -579,7 +579,7 @@ fn subject_of(c: &X509Certificate<'_>) -> String {
 }
 
 fn date(secs: i64) -> String {
-    crate::x509::rfc3339_secs(secs).unwrap_or_else(|| format!("@{secs}"))
+    crate::text::rfc3339_secs(secs).unwrap_or_else(|| format!("@{secs}"))
 }
 
 // ---------------------------------------------------------------------------------------------

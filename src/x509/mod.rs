@@ -60,14 +60,7 @@ pub fn dns_names(names: &[GeneralName<'_>]) -> Vec<String> {
 
 /// Hex of a SHA-256 digest.
 pub fn sha256_hex(der: &[u8]) -> String {
-    crate::proto::tls::hex(&Sha256::digest(der))
-}
-
-/// RFC 3339 UTC with a `Z`, seconds precision.
-pub fn rfc3339_secs(secs: i64) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(secs).ok()?;
-    t.format(&time::format_description::well_known::Rfc3339)
-        .ok()
+    crate::text::hex(&Sha256::digest(der))
 }
 
 impl CertInfo {
@@ -97,8 +90,8 @@ impl CertInfo {
                 info.serial = Some(cert.raw_serial_as_string());
                 let v = cert.validity();
                 let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
-                info.not_before = rfc3339_secs(nb);
-                info.not_after = rfc3339_secs(na);
+                info.not_before = crate::text::rfc3339_secs(nb);
+                info.not_after = crate::text::rfc3339_secs(na);
                 info.validity_secs = Some((nb, na));
                 match cert.subject_alternative_name() {
                     Ok(Some(san)) => info.san_dns = dns_names(&san.value.general_names),
