@@ -20,6 +20,7 @@ pub mod flow;
 pub mod judge;
 pub mod net;
 pub mod proto;
+pub mod record;
 pub mod report;
 pub mod text;
 pub mod x509;

@@ -1,0 +1,202 @@
+//! record: one connection as the JSON contract in the README describes it, and its parts.
+//!
+//! Plain data (`serde::Serialize`), built by the judge stage and printed by the report stage;
+//! nothing here decides anything.
+
+use crate::proto::starttls;
+use crate::x509::CertInfo;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// How bad a finding is; `--fail-on` compares against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Info,
+    Low,
+    Medium,
+    High,
+}
+
+/// One thing worth knowing about a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Finding {
+    /// Stable kebab-case id.
+    pub id: &'static str,
+    pub severity: Severity,
+    /// What was seen and what to do, in one or two sentences.
+    pub message: String,
+    /// Frames that show it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<u64>,
+    /// The facts behind it, each with both sides of a comparison.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// What to check or fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+    /// Whose certificates a chain finding is about: "server" or "client".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<&'static str>,
+    /// For validity judged at `--now` or `--at`: that moment; absent when judged at capture time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointOut {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientHelloOut {
+    pub frame: u64,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub legacy_version: u16,
+    pub cipher_suites: Vec<u16>,
+    pub supported_versions: Vec<u16>,
+    pub extensions: Vec<u16>,
+    pub supported_groups: Vec<u16>,
+    pub ec_point_formats: Vec<u8>,
+    pub signature_algorithms: Vec<u16>,
+    pub key_share_groups: Vec<u16>,
+    pub compression_methods: Vec<u8>,
+    pub session_id_length: usize,
+    pub psk: bool,
+    pub early_data: bool,
+    pub ech: bool,
+    pub sslv2: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sslv2_cipher_specs: Vec<u32>,
+    /// JA3 (tshark convention: GREASE left out); absent for SSLv2-format hellos.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3_full: Option<String>,
+    pub ja4: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerHelloOut {
+    pub frame: u64,
+    pub version: u16,
+    pub version_name: &'static str,
+    pub legacy_version: u16,
+    pub cipher_suite: u16,
+    pub cipher_suite_name: Option<&'static str>,
+    pub alpn: Option<String>,
+    pub extensions: Vec<u16>,
+    pub key_share_group: Option<u16>,
+    pub compression_method: u8,
+    pub session_id_length: usize,
+    pub hello_retry_request: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s_full: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertOut {
+    pub frame: u64,
+    pub from: &'static str,
+    pub level: Option<u8>,
+    pub description: Option<u8>,
+    pub description_name: Option<&'static str>,
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpPacketOut {
+    pub frame: u64,
+    pub time: String,
+    pub from: &'static str,
+    pub flags: String,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub tsval: Option<u32>,
+    pub tsecr: Option<u32>,
+    pub payload_len: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpOut {
+    pub syn: bool,
+    pub syn_ack: bool,
+    /// SYN → handshake-completing ACK, about one round trip wherever the capture was taken.
+    pub rtt_ms: Option<f64>,
+    pub syn_to_syn_ack_ms: Option<f64>,
+    pub syn_ack_to_ack_ms: Option<f64>,
+    pub client_syn: Option<TcpPacketOut>,
+    pub server_syn_ack: Option<TcpPacketOut>,
+    pub resets: Vec<TcpPacketOut>,
+    pub fins: Vec<TcpPacketOut>,
+    pub client_packets: u64,
+    pub server_packets: u64,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    pub missing_bytes: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub id: &'static str,
+    /// For a handshake cut by RST/FIN: who most likely did it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The verdict in plain words.
+    pub summary: String,
+}
+
+/// One connection, as the JSON contract in the README describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Connection {
+    pub capture: String,
+    pub transport: &'static str,
+    pub client: EndpointOut,
+    pub server: EndpointOut,
+    pub start: String,
+    pub end: String,
+    pub first_frame: u64,
+    pub client_hello: Option<ClientHelloOut>,
+    pub server_hello: Option<ServerHelloOut>,
+    /// Later hellos on the same connection (after HelloRetryRequest, renegotiation in clear).
+    pub more_client_hellos: Vec<ClientHelloOut>,
+    pub more_server_hellos: Vec<ServerHelloOut>,
+    pub server_certificates: Vec<CertInfo>,
+    pub client_certificates: Vec<CertInfo>,
+    pub alerts: Vec<AlertOut>,
+    /// ServerKeyExchange named group (TLS ≤ 1.2 ECDHE).
+    pub key_exchange_group: Option<u16>,
+    /// QUIC connection facts (UDP connections carrying QUIC).
+    pub quic: Option<QuicOut>,
+    /// The plaintext upgrade before TLS (STARTTLS, SSLRequest, …).
+    pub starttls: Option<starttls::Upgrade>,
+    pub tcp: TcpOut,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+}
+
+/// The QUIC facts of a UDP connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuicOut {
+    pub version: Option<u32>,
+    /// The client's original Destination Connection ID (hex): the Initial keys come from it.
+    pub dcid: String,
+    pub client_scid: String,
+    pub server_scid: String,
+    pub retry: bool,
+    pub version_negotiation: Option<Vec<u32>>,
+    /// Packets of later connections on the same 5-tuple, not analysed.
+    pub other_connection_packets: u64,
+}
