@@ -17,6 +17,7 @@ pub mod capture;
 pub mod engine;
 pub mod error;
 pub mod flow;
+pub mod ids;
 pub mod judge;
 pub mod net;
 pub mod proto;
@@ -27,7 +28,7 @@ pub mod x509;
 
 pub use capture::Input;
 pub use error::Error;
-pub use judge::Connection;
+pub use record::Connection;
 
 use capture::CaptureSummary;
 use std::collections::BTreeMap;
@@ -66,7 +67,7 @@ pub struct Filter {
     /// Either end's port.
     pub port: Option<u16>,
     /// Verdict ids.
-    pub verdicts: Vec<String>,
+    pub verdicts: Vec<ids::VerdictId>,
 }
 
 impl Filter {
@@ -93,8 +94,7 @@ impl Filter {
         let port_ok = self
             .port
             .is_none_or(|p| c.client.port == p || c.server.port == p);
-        let verdict_ok =
-            self.verdicts.is_empty() || self.verdicts.iter().any(|v| v == c.verdict.id);
+        let verdict_ok = self.verdicts.is_empty() || self.verdicts.contains(&c.verdict.id);
         sni_ok && host_ok && port_ok && verdict_ok
     }
 }

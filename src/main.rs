@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tlsmortem::judge::{Later, Severity};
+use tlsmortem::ids::{Severity, VerdictId};
+use tlsmortem::judge::Later;
 use tlsmortem::report::{
     ChainExport, JsonLines, Prepared, Reporter, SummaryJson, SummaryText, Text,
 };
@@ -75,8 +76,8 @@ struct Cli {
     #[arg(long, value_name = "N", global = true)]
     port: Option<u16>,
     /// Only connections with this verdict id (repeatable), e.g. rst-after-client-hello.
-    #[arg(long = "verdict", value_name = "ID", global = true)]
-    verdicts: Vec<String>,
+    #[arg(long = "verdict", value_name = "ID", global = true, value_parser = parse_verdict)]
+    verdicts: Vec<VerdictId>,
     /// No progress bar and no notes on stderr about the captures themselves.
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -104,15 +105,15 @@ enum Command {
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
-    match s {
-        "info" => Ok(Severity::Info),
-        "low" => Ok(Severity::Low),
-        "medium" => Ok(Severity::Medium),
-        "high" => Ok(Severity::High),
-        _ => Err(format!(
-            "unknown severity '{s}': use info, low, medium or high"
-        )),
-    }
+    s.parse()
+        .map_err(|_| format!("unknown severity '{s}': use info, low, medium or high"))
+}
+
+fn parse_verdict(s: &str) -> Result<VerdictId, String> {
+    s.parse().map_err(|_| {
+        let known: Vec<&str> = VerdictId::all().map(VerdictId::as_str).collect();
+        format!("unknown verdict '{s}': use one of {}", known.join(", "))
+    })
 }
 
 /// A progress line on stderr (terminal only, after the first second): bytes walked of the

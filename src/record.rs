@@ -3,27 +3,16 @@
 //! Plain data (`serde::Serialize`), built by the judge stage and printed by the report stage;
 //! nothing here decides anything.
 
+pub use crate::ids::{Culprit, FindingId, Severity, Side, Transport, VerdictId};
 use crate::proto::starttls;
 use crate::x509::CertInfo;
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// How bad a finding is; `--fail-on` compares against it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    #[default]
-    Info,
-    Low,
-    Medium,
-    High,
-}
-
 /// One thing worth knowing about a connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
-    /// Stable kebab-case id.
-    pub id: &'static str,
+    pub id: FindingId,
     pub severity: Severity,
     /// What was seen and what to do, in one or two sentences.
     pub message: String,
@@ -36,12 +25,72 @@ pub struct Finding {
     /// What to check or fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advice: Option<String>,
-    /// Whose certificates a chain finding is about: "server" or "client".
+    /// Whose certificates a chain finding is about.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub side: Option<&'static str>,
+    pub side: Option<Side>,
     /// For validity judged at `--now` or `--at`: that moment; absent when judged at capture time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+}
+
+impl Finding {
+    /// A finding with its id's usual severity and nothing but the message.
+    pub fn new(id: FindingId, message: impl Into<String>) -> Finding {
+        Finding {
+            id,
+            severity: id.severity(),
+            message: message.into(),
+            frames: Vec::new(),
+            evidence: Vec::new(),
+            advice: None,
+            side: None,
+            when: None,
+        }
+    }
+
+    /// The frame that shows it.
+    pub fn frame(mut self, frame: u64) -> Finding {
+        self.frames.push(frame);
+        self
+    }
+
+    pub fn frames(mut self, frames: impl IntoIterator<Item = u64>) -> Finding {
+        self.frames.extend(frames);
+        self
+    }
+
+    pub fn evidence(mut self, evidence: Vec<String>) -> Finding {
+        self.evidence = evidence;
+        self
+    }
+
+    pub fn advice(mut self, advice: impl Into<String>) -> Finding {
+        self.advice = Some(advice.into());
+        self
+    }
+
+    pub fn side(mut self, side: Side) -> Finding {
+        self.side = Some(side);
+        self
+    }
+
+    /// Another severity than the id's usual one, for what this finding saw.
+    pub fn severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity;
+        self
+    }
+}
+
+impl Verdict {
+    /// A verdict that names no culprit.
+    pub fn new(id: VerdictId, summary: impl Into<String>) -> Verdict {
+        Verdict {
+            id,
+            by: None,
+            confidence: None,
+            summary: summary.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,7 +151,7 @@ pub struct ServerHelloOut {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AlertOut {
     pub frame: u64,
-    pub from: &'static str,
+    pub from: Side,
     pub level: Option<u8>,
     pub description: Option<u8>,
     pub description_name: Option<&'static str>,
@@ -113,7 +162,7 @@ pub struct AlertOut {
 pub struct TcpPacketOut {
     pub frame: u64,
     pub time: String,
-    pub from: &'static str,
+    pub from: Side,
     pub flags: String,
     pub seq: u32,
     pub ack: u32,
@@ -148,10 +197,10 @@ pub struct TcpOut {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
-    pub id: &'static str,
+    pub id: VerdictId,
     /// For a handshake cut by RST/FIN: who most likely did it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub by: Option<&'static str>,
+    pub by: Option<Culprit>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
     /// The verdict in plain words.
@@ -162,7 +211,7 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Connection {
     pub capture: String,
-    pub transport: &'static str,
+    pub transport: Transport,
     pub client: EndpointOut,
     pub server: EndpointOut,
     pub start: String,

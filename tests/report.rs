@@ -4,11 +4,12 @@
 //! namespace captures of `captures/netns/` (`truth.json` says how each was made).
 
 use serde_json::Value;
-use tlsmortem::judge::Connection;
+use tlsmortem::ids::Culprit;
 use tlsmortem::report::{
     Aggregates, Prepared, Reporter, SummaryJson, Text, MAX_DETAILED, MAX_SUMMARY_ROWS,
     MAX_TABLE_LINES,
 };
+use tlsmortem::Connection;
 
 /// Connections of one capture under `captures/`, in first-packet order.
 fn connections(path: &str) -> Vec<Connection> {
@@ -88,7 +89,7 @@ fn a_server_that_completes_one_name_and_is_cut_for_another_is_reported_as_sni_fi
         injected.len() as u64,
         "the injected RST is judged a middlebox's"
     );
-    assert_eq!(f.cut_by, "middlebox");
+    assert_eq!(f.cut_by, Culprit::Middlebox);
     assert!(f.meaning().contains("SNI filtering on the path"));
 }
 

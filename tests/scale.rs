@@ -112,7 +112,7 @@ fn a_quarter_million_open_connections_stay_within_the_flow_cap_and_say_so() {
         },
         &mut |c| {
             reported += 1;
-            evicted += u64::from(c.findings.iter().any(|f| f.id == "flow-evicted"));
+            evicted += u64::from(c.findings.iter().any(|f| f.id.as_str() == "flow-evicted"));
         },
     )
     .expect("runs");
@@ -164,7 +164,7 @@ fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_st
     )
     .expect("runs");
     assert_eq!(conns.len(), 1);
-    let ids: Vec<&str> = conns[0].findings.iter().map(|f| f.id).collect();
+    let ids: Vec<&str> = conns[0].findings.iter().map(|f| f.id.as_str()).collect();
     assert!(ids.contains(&"reassembly-cap"), "{ids:?}");
     assert!(ids.contains(&"bytes-missing"), "{ids:?}");
     // Every packet is counted even after the direction was given up and nothing is buffered.

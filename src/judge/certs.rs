@@ -2,8 +2,9 @@
 //! side sent, at the capture's time and (when asked) at a later time, and turns them into
 //! findings; says what TLS 1.3 hides and what an abbreviated handshake leaves to judge.
 
-use super::{Finding, Severity};
-use crate::x509::chain::{self, ChainInput, ChainReport, Level, TrustStore};
+use crate::ids::Side;
+use crate::record::Finding;
+use crate::x509::chain::{self, ChainInput, ChainReport, TrustStore};
 use crate::x509::CertInfo;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
@@ -15,8 +16,8 @@ pub(super) struct Sent<'a> {
     /// Frame and capture time (unix seconds) of the Certificate message.
     pub frame: u64,
     pub at: i64,
-    /// A server's chain (else a client's).
-    pub server: bool,
+    /// Whose chain.
+    pub side: Side,
     /// The SNI, checked against a server's leaf.
     pub host: Option<&'a str>,
     /// The OCSP response a server stapled.
@@ -28,15 +29,6 @@ pub(super) struct Sent<'a> {
 pub struct Later {
     pub label: String,
     pub at: i64,
-}
-
-fn severity(l: Level) -> Severity {
-    match l {
-        Level::Info => Severity::Info,
-        Level::Low => Severity::Low,
-        Level::Medium => Severity::Medium,
-        Level::High => Severity::High,
-    }
 }
 
 /// Judges one side's chain; fills the per-certificate details into `infos`.
@@ -124,12 +116,11 @@ pub(super) fn judge_chain(
     infos: &mut [CertInfo],
     findings: &mut Vec<Finding>,
 ) {
-    let side = if sent.server { "server" } else { "client" };
     let input = ChainInput {
         certs: sent.ders,
         host: sent.host,
         at: sent.at,
-        server: sent.server,
+        server: sent.side == Side::Server,
         stapled_ocsp: sent.stapled,
     };
     let report = analyze_cached(cache, &input, infos, trust);
@@ -141,7 +132,7 @@ pub(super) fn judge_chain(
         info.ocsp_urls = d.ocsp_urls.clone();
     }
     for f in &report.findings {
-        findings.push(finding(f, side, sent.frame, None));
+        findings.push(finding(f, sent.side, sent.frame, None));
     }
     if let Some(later) = later {
         // Only validity changes with time; the rest was said above.
@@ -154,29 +145,20 @@ pub(super) fn judge_chain(
             infos,
             trust,
         );
-        for f in again
-            .findings
-            .iter()
-            .filter(|f| matches!(f.id, "expired" | "not-yet-valid" | "ocsp-stale"))
-        {
-            findings.push(finding(f, side, sent.frame, Some(later.label.clone())));
+        for f in again.findings.iter().filter(|f| f.id.is_validity()) {
+            findings.push(finding(f, sent.side, sent.frame, Some(later.label.clone())));
         }
     }
 }
 
-fn finding(
-    f: &chain::ChainFinding,
-    side: &'static str,
-    frame: u64,
-    when: Option<String>,
-) -> Finding {
+fn finding(f: &chain::ChainFinding, side: Side, frame: u64, when: Option<String>) -> Finding {
     let at = when
         .as_deref()
         .map(|w| format!(" (judged at {w})"))
         .unwrap_or_default();
     Finding {
         id: f.id,
-        severity: severity(f.level),
+        severity: f.level,
         message: format!("{side} chain: {}{at}", f.message),
         frames: vec![frame],
         evidence: f
@@ -190,20 +172,14 @@ fn finding(
     }
 }
 
-/// Finding ids that explain a client's rejection, most telling first.
-pub(super) const REJECTION_CAUSES: &[&str] = &[
-    "incomplete-chain",
-    "wrong-intermediate",
-    "unknown-issuer",
-    "unknown-root",
-    "self-signed",
-    "expired",
-    "not-yet-valid",
-    "hostname-mismatch",
-    "bad-signature",
-    "ocsp-revoked",
-    "chain-out-of-order",
-    "weak-signature",
-    "weak-key",
-    "chain-rejected",
-];
+/// Of a chain's findings judged at capture time, the index of the one that best explains a
+/// client's rejection: the lowest [`crate::ids::FindingId::rejection_rank`], the first of equals.
+pub(super) fn rejection_cause(findings: &[Finding]) -> Option<usize> {
+    findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.when.is_none())
+        .filter_map(|(i, f)| Some((f.id.rejection_rank()?, i)))
+        .min()
+        .map(|(_, i)| i)
+}

@@ -20,7 +20,8 @@
 
 mod json;
 
-use crate::judge::{Connection, EndpointOut, Severity};
+use crate::ids::{Culprit, Side, VerdictId};
+use crate::record::{Connection, EndpointOut, Severity};
 use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -145,9 +146,6 @@ pub const MAX_TRACKED_SERVERS: usize = 10_000;
 /// (server, name) pairs tracked for [`Aggregates::sni_filtering`]; later pairs are not judged.
 pub const MAX_TRACKED_PAIRS: usize = 20_000;
 
-/// Verdicts where a RST or FIN cut the handshake after the ClientHello; `verdict.by` says who.
-const CUT_VERDICTS: &[&str] = &["rst-after-client-hello", "fin-after-client-hello"];
-
 /// Handshakes cut after the ClientHello, by who most likely sent the RST or FIN
 /// (`verdict.by`; absent counts as unknown).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -163,12 +161,12 @@ impl CutBy {
         self.middlebox + self.server + self.client + self.unknown
     }
 
-    fn add(&mut self, by: Option<&str>) {
+    fn add(&mut self, by: Option<Culprit>) {
         match by {
-            Some("middlebox") => self.middlebox += 1,
-            Some("server") => self.server += 1,
-            Some("client") => self.client += 1,
-            _ => self.unknown += 1,
+            Some(Culprit::Middlebox) => self.middlebox += 1,
+            Some(Culprit::Server) => self.server += 1,
+            Some(Culprit::Client) => self.client += 1,
+            Some(Culprit::Unknown) | None => self.unknown += 1,
         }
     }
 
@@ -201,10 +199,11 @@ impl Counts {
     fn add(&mut self, c: &Connection) {
         self.handshakes += 1;
         match c.verdict.id {
-            "complete" => self.complete += 1,
-            "alert" => self.alert += 1,
-            id if CUT_VERDICTS.contains(&id) => self.cut.add(c.verdict.by),
-            id => *self.failed.entry(id).or_default() += 1,
+            VerdictId::Complete => self.complete += 1,
+            VerdictId::Alert => self.alert += 1,
+            id if id.is_cut() => self.cut.add(c.verdict.by),
+            // Keyed by the id's text, so that the map prints in the ids' alphabetical order.
+            id => *self.failed.entry(id.as_str()).or_default() += 1,
         }
     }
 
@@ -290,17 +289,17 @@ pub struct SniFiltering {
     /// Names for which most handshakes were cut by a RST or FIN after the ClientHello (not by
     /// the client) or got no answer, most handshakes first.
     pub blocked: Vec<SniTally>,
-    /// Who most of the blocked handshakes were cut by: `middlebox`, `server` or `unknown`
+    /// Who most of the blocked handshakes were cut by: the middlebox, the server, or unknown
     /// (silent drops and cuts nobody could be blamed for).
-    pub cut_by: &'static str,
+    pub cut_by: Culprit,
 }
 
 impl SniFiltering {
     /// What the pattern most likely means, in plain words.
     pub fn meaning(&self) -> &'static str {
         match self.cut_by {
-            "middlebox" => "SNI filtering on the path is likely",
-            "server" => "the server end refuses those names (a firewall at the server or the server's own name check): check its configuration",
+            Culprit::Middlebox => "SNI filtering on the path is likely",
+            Culprit::Server => "the server end refuses those names (a firewall at the server or the server's own name check): check its configuration",
             _ => "filtering by name is likely; the capture does not show where",
         }
     }
@@ -469,11 +468,11 @@ impl Aggregates {
             let server = sum(|c| c.cut.server);
             let all = sum(Counts::blocked);
             let cut_by = if middlebox * 2 > all {
-                "middlebox"
+                Culprit::Middlebox
             } else if server * 2 > all {
-                "server"
+                Culprit::Server
             } else {
-                "unknown"
+                Culprit::Unknown
             };
             found.push(SniFiltering {
                 server: EndpointOut { ip, port },
@@ -631,10 +630,10 @@ const GREEN: &str = "\x1b[32m";
 const RESET: &str = "\x1b[0m";
 
 /// The verdict id, in red (failure) or green (complete) when `colour` is on.
-fn verdict_word(id: &str, colour: bool) -> String {
+fn verdict_word(id: VerdictId, colour: bool) -> String {
     match (colour, id) {
         (false, _) => id.to_string(),
-        (true, "complete") => format!("{GREEN}{id}{RESET}"),
+        (true, VerdictId::Complete) => format!("{GREEN}{id}{RESET}"),
         (true, _) => format!("{RED}{id}{RESET}"),
     }
 }
@@ -709,8 +708,8 @@ impl<W: Write> Text<W> {
         let worst = c
             .findings
             .iter()
-            .filter(|f| f.severity >= Severity::Medium && f.id != c.verdict.id)
-            .map(|f| f.id)
+            .filter(|f| f.severity >= Severity::Medium && f.id.as_str() != c.verdict.id.as_str())
+            .map(|f| f.id.as_str())
             .collect::<Vec<_>>();
         let extra = if worst.is_empty() {
             String::new()
@@ -932,13 +931,13 @@ pub fn write_summary<W: Write>(out: &mut W, agg: &Aggregates) -> io::Result<()> 
 impl<W: Write> Reporter for Text<W> {
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.total += 1;
-        *self.verdicts.entry(c.verdict.id).or_default() += 1;
+        *self.verdicts.entry(c.verdict.id.as_str()).or_default() += 1;
         self.aggregates.add(c);
         match &self.first_capture {
             None => self.first_capture = Some(c.capture.clone()),
             Some(first) => self.many_captures |= *first != c.capture,
         }
-        if c.verdict.id != "complete" {
+        if c.verdict.id != VerdictId::Complete {
             self.failed += 1;
             if self.detailed.len() < MAX_DETAILED {
                 let block = self.failed_block(c);
@@ -1012,16 +1011,6 @@ impl<W: Write> Reporter for Text<W> {
         out.flush()
     }
 }
-
-/// Findings that mean the chain as sent is not what a client needs.
-const CHAIN_GAPS: &[&str] = &[
-    "incomplete-chain",
-    "wrong-intermediate",
-    "unknown-issuer",
-    "chain-out-of-order",
-    "unknown-root",
-    "self-signed",
-];
 
 /// `certs --export DIR`: per server (IP, port, SNI), the first chain it sent, exactly as sent
 /// (wire order) as `NAME.chain.pem`, and `NAME.missing.txt` saying what a full chain needs and
@@ -1099,7 +1088,7 @@ impl<W: Write> Reporter for ChainExport<W> {
         let gaps: Vec<_> = c
             .findings
             .iter()
-            .filter(|f| f.side == Some("server") && f.when.is_none())
+            .filter(|f| f.side == Some(Side::Server) && f.when.is_none())
             .collect();
         for f in &gaps {
             writeln!(self.out, "  {} [{:?}]: {}", f.id, f.severity, f.message)?;
@@ -1111,7 +1100,7 @@ impl<W: Write> Reporter for ChainExport<W> {
             .map(|cert| pem(&cert.der))
             .collect();
         std::fs::write(dir.join(format!("{name}.chain.pem")), chain)?;
-        let missing: Vec<_> = gaps.iter().filter(|f| CHAIN_GAPS.contains(&f.id)).collect();
+        let missing: Vec<_> = gaps.iter().filter(|f| f.id.is_chain_gap()).collect();
         if !missing.is_empty() {
             let mut text = format!("What the chain sent by {name} lacks, and where to get it:\n\n");
             for f in missing {

@@ -16,6 +16,7 @@
 //! Deliberately not done: fetching anything (AIA, OCSP, CRL), checking the OCSP response's
 //! signature, name constraints and policies beyond what webpki checks, CT.
 
+use crate::ids::{FindingId, Severity};
 use rustls_pki_types::{
     alg_id, AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
     TrustAnchor, UnixTime,
@@ -37,22 +38,12 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 /// 2–5; the cap bounds the pairwise issuer search.
 pub const MAX_CHAIN_CERTS: usize = 32;
 
-/// How bad a finding is. Mirrors the diagnose stage's severity, which this stage must not import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Info,
-    Low,
-    Medium,
-    High,
-}
-
 /// One thing wrong with (or worth knowing about) a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainFinding {
     /// Stable kebab-case id.
-    pub id: &'static str,
-    pub level: Level,
+    pub id: FindingId,
+    pub level: Severity,
     /// What was seen, with the evidence (names, dates, sizes).
     pub message: String,
     /// One line: what to change.
@@ -785,8 +776,8 @@ fn parse_single(data: &[u8], produced_at: i64) -> Option<OcspStatus> {
 // Analysis
 
 fn finding(
-    id: &'static str,
-    level: Level,
+    id: FindingId,
+    level: Severity,
     certs: Vec<usize>,
     message: String,
     fix: impl Into<String>,
@@ -812,8 +803,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
     let certs = all.get(..MAX_CHAIN_CERTS).unwrap_or(all);
     if all.len() > certs.len() {
         findings.push(finding(
-            "too-many-certificates",
-            Level::Low,
+            FindingId::TooManyCertificates,
+            Severity::Low,
             vec![],
             format!(
                 "{} certificates sent; only the first {MAX_CHAIN_CERTS} were examined",
@@ -833,8 +824,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
     for (i, c) in parsed.iter().enumerate() {
         if c.is_none() {
             findings.push(finding(
-                "malformed-certificate",
-                Level::High,
+                FindingId::MalformedCertificate,
+                Severity::High,
                 vec![i],
                 format!(
                     "certificate #{i} ({} bytes) does not parse as X.509",
@@ -856,8 +847,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
     };
     if certs.is_empty() {
         findings.push(finding(
-            "no-certificate",
-            Level::High,
+            FindingId::NoCertificate,
+            Severity::High,
             vec![],
             "the Certificate message was empty".to_string(),
             if input.server {
@@ -929,8 +920,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
     if anchored {
         if top_self_signed && path.len() > 1 {
             findings.push(finding(
-                "unnecessary-root-sent",
-                Level::Info,
+                FindingId::UnnecessaryRootSent,
+                Severity::Info,
                 vec![top],
                 format!(
                     "the root \"{}\" was sent; clients use their own copy, so it only adds bytes",
@@ -940,8 +931,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
             ));
         } else if top_self_signed && path.len() == 1 {
             findings.push(finding(
-                "self-signed",
-                Level::Info,
+                FindingId::SelfSigned,
+                Severity::Info,
                 vec![top],
                 "the certificate is self-signed and trusted only because the store holds it"
                     .to_string(),
@@ -955,8 +946,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
             .map(|a| a.subject.clone())
             .unwrap_or_default();
         findings.push(finding(
-            "bad-signature",
-            Level::High,
+            FindingId::BadSignature,
+            Severity::High,
             vec![top],
             format!("certificate #{top} names \"{name}\" as issuer, but its signature does not verify with that trust anchor's key"),
             "the certificate is forged or damaged; get it reissued by the CA",
@@ -965,16 +956,16 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
         let subject = top_cert.map(subject_of).unwrap_or_default();
         if path.len() == 1 {
             findings.push(finding(
-                "self-signed",
-                Level::High,
+                FindingId::SelfSigned,
+                Severity::High,
                 vec![top],
                 format!("the leaf \"{subject}\" is self-signed and not in the trust store"),
                 "use a certificate from a public CA, or add this one to the clients' trust store (--ca-file)",
             ));
         } else {
             findings.push(finding(
-                "unknown-root",
-                Level::High,
+                FindingId::UnknownRoot,
+                Severity::High,
                 vec![top],
                 format!("the chain is complete up to the root \"{subject}\", which is not in the trust store"),
                 "use a CA whose root clients trust, or add this root to their trust store (--ca-file)",
@@ -1004,8 +995,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
                 .filter_map(|&i| parsed.get(i).and_then(Option::as_ref).map(subject_of))
                 .collect();
             findings.push(finding(
-                "wrong-intermediate",
-                Level::High,
+                FindingId::WrongIntermediate,
+                Severity::High,
                 stray.clone(),
                 format!(
                     "certificate #{top} \"{}\" was issued by \"{issuer}\", but the server sent \"{}\" instead{url_text}",
@@ -1026,8 +1017,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
                 // this store lacks (private, removed like Baltimore or DST Root CA X3, or newer
                 // than webpki-roots). Calling that "incomplete" would blame the server wrongly.
                 findings.push(finding(
-                    "unknown-issuer",
-                    Level::High,
+                    FindingId::UnknownIssuer,
+                    Severity::High,
                     vec![top],
                     format!(
                         "certificate #{top} \"{}\" was issued by \"{issuer}\", which was not sent and is not in the trust store{url_text}: a root these clients do not trust, or a missing intermediate",
@@ -1042,8 +1033,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
                     ""
                 };
                 findings.push(finding(
-                    "incomplete-chain",
-                    Level::High,
+                    FindingId::IncompleteChain,
+                    Severity::High,
                     vec![top],
                     format!(
                         "the issuer \"{issuer}\" of certificate #{top} \"{}\" was not sent and is not a trusted root{url_text}.{hint} Browsers may fetch it; Android, Java, Python and curl will not",
@@ -1065,21 +1056,21 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
         };
         let dup = certs.iter().take(i).position(|e| e == d);
         let (level, why) = if let Some(j) = dup {
-            (Level::Low, format!("it is a copy of certificate #{j}"))
+            (Severity::Low, format!("it is a copy of certificate #{j}"))
         } else if store.same_as(c).is_some() {
             (
-                Level::Info,
+                Severity::Info,
                 "it is another copy (e.g. cross-signed) of a trusted root; only old clients may need it"
                     .to_string(),
             )
         } else {
             (
-                Level::Low,
+                Severity::Low,
                 "it is not part of the path from the leaf".to_string(),
             )
         };
         findings.push(finding(
-            "extra-certificate",
+            FindingId::ExtraCertificate,
             level,
             vec![i],
             format!("certificate #{i} \"{}\" was sent but {why}", subject_of(c)),
@@ -1091,27 +1082,27 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
 
     // webpki said no, and nothing above says why (EKU, basic constraints, name constraints…).
     let explained_by = [
-        "incomplete-chain",
-        "unknown-issuer",
-        "wrong-intermediate",
-        "unknown-root",
-        "self-signed",
-        "expired",
-        "not-yet-valid",
-        "weak-key",
-        "weak-signature",
-        "bad-signature",
-        "malformed-certificate",
-        "chain-out-of-order",
+        FindingId::IncompleteChain,
+        FindingId::UnknownIssuer,
+        FindingId::WrongIntermediate,
+        FindingId::UnknownRoot,
+        FindingId::SelfSigned,
+        FindingId::Expired,
+        FindingId::NotYetValid,
+        FindingId::WeakKey,
+        FindingId::WeakSignature,
+        FindingId::BadSignature,
+        FindingId::MalformedCertificate,
+        FindingId::ChainOutOfOrder,
     ];
     let explained = findings
         .iter()
-        .any(|f| f.level == Level::High && explained_by.contains(&f.id));
+        .any(|f| f.level == Severity::High && explained_by.contains(&f.id));
     if !report.trusted && !explained {
         let why = report.webpki_error.clone().unwrap_or_default();
         findings.push(finding(
-            "chain-rejected",
-            Level::High,
+            FindingId::ChainRejected,
+            Severity::High,
             vec![leaf],
             format!("rustls-webpki rejects the chain: {why}"),
             "check the certificate's extensions (key usage, EKU, basic constraints) and the chain",
@@ -1193,8 +1184,8 @@ fn build_path(
             Some((s, std::cmp::Reverse(i))) => {
                 if s == Sig::Invalid {
                     findings.push(finding(
-                        "bad-signature",
-                        Level::High,
+                        FindingId::BadSignature,
+                        Severity::High,
                         vec![cur, i],
                         format!(
                             "certificate #{cur}'s signature does not verify with the key of certificate #{i} \"{}\", its issuer by name",
@@ -1213,8 +1204,8 @@ fn build_path(
 fn order_findings(leaf: usize, path: &[usize], findings: &mut Vec<ChainFinding>) {
     if leaf != 0 {
         findings.push(finding(
-            "chain-out-of-order",
-            Level::High,
+            FindingId::ChainOutOfOrder,
+            Severity::High,
             vec![0, leaf],
             format!("the first certificate sent is a CA certificate; the leaf came as #{leaf}. Clients take the first certificate as the server's"),
             "put the server certificate first, then its issuer, then the next one up",
@@ -1222,8 +1213,8 @@ fn order_findings(leaf: usize, path: &[usize], findings: &mut Vec<ChainFinding>)
     } else if path.windows(2).any(|w| matches!(w, [a, b] if b < a)) {
         let order: Vec<String> = path.iter().map(usize::to_string).collect();
         findings.push(finding(
-            "chain-out-of-order",
-            Level::Low,
+            FindingId::ChainOutOfOrder,
+            Severity::Low,
             path.to_vec(),
             format!(
                 "the certificates are not in issuing order (path by wire index: {}); TLS 1.2 requires it (RFC 5246 §7.4.2), TLS 1.3 clients tolerate it",
@@ -1296,8 +1287,8 @@ fn cert_checks(
         let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
         if at > na {
             findings.push(finding(
-                "expired",
-                Level::High,
+                FindingId::Expired,
+                Severity::High,
                 vec![i],
                 format!(
                     "{what} \"{}\" expired {} (notAfter), {} days before {}",
@@ -1310,8 +1301,8 @@ fn cert_checks(
             ));
         } else if at < nb {
             findings.push(finding(
-                "not-yet-valid",
-                Level::High,
+                FindingId::NotYetValid,
+                Severity::High,
                 vec![i],
                 format!(
                     "{what} \"{}\" is valid only from {} (notBefore); the time judged is {}",
@@ -1330,8 +1321,8 @@ fn cert_checks(
         };
         if let (Some(min), Some(b)) = (weak, bits) {
             findings.push(finding(
-                "weak-key",
-                Level::High,
+                FindingId::WeakKey,
+                Severity::High,
                 vec![i],
                 format!(
                     "{what} \"{}\" has a {b}-bit {kt} key; at least {min} bits are required",
@@ -1343,8 +1334,8 @@ fn cert_checks(
         let self_signed = is_self_signed(c);
         if let (Some(h), false) = (weak_signature(c), self_signed) {
             findings.push(finding(
-                "weak-signature",
-                Level::High,
+                FindingId::WeakSignature,
+                Severity::High,
                 vec![i],
                 format!(
                     "{what} \"{}\" is signed with {} ({h}); clients reject {h} certificate signatures",
@@ -1372,8 +1363,8 @@ fn cert_checks(
                     "subject CN (no SAN)"
                 };
                 findings.push(finding(
-                    "hostname-mismatch",
-                    Level::High,
+                    FindingId::HostnameMismatch,
+                    Severity::High,
                     vec![leaf],
                     format!(
                         "the client asked for \"{host}\" but the leaf's {source} covers only [{}]",
@@ -1402,8 +1393,8 @@ fn cert_checks(
     if let Some(days) = limit {
         if lifetime > days * 86_400 {
             findings.push(finding(
-                "validity-too-long",
-                if anchored { Level::Medium } else { Level::Low },
+                FindingId::ValidityTooLong,
+                if anchored { Severity::Medium } else { Severity::Low },
                 vec![leaf],
                 format!(
                     "the leaf is valid for {} days ({} to {}); certificates issued after {} may last at most {days} days",
@@ -1420,8 +1411,8 @@ fn cert_checks(
     let staple_wanted = must_staple(c);
     match input.stapled_ocsp {
         None if staple_wanted => findings.push(finding(
-            "must-staple-missing",
-            Level::High,
+            FindingId::MustStapleMissing,
+            Severity::High,
             vec![leaf],
             "the leaf has the TLS Feature status_request (OCSP must-staple, RFC 7633) but no OCSP response was stapled; Firefox refuses the connection".to_string(),
             "enable OCSP stapling on the server (e.g. nginx ssl_stapling on) or reissue without must-staple",
@@ -1441,8 +1432,8 @@ fn ocsp_findings(
     let serial = leaf_cert.raw_serial();
     let Some(st) = parse_ocsp_for(der, Some(serial)) else {
         findings.push(finding(
-            "ocsp-stapled",
-            Level::Medium,
+            FindingId::OcspStapled,
+            Severity::Medium,
             vec![leaf],
             format!("an OCSP response of {} bytes was stapled but is not a successful basic OCSP response", der.len()),
             "check the server's OCSP stapling configuration and its responder",
@@ -1457,11 +1448,11 @@ fn ocsp_findings(
     };
     let next = st.next_update.map_or("none".to_string(), date);
     findings.push(finding(
-        "ocsp-stapled",
+        FindingId::OcspStapled,
         if about_leaf {
-            Level::Info
+            Severity::Info
         } else {
-            Level::Medium
+            Severity::Medium
         },
         vec![leaf],
         format!(
@@ -1482,8 +1473,8 @@ fn ocsp_findings(
     if about_leaf {
         if let CertStatus::Revoked { time, reason } = st.status {
             findings.push(finding(
-                "ocsp-revoked",
-                Level::High,
+                FindingId::OcspRevoked,
+                Severity::High,
                 vec![leaf],
                 format!(
                     "the stapled OCSP response says the leaf was revoked at {}{}",
@@ -1496,8 +1487,8 @@ fn ocsp_findings(
     }
     if let Some(n) = st.next_update.filter(|&n| at > n) {
         findings.push(finding(
-            "ocsp-stale",
-            Level::Medium,
+            FindingId::OcspStale,
+            Severity::Medium,
             vec![leaf],
             format!(
                 "the stapled OCSP response expired at {} (nextUpdate), before {}",
@@ -1541,11 +1532,11 @@ mod tests {
         )
     }
 
-    fn ids(r: &ChainReport) -> Vec<&'static str> {
+    fn ids(r: &ChainReport) -> Vec<FindingId> {
         r.findings.iter().map(|f| f.id).collect()
     }
 
-    fn get<'r>(r: &'r ChainReport, id: &str) -> &'r ChainFinding {
+    fn get(r: &ChainReport, id: FindingId) -> &ChainFinding {
         r.findings
             .iter()
             .find(|f| f.id == id)
@@ -1573,9 +1564,9 @@ mod tests {
     #[test]
     fn leaf_only_is_incomplete_chain_naming_the_intermediate_and_its_aia_url() {
         let r = run(&[cert!("leaf")], "www.example.test", AT, &test_store());
-        assert_eq!(ids(&r), vec!["incomplete-chain"]);
-        let f = get(&r, "incomplete-chain");
-        assert_eq!(f.level, Level::High);
+        assert_eq!(ids(&r), vec![FindingId::IncompleteChain]);
+        let f = get(&r, FindingId::IncompleteChain);
+        assert_eq!(f.level, Severity::High);
         assert!(
             f.message
                 .contains("CN=Test Intermediate CA, O=tlsmortem tests"),
@@ -1603,8 +1594,8 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["wrong-intermediate"]);
-        let f = get(&r, "wrong-intermediate");
+        assert_eq!(ids(&r), vec![FindingId::WrongIntermediate]);
+        let f = get(&r, FindingId::WrongIntermediate);
         assert_eq!(f.certs, vec![1]);
         assert!(
             f.message.contains("Test Other Intermediate"),
@@ -1623,8 +1614,8 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["chain-out-of-order"]);
-        assert_eq!(get(&r, "chain-out-of-order").level, Level::High);
+        assert_eq!(ids(&r), vec![FindingId::ChainOutOfOrder]);
+        assert_eq!(get(&r, FindingId::ChainOutOfOrder).level, Severity::High);
         assert_eq!(r.path, vec![1, 0]);
         // Clients take the first certificate as the leaf, so this does not pass.
         assert!(!r.trusted);
@@ -1638,8 +1629,11 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["chain-out-of-order", "unnecessary-root-sent"]);
-        assert_eq!(get(&r, "chain-out-of-order").level, Level::Low);
+        assert_eq!(
+            ids(&r),
+            vec![FindingId::ChainOutOfOrder, FindingId::UnnecessaryRootSent]
+        );
+        assert_eq!(get(&r, FindingId::ChainOutOfOrder).level, Severity::Low);
         assert_eq!(r.path, vec![0, 2, 1]);
         assert!(r.trusted);
     }
@@ -1652,9 +1646,9 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["unnecessary-root-sent"]);
-        let f = get(&r, "unnecessary-root-sent");
-        assert_eq!((f.level, f.certs.clone()), (Level::Info, vec![2]));
+        assert_eq!(ids(&r), vec![FindingId::UnnecessaryRootSent]);
+        let f = get(&r, FindingId::UnnecessaryRootSent);
+        assert_eq!((f.level, f.certs.clone()), (Severity::Info, vec![2]));
         assert!(r.trusted);
     }
 
@@ -1666,8 +1660,8 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["extra-certificate"]);
-        assert_eq!(get(&r, "extra-certificate").certs, vec![2]);
+        assert_eq!(ids(&r), vec![FindingId::ExtraCertificate]);
+        assert_eq!(get(&r, FindingId::ExtraCertificate).certs, vec![2]);
         assert!(r.trusted);
         let dup = run(
             &[cert!("leaf"), cert!("inter"), cert!("inter")],
@@ -1675,8 +1669,8 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&dup), vec!["extra-certificate"]);
-        assert!(get(&dup, "extra-certificate")
+        assert_eq!(ids(&dup), vec![FindingId::ExtraCertificate]);
+        assert!(get(&dup, FindingId::ExtraCertificate)
             .message
             .contains("copy of certificate #1"));
     }
@@ -1689,8 +1683,10 @@ mod tests {
             AT,
             &TrustStore::empty(),
         );
-        assert_eq!(ids(&r), vec!["unknown-root"]);
-        assert!(get(&r, "unknown-root").message.contains("Test Root CA"));
+        assert_eq!(ids(&r), vec![FindingId::UnknownRoot]);
+        assert!(get(&r, FindingId::UnknownRoot)
+            .message
+            .contains("Test Root CA"));
         assert_eq!(r.path, vec![0, 1, 2]);
         assert!(!r.trusted);
         assert_eq!(r.anchored_by, None);
@@ -1704,7 +1700,7 @@ mod tests {
             AT,
             &TrustStore::empty(),
         );
-        assert_eq!(ids(&r), vec!["unknown-issuer"]);
+        assert_eq!(ids(&r), vec![FindingId::UnknownIssuer]);
         assert_eq!(
             r.missing_issuer.as_deref(),
             Some("CN=Test Root CA, O=tlsmortem tests")
@@ -1731,9 +1727,9 @@ mod tests {
             AT,
             &store,
         );
-        assert_eq!(ids(&r), vec!["unknown-issuer"]);
+        assert_eq!(ids(&r), vec![FindingId::UnknownIssuer]);
         let r = run(&[cert!("leaf")], "www.example.test", AT, &store);
-        assert_eq!(ids(&r), vec!["incomplete-chain"]);
+        assert_eq!(ids(&r), vec![FindingId::IncompleteChain]);
     }
 
     #[test]
@@ -1747,14 +1743,14 @@ mod tests {
             at,
             &TrustStore::mozilla(),
         );
-        assert_eq!(ids(&r), vec!["self-signed"]);
-        assert_eq!(get(&r, "self-signed").level, Level::High);
+        assert_eq!(ids(&r), vec![FindingId::SelfSigned]);
+        assert_eq!(get(&r, FindingId::SelfSigned).level, Severity::High);
         assert!(r.per_cert[0].self_signed);
         let mut store = TrustStore::empty();
         store.add_der(&ss).unwrap();
         let r = run(std::slice::from_ref(&ss), "www.example.test", at, &store);
-        assert_eq!(ids(&r), vec!["self-signed"]);
-        assert_eq!(get(&r, "self-signed").level, Level::Info);
+        assert_eq!(ids(&r), vec![FindingId::SelfSigned]);
+        assert_eq!(get(&r, FindingId::SelfSigned).level, Severity::Info);
     }
 
     #[test]
@@ -1766,8 +1762,10 @@ mod tests {
             AT,
             &store,
         );
-        assert_eq!(ids(&r), vec!["expired"]);
-        assert!(get(&r, "expired").message.contains("2021-01-01T00:00:00Z"));
+        assert_eq!(ids(&r), vec![FindingId::Expired]);
+        assert!(get(&r, FindingId::Expired)
+            .message
+            .contains("2021-01-01T00:00:00Z"));
         assert!(!r.trusted);
         // 2020-06-01: inside its validity.
         let r = run(
@@ -1784,8 +1782,8 @@ mod tests {
             AT,
             &store,
         );
-        assert_eq!(ids(&r), vec!["not-yet-valid"]);
-        assert!(get(&r, "not-yet-valid")
+        assert_eq!(ids(&r), vec![FindingId::NotYetValid]);
+        assert!(get(&r, FindingId::NotYetValid)
             .message
             .contains("2040-01-01T00:00:00Z"));
         // The good leaf, judged a year later (as --now would).
@@ -1795,7 +1793,7 @@ mod tests {
             AT + 365 * 86_400,
             &store,
         );
-        assert_eq!(ids(&r), vec!["expired"]);
+        assert_eq!(ids(&r), vec![FindingId::Expired]);
     }
 
     #[test]
@@ -1806,8 +1804,8 @@ mod tests {
             assert!(run(&leaf, ok, AT, &store).findings.is_empty(), "{ok}");
         }
         let r = run(&leaf, "api.example.test", AT, &store);
-        assert_eq!(ids(&r), vec!["hostname-mismatch"]);
-        assert!(get(&r, "hostname-mismatch")
+        assert_eq!(ids(&r), vec![FindingId::HostnameMismatch]);
+        assert!(get(&r, FindingId::HostnameMismatch)
             .message
             .contains("www.example.test, example.test"));
         // An IP address SNI is not a DNS name: no check.
@@ -1817,7 +1815,7 @@ mod tests {
         for bad in ["example.test", "a.b.example.test", "example.test.evil"] {
             assert_eq!(
                 ids(&run(&wild, bad, AT, &store)),
-                vec!["hostname-mismatch"],
+                vec![FindingId::HostnameMismatch],
                 "{bad}"
             );
         }
@@ -1854,8 +1852,8 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["weak-key"]);
-        assert!(get(&r, "weak-key").message.contains("1024-bit RSA"));
+        assert_eq!(ids(&r), vec![FindingId::WeakKey]);
+        assert!(get(&r, FindingId::WeakKey).message.contains("1024-bit RSA"));
         assert_eq!(r.per_cert[0].key_type, "RSA");
         assert_eq!(r.per_cert[0].key_bits, Some(1024));
     }
@@ -1868,7 +1866,7 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["weak-signature"]);
+        assert_eq!(ids(&r), vec![FindingId::WeakSignature]);
         assert_eq!(r.per_cert[0].signature_algorithm, "sha1WithRSAEncryption");
         // The path is still built (x509-parser checks SHA-1 RSA); webpki refuses it.
         assert_eq!(r.path, vec![0, 1]);
@@ -1887,9 +1885,13 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert!(ids(&r).contains(&"bad-signature"), "{:#?}", r.findings);
-        assert_eq!(get(&r, "bad-signature").certs, vec![0, 1]);
-        assert!(!ids(&r).contains(&"incomplete-chain"));
+        assert!(
+            ids(&r).contains(&FindingId::BadSignature),
+            "{:#?}",
+            r.findings
+        );
+        assert_eq!(get(&r, FindingId::BadSignature).certs, vec![0, 1]);
+        assert!(!ids(&r).contains(&FindingId::IncompleteChain));
         assert!(!r.trusted);
     }
 
@@ -1897,7 +1899,7 @@ mod tests {
     fn must_staple_leaf_without_staple_is_must_staple_missing() {
         let chain = [cert!("must-staple"), cert!("inter")];
         let r = run(&chain, "www.example.test", AT, &test_store());
-        assert_eq!(ids(&r), vec!["must-staple-missing"]);
+        assert_eq!(ids(&r), vec![FindingId::MustStapleMissing]);
         assert!(r.per_cert[0].must_staple);
         assert!(!r.per_cert[1].must_staple);
         let ocsp = cert!("ocsp-good");
@@ -1911,9 +1913,9 @@ mod tests {
             },
             &test_store(),
         );
-        assert!(!ids(&r).contains(&"must-staple-missing"));
+        assert!(!ids(&r).contains(&FindingId::MustStapleMissing));
         // The test staple is for leaf.der, not this certificate.
-        assert_eq!(get(&r, "ocsp-stapled").level, Level::Medium);
+        assert_eq!(get(&r, FindingId::OcspStapled).level, Severity::Medium);
     }
 
     #[test]
@@ -1943,8 +1945,8 @@ mod tests {
             },
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["chain-rejected"]);
-        assert!(get(&r, "chain-rejected")
+        assert_eq!(ids(&r), vec![FindingId::ChainRejected]);
+        assert!(get(&r, FindingId::ChainRejected)
             .message
             .contains("RequiredEkuNotFound"));
     }
@@ -1957,8 +1959,10 @@ mod tests {
             AT,
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["validity-too-long"]);
-        assert!(get(&r, "validity-too-long").message.contains("730 days"));
+        assert_eq!(ids(&r), vec![FindingId::ValidityTooLong]);
+        assert!(get(&r, FindingId::ValidityTooLong)
+            .message
+            .contains("730 days"));
     }
 
     #[test]
@@ -1994,8 +1998,11 @@ mod tests {
             },
             &test_store(),
         );
-        assert_eq!(ids(&r), vec!["ocsp-stapled", "ocsp-revoked"]);
-        assert_eq!(get(&r, "ocsp-stapled").level, Level::Info);
+        assert_eq!(
+            ids(&r),
+            vec![FindingId::OcspStapled, FindingId::OcspRevoked]
+        );
+        assert_eq!(get(&r, FindingId::OcspStapled).level, Severity::Info);
     }
 
     #[test]
@@ -2014,8 +2021,8 @@ mod tests {
             },
             &test_store(),
         );
-        assert!(ids(&r).contains(&"ocsp-stale"), "{:#?}", r.findings);
-        assert!(get(&r, "ocsp-stapled").message.contains("good"));
+        assert!(ids(&r).contains(&FindingId::OcspStale), "{:#?}", r.findings);
+        assert!(get(&r, FindingId::OcspStapled).message.contains("good"));
     }
 
     #[test]
@@ -2076,7 +2083,7 @@ mod tests {
         let store = test_store();
         assert_eq!(
             ids(&run(&[], "www.example.test", AT, &store)),
-            vec!["no-certificate"]
+            vec![FindingId::NoCertificate]
         );
         let leaf = cert!("leaf");
         for cut in 0..leaf.len() {
@@ -2086,7 +2093,10 @@ mod tests {
                 AT,
                 &store,
             );
-            assert!(ids(&r).contains(&"malformed-certificate"), "cut {cut}");
+            assert!(
+                ids(&r).contains(&FindingId::MalformedCertificate),
+                "cut {cut}"
+            );
             assert!(!r.trusted);
         }
         let garbage = vec![vec![0x30, 0x82, 0xff], b"hello".to_vec(), Vec::new()];
@@ -2094,7 +2104,7 @@ mod tests {
         assert_eq!(r.per_cert.len(), 3);
         let many: Vec<Vec<u8>> = std::iter::repeat_n(cert!("inter"), MAX_CHAIN_CERTS + 3).collect();
         let r = run(&many, "x", AT, &store);
-        assert!(ids(&r).contains(&"too-many-certificates"));
+        assert!(ids(&r).contains(&FindingId::TooManyCertificates));
         assert_eq!(r.per_cert.len(), MAX_CHAIN_CERTS);
     }
 

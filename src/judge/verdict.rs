@@ -1,0 +1,750 @@
+//! verdict: the facts of one connection in; what happened to its handshake, out.
+//!
+//! The verdict is the first of a short ordered list of rules ([`RULES`]) that holds. Each rule
+//! is a small function over plain [`Facts`] (hellos, alerts, the TCP timeline, what the
+//! certificate checks found) that decides or passes; none reads a finding's text. A rule may
+//! add the finding that explains its verdict (a cut with its scored evidence, a version
+//! mismatch). Who cut a handshake is the forensics module's question.
+
+use super::forensics::{self, Cut, Tcp};
+use crate::capture::Timestamp;
+use crate::flow::TcpEvent;
+use crate::ids::{Culprit, FindingId, Severity, Side, VerdictId};
+use crate::net::flags;
+use crate::proto::codepoints::{alert_name, version_name};
+use crate::proto::fingerprint;
+use crate::proto::tls::{ClientHello, ServerHello};
+use crate::record::{AlertOut, Finding, Verdict};
+use crate::text::printable;
+
+/// What to do when the client rejected certificates the capture cannot show.
+pub(super) const CHECK_CHAIN: &str = "check the chain the server sends (`openssl s_client -showcerts`): a missing intermediate, an expired or mismatched certificate, or a root the client does not trust";
+
+/// Bytes one side sent where TLS was expected.
+#[derive(Debug, Clone, Copy)]
+pub struct NotTls<'a> {
+    pub side: Side,
+    /// The first bytes.
+    pub head: &'a [u8],
+    /// The protocol the plaintext looks like, when it looks like one.
+    pub looks_like: Option<&'static str>,
+}
+
+impl NotTls<'_> {
+    /// The `not-tls` finding's message, which is also the `not-tls` verdict's summary.
+    pub fn message(&self) -> String {
+        let base = format!(
+            "the {} sent bytes that are not TLS: {}",
+            self.side,
+            printable(self.head)
+        );
+        match self.looks_like {
+            Some(p) => format!("{base} (it looks like {p})"),
+            None => base,
+        }
+    }
+}
+
+/// The facts a verdict is decided on.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub udp: bool,
+    /// The first ClientHello: its frame, time and contents.
+    pub client_hello: Option<(u64, Timestamp, &'a ClientHello)>,
+    /// The ServerHello that answered (not a HelloRetryRequest).
+    pub server_hello: Option<&'a ServerHello>,
+    /// Both sides encrypt: the frame where the later one started.
+    pub handshake_over: Option<u64>,
+    /// TLS 1.3: the client answered the server's flight with one alert-sized encrypted record.
+    pub tls13_rejection: Option<u64>,
+    /// The first fatal alert.
+    pub fatal: Option<&'a AlertOut>,
+    /// The first bytes that were not TLS, from either side (none when a STARTTLS-style
+    /// upgrade explains the plaintext).
+    pub not_tls: Option<NotTls<'a>>,
+    /// The server sent bytes that are not TLS.
+    pub server_not_tls: bool,
+    /// The most telling problem with the server's chain at capture time, when one can explain
+    /// a rejection.
+    pub chain_cause: Option<&'a Finding>,
+    /// TLS 1.3 hid the server's certificates (no resumption).
+    pub certificate_hidden: bool,
+    pub tcp: Tcp<'a>,
+    /// The first frame in which the server sent payload.
+    pub server_first_data: Option<u64>,
+    pub server_payload_bytes: u64,
+    /// The capture starts inside the connection (TCP without SYN or SYN-ACK).
+    pub mid_stream: bool,
+    /// The capture lacks packets: one side silent, mid-stream, bytes missing, or cut short.
+    pub lacking: bool,
+}
+
+/// A verdict, and the finding that explains it when the findings do not already.
+pub type Decision = (Verdict, Option<Finding>);
+
+type Rule = fn(&Facts<'_>) -> Option<Decision>;
+
+/// The rules, in order: the first that decides gives the verdict.
+pub const RULES: &[Rule] = &[
+    tls13_rejected,
+    udp,
+    complete,
+    not_tls_answer,
+    cut,
+    chain_rejected,
+    mismatch,
+    hidden_chain_rejected,
+    alert,
+    no_server_response,
+    connection_refused,
+    not_tls_only,
+    syn_unanswered,
+    no_client_hello,
+    inconclusive,
+];
+
+/// The verdict on one connection.
+pub fn decide(f: &Facts<'_>) -> Decision {
+    RULES.iter().find_map(|rule| rule(f)).unwrap_or_else(|| {
+        plain(
+            VerdictId::Incomplete,
+            "the handshake started but did not finish within the capture",
+        )
+    })
+}
+
+fn plain(id: VerdictId, summary: impl Into<String>) -> Decision {
+    (Verdict::new(id, summary), None)
+}
+
+fn tls13_rejected(f: &Facts<'_>) -> Option<Decision> {
+    f.tls13_rejection?;
+    Some(plain(
+        VerdictId::ClientRejectedLikely,
+        "the client most likely rejected the server's certificate: it sent one alert-sized encrypted record and stopped",
+    ))
+}
+
+/// QUIC and DTLS: no TCP to read; the hellos and alerts say what happened.
+fn udp(f: &Facts<'_>) -> Option<Decision> {
+    if !f.udp {
+        return None;
+    }
+    Some(match (f.fatal, f.client_hello, f.server_hello) {
+        (Some(a), _, _) => plain(VerdictId::Alert, alert_summary(a)),
+        (None, Some(_), Some(_)) => plain(
+            VerdictId::Complete,
+            "the server answered the ClientHello; the rest of the handshake is encrypted",
+        ),
+        (None, Some(_), None) => plain(
+            VerdictId::NoServerResponse,
+            "the ClientHello got no ServerHello in the capture",
+        ),
+        (None, None, _) => plain(
+            VerdictId::Incomplete,
+            "no ClientHello was seen on this flow",
+        ),
+    })
+}
+
+fn complete(f: &Facts<'_>) -> Option<Decision> {
+    (f.client_hello.is_some() && f.server_hello.is_some() && f.handshake_over.is_some()).then(
+        || {
+            plain(
+                VerdictId::Complete,
+                "the handshake completed and both sides sent encrypted data",
+            )
+        },
+    )
+}
+
+/// The server answered the ClientHello, but not in TLS: that is the story, not the reset
+/// after it.
+fn not_tls_answer(f: &Facts<'_>) -> Option<Decision> {
+    f.client_hello?;
+    if f.server_hello.is_some() || !f.server_not_tls {
+        return None;
+    }
+    let n = f.not_tls?;
+    Some(plain(VerdictId::NotTls, n.message()))
+}
+
+/// The packet that cut an open handshake: the first RST after the ClientHello while the
+/// handshake was open, or a server FIN before the server said anything. Alerts and RSTs after
+/// it are its echoes.
+fn the_cut<'a>(f: &Facts<'a>, ch_frame: u64) -> Option<&'a TcpEvent> {
+    let server = 1 - f.tcp.client;
+    let rst = f
+        .tcp
+        .resets
+        .iter()
+        .filter(|r| r.frame > ch_frame && f.handshake_over.is_none_or(|d| r.frame < d))
+        .min_by_key(|r| r.frame);
+    let server_fin = f
+        .tcp
+        .fins
+        .iter()
+        .filter(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(f, r.frame))
+        .min_by_key(|r| r.frame);
+    [rst, server_fin]
+        .into_iter()
+        .flatten()
+        .min_by_key(|e| e.frame)
+}
+
+fn server_spoke_before(f: &Facts<'_>, frame: u64) -> bool {
+    f.server_first_data.is_some_and(|d| d < frame)
+}
+
+fn cut(f: &Facts<'_>) -> Option<Decision> {
+    let (ch_frame, ch_ts, _) = f.client_hello?;
+    let packet = the_cut(f, ch_frame)?;
+    if f.fatal.is_some_and(|a| a.frame <= packet.frame) {
+        return None;
+    }
+    let j = forensics::judge(&Cut::new(f.tcp, packet, ch_ts));
+    let is_rst = packet.flags & flags::RST != 0;
+    let what = if is_rst { "a TCP RST" } else { "a FIN" };
+    let when = if server_spoke_before(f, packet.frame) {
+        "after the ClientHello, before the handshake finished"
+    } else {
+        "right after the ClientHello"
+    };
+    let claimed = f.tcp.who(packet.side);
+    let (summary, severity, advice) = match j.by {
+        Culprit::Middlebox => (
+            format!("{what} forged by a device on the path cut the handshake {when} (it claims to come from the {claimed})"),
+            Severity::High,
+            "a device between client and server reads the ClientHello (the SNI) and resets the connection: the name is blocked on this path. On a Chinese cloud host check the domain's ICP filing (备案); elsewhere check firewalls, IPS and national filtering on the path; the server configuration is not the cause",
+        ),
+        Culprit::Server => (
+            format!("the server itself ended the connection with {what} {when}"),
+            Severity::Medium,
+            "the server (or a firewall on its host) refused this handshake: check its TLS configuration for this SNI, its SNI-based rules and its logs",
+        ),
+        Culprit::Client => (
+            format!("the client ended the connection with {what} {when}"),
+            Severity::Medium,
+            "the client gave up on the handshake: check the client's logs (timeouts, certificate or protocol errors)",
+        ),
+        Culprit::Unknown => (
+            format!("{what} (claiming to come from the {claimed}) cut the handshake {when}; the capture does not show who sent it"),
+            Severity::Medium,
+            "capture at both ends, or at the client with the full TCP handshake, to tell a forged reset from the server's own",
+        ),
+    };
+    let (finding_id, verdict_id) = if is_rst {
+        (
+            FindingId::RstAfterClientHello,
+            VerdictId::RstAfterClientHello,
+        )
+    } else {
+        (
+            FindingId::FinAfterClientHello,
+            VerdictId::FinAfterClientHello,
+        )
+    };
+    let mut evidence: Vec<String> = j
+        .signals
+        .iter()
+        .map(|s| format!("{} ({:+}): {}", s.id, s.weight, s.detail))
+        .collect();
+    evidence.push(format!("score {:+}; {} judged the sender", j.score, j.by));
+    let finding = Finding::new(finding_id, summary.clone())
+        .severity(severity)
+        .frame(packet.frame)
+        .evidence(evidence)
+        .advice(advice);
+    let verdict = Verdict {
+        id: verdict_id,
+        by: Some(j.by),
+        confidence: (j.by != Culprit::Unknown).then_some(j.confidence),
+        summary,
+    };
+    Some((verdict, Some(finding)))
+}
+
+/// The client's fatal alert, and the chain explains it. The cause comes from the certificates;
+/// the alert only confirms it (OpenSSL sends unknown_ca, GnuTLS bad_certificate, Java
+/// certificate_unknown for the same chain).
+fn chain_rejected(f: &Facts<'_>) -> Option<Decision> {
+    let a = f.fatal.filter(|a| a.from == Side::Client)?;
+    let c = f.chain_cause?;
+    let fix = c.advice.as_deref().unwrap_or_default();
+    Some(plain(
+        VerdictId::Rejected(c.id),
+        format!(
+            "the client rejected the server's certificate chain ({} alert): {} — {fix}",
+            a.description_name.unwrap_or("unknown"),
+            c.message
+        ),
+    ))
+}
+
+/// The versions a ClientHello offers, named: supported_versions without GREASE, else the
+/// legacy version.
+fn offered_versions(ch: &ClientHello) -> String {
+    let listed: Vec<&str> = ch
+        .supported_versions
+        .iter()
+        .filter(|v| !fingerprint::is_grease(**v))
+        .map(|v| version_name(*v))
+        .collect();
+    if listed.is_empty() {
+        format!("up to {}", version_name(ch.legacy_version))
+    } else {
+        listed.join(", ")
+    }
+}
+
+/// A fatal alert that answers the hellos themselves: no common version (protocol_version) or
+/// no common cipher suite or group (handshake_failure, insufficient_security, before any
+/// ServerHello), as RFC 8446 §4.1.1 and RFC 5246 §7.4.1.3 prescribe.
+fn mismatch(f: &Facts<'_>) -> Option<Decision> {
+    let a = f.fatal?;
+    let (_, _, ch) = f.client_hello?;
+    const BOTH_VERSIONS: &str =
+        "enable a version both support: TLS 1.2 and 1.3 on the server, or update the client";
+    let (finding_id, verdict_id, message, advice) = match (a.from, a.description?, f.server_hello)
+    {
+        (Side::Server, 70, None) => (
+            FindingId::VersionMismatch,
+            VerdictId::VersionMismatch,
+            format!("the server refused every TLS version the client offered ({}) with a protocol_version alert", offered_versions(ch)),
+            BOTH_VERSIONS,
+        ),
+        (Side::Client, 70, Some(sh)) => (
+            FindingId::VersionMismatch,
+            VerdictId::VersionMismatch,
+            format!("the client refused the version the server chose ({}) with a protocol_version alert", version_name(sh.version)),
+            BOTH_VERSIONS,
+        ),
+        (Side::Server, d @ (40 | 71), None) => (
+            FindingId::NoSharedCipher,
+            VerdictId::NoSharedCipher,
+            format!(
+                "the server answered the ClientHello ({} cipher suites, {} groups offered) with a {} alert before any ServerHello: it found no cipher suite or group in common",
+                ch.cipher_suites.len(),
+                ch.supported_groups.len(),
+                alert_name(d).unwrap_or("fatal")
+            ),
+            "compare the server's cipher suites and groups with the client's (e.g. `openssl s_client -cipher`), and enable a modern common suite such as ECDHE-…-AES128-GCM",
+        ),
+        _ => return None,
+    };
+    let finding = Finding::new(finding_id, message.clone())
+        .frame(a.frame)
+        .evidence(vec![
+            format!("client offered versions: {}", offered_versions(ch)),
+            format!("client offered {} cipher suites", ch.cipher_suites.len()),
+        ])
+        .advice(advice);
+    Some((Verdict::new(verdict_id, message), Some(finding)))
+}
+
+/// TLS 1.3 with the certificates encrypted: the client's certificate alert says it rejected
+/// them.
+fn hidden_chain_rejected(f: &Facts<'_>) -> Option<Decision> {
+    let a = f.fatal.filter(|a| a.from == Side::Client)?;
+    if !matches!(a.description, Some(42..=46 | 48)) || !f.certificate_hidden {
+        return None;
+    }
+    let name = a.description_name.unwrap_or("unknown");
+    let finding = Finding::new(
+        FindingId::ClientRejectedLikely,
+        format!("the client rejected the server's certificate with a {name} alert; TLS 1.3 hides the certificates, so the reason cannot be read from the capture"),
+    )
+    .frame(a.frame)
+    .advice(CHECK_CHAIN)
+    .side(Side::Server);
+    Some((
+        Verdict::new(
+            VerdictId::ClientRejectedLikely,
+            format!("the client rejected the server's certificate ({name} alert)"),
+        ),
+        Some(finding),
+    ))
+}
+
+fn alert_summary(a: &AlertOut) -> String {
+    format!(
+        "the {} ended the handshake with a fatal {} alert",
+        a.from,
+        a.description_name.unwrap_or("unknown")
+    )
+}
+
+fn alert(f: &Facts<'_>) -> Option<Decision> {
+    f.fatal.map(|a| plain(VerdictId::Alert, alert_summary(a)))
+}
+
+fn no_server_response(f: &Facts<'_>) -> Option<Decision> {
+    f.client_hello?;
+    (f.server_hello.is_none() && f.server_payload_bytes == 0).then(|| {
+        plain(
+            VerdictId::NoServerResponse,
+            "the ClientHello got no TLS answer from the server",
+        )
+    })
+}
+
+/// The connection was opened but no ClientHello came: the rules below it only judge that.
+fn before_hello<'f, 'a>(f: &'f Facts<'a>) -> Option<&'f Facts<'a>> {
+    f.client_hello.is_none().then_some(f)
+}
+
+fn connection_refused(f: &Facts<'_>) -> Option<Decision> {
+    let f = before_hello(f)?;
+    let server = 1 - f.tcp.client;
+    (f.tcp.syn.is_some()
+        && f.tcp.syn_ack.is_none()
+        && f.tcp.resets.iter().any(|r| r.side == server))
+    .then(|| {
+        plain(
+            VerdictId::ConnectionRefused,
+            "the server refused the TCP connection (RST to the SYN)",
+        )
+    })
+}
+
+fn not_tls_only(f: &Facts<'_>) -> Option<Decision> {
+    let n = before_hello(f)?.not_tls?;
+    Some(plain(VerdictId::NotTls, n.message()))
+}
+
+fn syn_unanswered(f: &Facts<'_>) -> Option<Decision> {
+    let f = before_hello(f)?;
+    (f.tcp.syn.is_some() && f.tcp.syn_ack.is_none())
+        .then(|| plain(VerdictId::NoServerResponse, "the SYN got no answer"))
+}
+
+fn no_client_hello(f: &Facts<'_>) -> Option<Decision> {
+    (!before_hello(f)?.mid_stream).then(|| {
+        plain(
+            VerdictId::NoClientHello,
+            "the TCP connection opened but no ClientHello was sent",
+        )
+    })
+}
+
+fn inconclusive(f: &Facts<'_>) -> Option<Decision> {
+    f.lacking.then(|| {
+        plain(
+            VerdictId::Inconclusive,
+            "the capture lacks the packets to say how the handshake ended",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::forensics::tests::{ev, handshake, tcp};
+
+    fn hello() -> ClientHello {
+        ClientHello {
+            legacy_version: 0x0303,
+            supported_versions: vec![0x0a0a, 0x0304, 0x0303],
+            cipher_suites: vec![0x1301, 0x1302, 0xc02f],
+            supported_groups: vec![29, 23],
+            ..ClientHello::default()
+        }
+    }
+
+    fn server_hello(version: u16) -> ServerHello {
+        ServerHello {
+            version,
+            ..ServerHello::default()
+        }
+    }
+
+    fn alert_from(from: Side, frame: u64, description: u8) -> AlertOut {
+        AlertOut {
+            frame,
+            from,
+            level: Some(2),
+            description: Some(description),
+            description_name: alert_name(description),
+            encrypted: false,
+        }
+    }
+
+    /// A TCP connection, seen at the client, whose ClientHello (frame 4) got nothing yet.
+    fn facts<'a>(timeline: &'a [TcpEvent], ch: &'a ClientHello) -> Facts<'a> {
+        Facts {
+            udp: false,
+            client_hello: Some((4, Timestamp(42_000_000), ch)),
+            server_hello: None,
+            handshake_over: None,
+            tls13_rejection: None,
+            fatal: None,
+            not_tls: None,
+            server_not_tls: false,
+            chain_cause: None,
+            certificate_hidden: false,
+            tcp: tcp(timeline, &[]),
+            server_first_data: None,
+            server_payload_bytes: 0,
+            mid_stream: false,
+            lacking: false,
+        }
+    }
+
+    fn id(d: &Decision) -> VerdictId {
+        d.0.id
+    }
+
+    #[test]
+    fn hellos_and_encryption_both_ways_are_complete() {
+        let (t, ch, sh) = (handshake(), hello(), server_hello(0x0304));
+        let mut f = facts(&t, &ch);
+        f.server_hello = Some(&sh);
+        assert_eq!(complete(&f), None, "no encrypted data yet");
+        f.handshake_over = Some(9);
+        assert_eq!(decide(&f).0.id, VerdictId::Complete);
+        f.client_hello = None;
+        assert_eq!(complete(&f), None, "no ClientHello");
+    }
+
+    #[test]
+    fn a_forged_rst_after_the_client_hello_is_a_cut_by_a_middlebox() {
+        let mut t = handshake();
+        let mut rst = ev(5, 1, 45, flags::RST | flags::ACK);
+        rst.ip.ttl = 240;
+        t.push(rst);
+        let ch = hello();
+        let resets = [rst];
+        let mut f = facts(&t, &ch);
+        f.tcp.resets = &resets;
+        let (v, finding) = decide(&f);
+        assert_eq!(
+            (v.id, v.by),
+            (VerdictId::RstAfterClientHello, Some(Culprit::Middlebox))
+        );
+        let finding = finding.expect("the cut's finding");
+        assert_eq!(
+            (finding.id, finding.severity, finding.frames),
+            (FindingId::RstAfterClientHello, Severity::High, vec![5])
+        );
+        assert!(finding
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("ttl-mismatch")));
+    }
+
+    #[test]
+    fn a_rst_after_encryption_started_both_ways_is_no_cut() {
+        let mut t = handshake();
+        let rst = ev(9, 1, 200, flags::RST);
+        t.push(rst);
+        let ch = hello();
+        let resets = [rst];
+        let mut f = facts(&t, &ch);
+        f.tcp.resets = &resets;
+        f.handshake_over = Some(8);
+        assert_eq!(cut(&f), None);
+    }
+
+    #[test]
+    fn a_server_fin_counts_only_before_the_server_spoke() {
+        let mut t = handshake();
+        let fin = ev(6, 1, 90, flags::FIN | flags::ACK);
+        t.push(fin);
+        let ch = hello();
+        let fins = [fin];
+        let mut f = facts(&t, &ch);
+        f.tcp.fins = &fins;
+        assert_eq!(
+            cut(&f).map(|d| d.0.id),
+            Some(VerdictId::FinAfterClientHello)
+        );
+        f.server_first_data = Some(5);
+        assert_eq!(
+            cut(&f),
+            None,
+            "the server had answered: its FIN closes, it does not cut"
+        );
+    }
+
+    #[test]
+    fn an_alert_before_the_cut_is_judged_instead_of_the_cut() {
+        let mut t = handshake();
+        let rst = ev(6, 1, 90, flags::RST);
+        t.push(rst);
+        let ch = hello();
+        let resets = [rst];
+        let a = alert_from(Side::Server, 5, 40);
+        let mut f = facts(&t, &ch);
+        f.tcp.resets = &resets;
+        f.fatal = Some(&a);
+        assert_eq!(cut(&f), None);
+        assert_eq!(id(&decide(&f)), VerdictId::NoSharedCipher);
+    }
+
+    #[test]
+    fn the_client_alert_names_the_chains_most_telling_problem() {
+        let t = handshake();
+        let ch = hello();
+        let a = alert_from(Side::Client, 7, 48);
+        let cause = Finding::new(FindingId::IncompleteChain, "server chain: gap").advice("fix");
+        let mut f = facts(&t, &ch);
+        f.fatal = Some(&a);
+        assert_eq!(chain_rejected(&f), None, "no cause in the chain");
+        f.chain_cause = Some(&cause);
+        let (v, extra) = decide(&f);
+        assert_eq!(v.id, VerdictId::Rejected(FindingId::IncompleteChain));
+        assert!(v.summary.contains("unknown_ca alert"), "{}", v.summary);
+        assert!(extra.is_none(), "the chain finding is already there");
+        let server_alert = alert_from(Side::Server, 7, 48);
+        f.fatal = Some(&server_alert);
+        assert_eq!(
+            chain_rejected(&f),
+            None,
+            "only the client rejects a server chain"
+        );
+    }
+
+    #[test]
+    fn protocol_version_alerts_are_version_mismatches_from_either_side() {
+        let t = handshake();
+        let ch = hello();
+        let sh = server_hello(0x0301);
+        let mut f = facts(&t, &ch);
+        let server = alert_from(Side::Server, 5, 70);
+        f.fatal = Some(&server);
+        let (v, finding) = decide(&f);
+        assert_eq!(v.id, VerdictId::VersionMismatch);
+        assert!(v.summary.contains("TLS 1.3, TLS 1.2"), "{}", v.summary);
+        assert_eq!(finding.map(|x| x.frames), Some(vec![5]));
+        let client = alert_from(Side::Client, 6, 70);
+        f.fatal = Some(&client);
+        f.server_hello = Some(&sh);
+        assert!(decide(&f).0.summary.contains("TLS 1.0"));
+        // A server's protocol_version after its own ServerHello is no mismatch of hellos.
+        f.fatal = Some(&server);
+        assert_eq!(mismatch(&f), None);
+    }
+
+    #[test]
+    fn a_certificate_alert_under_tls13_is_a_likely_rejection_only_when_the_chain_was_hidden() {
+        let t = handshake();
+        let ch = hello();
+        let a = alert_from(Side::Client, 8, 42);
+        let mut f = facts(&t, &ch);
+        f.fatal = Some(&a);
+        assert_eq!(id(&decide(&f)), VerdictId::Alert);
+        f.certificate_hidden = true;
+        let (v, finding) = decide(&f);
+        assert_eq!(v.id, VerdictId::ClientRejectedLikely);
+        assert_eq!(finding.and_then(|x| x.side), Some(Side::Server));
+        let other = alert_from(Side::Client, 8, 80);
+        f.fatal = Some(&other);
+        assert_eq!(
+            id(&decide(&f)),
+            VerdictId::Alert,
+            "internal_error is no certificate alert"
+        );
+    }
+
+    #[test]
+    fn an_alert_sized_last_record_under_tls13_wins_over_everything() {
+        let t = handshake();
+        let ch = hello();
+        let a = alert_from(Side::Server, 5, 40);
+        let mut f = facts(&t, &ch);
+        f.fatal = Some(&a);
+        f.tls13_rejection = Some(9);
+        assert_eq!(id(&decide(&f)), VerdictId::ClientRejectedLikely);
+    }
+
+    #[test]
+    fn udp_flows_are_judged_by_hellos_and_alerts_alone() {
+        let t = handshake();
+        let ch = hello();
+        let sh = server_hello(0x0304);
+        let mut f = facts(&t, &ch);
+        f.udp = true;
+        assert_eq!(id(&decide(&f)), VerdictId::NoServerResponse);
+        f.server_hello = Some(&sh);
+        assert_eq!(id(&decide(&f)), VerdictId::Complete);
+        let a = alert_from(Side::Client, 5, 48);
+        f.fatal = Some(&a);
+        assert_eq!(id(&decide(&f)), VerdictId::Alert);
+        f.fatal = None;
+        f.client_hello = None;
+        assert_eq!(id(&decide(&f)), VerdictId::Incomplete);
+    }
+
+    #[test]
+    fn a_server_that_answers_in_plaintext_is_not_tls_even_when_a_rst_follows() {
+        let mut t = handshake();
+        let rst = ev(6, 1, 90, flags::RST);
+        t.push(rst);
+        let ch = hello();
+        let resets = [rst];
+        let mut f = facts(&t, &ch);
+        f.tcp.resets = &resets;
+        f.server_not_tls = true;
+        f.not_tls = Some(NotTls {
+            side: Side::Server,
+            head: b"HTTP/1.1 400",
+            looks_like: Some("HTTP"),
+        });
+        let (v, _) = decide(&f);
+        assert_eq!(v.id, VerdictId::NotTls);
+        assert!(v.summary.ends_with("(it looks like HTTP)"), "{}", v.summary);
+    }
+
+    #[test]
+    fn a_silent_server_is_no_server_response_and_a_talking_one_is_incomplete() {
+        let t = handshake();
+        let ch = hello();
+        let mut f = facts(&t, &ch);
+        assert_eq!(id(&decide(&f)), VerdictId::NoServerResponse);
+        f.server_payload_bytes = 100;
+        assert_eq!(id(&decide(&f)), VerdictId::Incomplete);
+        f.lacking = true;
+        assert_eq!(id(&decide(&f)), VerdictId::Inconclusive);
+    }
+
+    #[test]
+    fn without_a_client_hello_the_tcp_handshake_is_judged() {
+        let syn = [ev(1, 0, 0, flags::SYN)];
+        let refused = [
+            ev(1, 0, 0, flags::SYN),
+            ev(2, 1, 40, flags::RST | flags::ACK),
+        ];
+        let ch = hello();
+        let mut f = facts(&syn, &ch);
+        f.client_hello = None;
+        assert_eq!(id(&decide(&f)), VerdictId::NoServerResponse);
+        assert_eq!(decide(&f).0.summary, "the SYN got no answer");
+        let resets = [refused[1]];
+        let mut f = facts(&refused, &ch);
+        f.client_hello = None;
+        f.tcp.syn_ack = None;
+        f.tcp.resets = &resets;
+        assert_eq!(id(&decide(&f)), VerdictId::ConnectionRefused);
+        let t = handshake();
+        let mut f = facts(&t, &ch);
+        f.client_hello = None;
+        assert_eq!(id(&decide(&f)), VerdictId::NoClientHello);
+        f.mid_stream = true;
+        assert_eq!(id(&decide(&f)), VerdictId::Incomplete);
+        f.lacking = true;
+        assert_eq!(id(&decide(&f)), VerdictId::Inconclusive);
+    }
+
+    #[test]
+    fn the_rules_that_need_a_client_hello_pass_without_one_and_vice_versa() {
+        let t = handshake();
+        let ch = hello();
+        let mut f = facts(&t, &ch);
+        assert_eq!(no_client_hello(&f), None);
+        assert_eq!(syn_unanswered(&f), None);
+        f.client_hello = None;
+        assert_eq!(no_server_response(&f), None);
+        assert_eq!(cut(&f), None);
+        assert_eq!(mismatch(&f), None);
+    }
+}

@@ -1,0 +1,58 @@
+//! codepoints: the names of TLS code points that the record and the report print: protocol
+//! versions and alert descriptions. Numbers stay numbers everywhere else; an unknown one has
+//! no name rather than a wrong one.
+
+/// A protocol version's name ("TLS 1.2"), "unknown" for a number no version uses.
+pub fn version_name(v: u16) -> &'static str {
+    match v {
+        0x0002 => "SSL 2.0",
+        0x0300 => "SSL 3.0",
+        0x0301 => "TLS 1.0",
+        0x0302 => "TLS 1.1",
+        0x0303 => "TLS 1.2",
+        0x0304 => "TLS 1.3",
+        v if v >> 8 == 0x7f => "TLS 1.3 (draft)",
+        _ => "unknown",
+    }
+}
+
+/// RFC 8446 §6 / RFC 5246 §7.2 alert descriptions.
+pub fn alert_name(d: u8) -> Option<&'static str> {
+    Some(match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return None,
+    })
+}
