@@ -1,0 +1,238 @@
+//! capture::input: where the bytes come from. Takes a path, a reader (stdin, a pipe, a file
+//! that cannot be mapped) or an in-memory buffer; gives the frames of the capture in it to the
+//! parser, decompressing gzip (and zstd / xz behind their features) on the way.
+//!
+//! Guarantees: a plain regular file is mapped (where the filesystem allows) and parsed in
+//! place, its frames borrowing from the map; everything else goes through one buffer that
+//! starts at [`INITIAL_BUFFER`] and grows only to hold the largest block, never past
+//! [`MAX_BLOCK_LEN`], so memory does not grow with the input. A read error after some data is
+//! a truncation, not an [`Error`].
+//!
+//! Deliberately not done: parsing (that is [`Parser`]), sniffing compression from anything but
+//! the magic bytes, and reading archives or other compressions (zip, bzip2): the not-a-capture
+//! error names those instead.
+
+use super::map::map_file;
+use super::parser::{not_a_capture, Parser, Step};
+use super::{CaptureSummary, Frame, Walker, MAX_BLOCK_LEN};
+use crate::error::Error;
+use std::io::Read;
+use std::path::Path;
+
+/// Initial size of the streaming buffer.
+pub(super) const INITIAL_BUFFER: usize = 1024 * 1024;
+
+pub(super) fn read_file(
+    path: &Path,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    let open_err = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(open_err)?;
+    let meta = file.metadata().map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Pipes, FIFOs and character devices (`<(zcat x.pcap)`, /dev/stdin) report length 0 and
+    // cannot be mapped: stream them.
+    if !meta.is_file() {
+        return read_stream(path, &mut file, on_frame);
+    }
+    // Mapping 0 bytes fails on some platforms; an empty file is not a capture anyway.
+    if meta.len() == 0 {
+        return Err(not_a_capture(path, "empty file".to_string(), ""));
+    }
+    match map_file(&file) {
+        Ok(map) => read_mapped(path, &map, on_frame),
+        // Some filesystems cannot be mapped; reading is slower but works everywhere.
+        Err(_) => read_stream(path, &mut file, on_frame),
+    }
+}
+
+/// Compression recognized by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Compression {
+    Gzip,
+    Zstd,
+    Xz,
+}
+
+impl Compression {
+    pub(super) fn sniff(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
+            Some(Compression::Xz)
+        } else {
+            None
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+        }
+    }
+
+    /// Wraps `r` in a decoder, or says which feature would have one.
+    fn decoder<'r>(self, path: &Path, r: Box<dyn Read + 'r>) -> Result<Box<dyn Read + 'r>, Error> {
+        match self {
+            // Multi-member: `cat a.pcap.gz b.gz` and pigz output are several gzip members.
+            Compression::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(r))),
+            #[cfg(feature = "zstd")]
+            Compression::Zstd => zstd::stream::read::Decoder::new(r)
+                .map(|d| Box::new(d) as Box<dyn Read + 'r>)
+                .map_err(|source| Error::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }),
+            #[cfg(feature = "xz")]
+            Compression::Xz => Ok(Box::new(xz2::read::XzDecoder::new_multi_decoder(r))),
+            #[allow(unreachable_patterns)] // reachable when a compression feature is off
+            other => Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                what: format!(
+                    "{}-compressed capture; this build cannot decompress it (rebuild with \
+                     `--features {}`, or decompress it first)",
+                    other.name(),
+                    other.name()
+                ),
+            }),
+        }
+    }
+}
+
+/// Parses `bytes` in place, or streams it through a decoder when it is compressed.
+pub(super) fn read_mapped(
+    path: &Path,
+    bytes: &[u8],
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    if let Some(c) = Compression::sniff(bytes) {
+        let mut decoded = c.decoder(path, Box::new(bytes))?;
+        let mut summary = stream_plain(path, &mut decoded, on_frame)?;
+        summary.compression = Some(c.name());
+        return Ok(summary);
+    }
+    let mut walker = Walker::new(path);
+    walker.walk(bytes, 0, bytes.len(), on_frame)?;
+    Ok(walker.finish())
+}
+
+/// Streams a reader: sniffs compression from the first bytes, then parses.
+pub(super) fn read_stream(
+    path: &Path,
+    reader: &mut dyn Read,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    // Sniff without consuming: read up to 6 bytes, then put them back in front of the reader.
+    let mut head = [0u8; 6];
+    let mut got = 0usize;
+    while let Some(space) = head.get_mut(got..).filter(|s| !s.is_empty()) {
+        match reader.read(space) {
+            Ok(0) => break,
+            Ok(n) => got = got.saturating_add(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    let head = head.get(..got).unwrap_or_default();
+    let chained: Box<dyn Read + '_> = Box::new(head.chain(reader));
+    match Compression::sniff(head) {
+        Some(c) => {
+            let mut decoded = c.decoder(path, chained)?;
+            let mut summary = stream_plain(path, &mut decoded, on_frame)?;
+            summary.compression = Some(c.name());
+            Ok(summary)
+        }
+        None => stream_plain(path, &mut { chained }, on_frame),
+    }
+}
+
+/// Parses an uncompressed capture from a reader through one buffer that starts at
+/// [`INITIAL_BUFFER`] and grows only to hold the largest block, up to [`MAX_BLOCK_LEN`].
+fn stream_plain(
+    path: &Path,
+    reader: &mut dyn Read,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    let mut parser = Parser::new(path);
+    let mut buf: Vec<u8> = Vec::new();
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut read_total = 0u64;
+    let mut eof = false;
+    loop {
+        let window = buf.get(start..end).unwrap_or_default();
+        let need = match parser.step(window, eof, on_frame)? {
+            Step::Advance(n) => {
+                start = start.saturating_add(n).min(end);
+                continue;
+            }
+            Step::Done => break,
+            Step::Need(need) => need,
+        };
+        if need > MAX_BLOCK_LEN {
+            parser.stop(format!(
+                "{}: a block of {need} bytes is larger than the {} MiB limit; stopped reading \
+                 there (corrupt length field?)",
+                parser.position(),
+                MAX_BLOCK_LEN >> 20
+            ));
+            break;
+        }
+        // Keep the unread tail at the front, then grow (never shrink) to hold `need` bytes.
+        buf.copy_within(start..end, 0);
+        end = end.saturating_sub(start);
+        start = 0;
+        let want = need
+            .next_power_of_two()
+            .clamp(INITIAL_BUFFER, MAX_BLOCK_LEN);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        // Read until the step can go on: a live pipe (`tcpdump -w - | tlsmortem -`) delivers
+        // frames as they come, so do not wait for a full buffer.
+        while end < need && !eof {
+            let Some(space) = buf.get_mut(end..) else {
+                break;
+            };
+            match reader.read(space) {
+                Ok(0) => eof = true,
+                Ok(n) => {
+                    end = end.saturating_add(n);
+                    read_total = read_total.saturating_add(n as u64);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) if read_total == 0 => {
+                    return Err(Error::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    })
+                }
+                Err(e) => {
+                    // A damaged compressed stream or an I/O error after some data: keep what
+                    // was read, like any other truncation.
+                    let tail = end.saturating_sub(start);
+                    parser.stop(format!(
+                        "input ends with a read error after {read_total} bytes ({e}); \
+                         {tail} unparsed bytes before it"
+                    ));
+                    parser.summary.bytes = parser.summary.bytes.saturating_add(tail as u64);
+                    return Ok(parser.finish());
+                }
+            }
+        }
+    }
+    Ok(parser.finish())
+}
