@@ -1,38 +1,56 @@
 //! tlsmortem: a passive TLS handshake analyzer.
 //!
 //! ```text
-//! capture  ->  wire  ->  flow / reassembly  ->  tls  ->  x509  ->  diagnose  ->  report
-//! (frames)    (views)    (ordered bytes,       (handshake  (certs)   (verdicts,     (text, JSON
-//!                         TCP events)           messages)             findings)      lines)
+//! capture -> net -> flow -> proto -> x509 -> judge -> report
+//! (frames)  (IP/TCP/  (connections,  (TLS, QUIC,  (chains,  (facts, findings,  (text, JSON
+//!            UDP       ordered bytes,  DTLS,        trust,    verdict, who     lines, summaries,
+//!            headers)  TCP events)     STARTTLS)    OCSP)     cut it)          PEM export)
 //! ```
 //!
-//! One module per stage, data flowing one way: a stage imports only stages to its left. This
-//! file and [`engine`] drive the loop: [`analyze_input`] reads one capture and hands every
-//! connection record to a callback, in order of the connection's first packet, on as many
-//! workers as [`Config::threads`] says; [`analyze_inputs`] does it for several inputs, side
-//! by side where that is faster. The CLI, tests and benches all use them.
+//! One folder per stage, data flowing one way: a stage imports only stages to its left, and
+//! the leaves every stage may use ([`ids`], the closed lists of the JSON contract; [`text`],
+//! how bytes and times are written; [`record`], the contract itself, built by the judge and
+//! printed by the report). [`engine`] drives the loop: [`analyze_input`] reads one capture and
+//! hands every connection record to a callback, in order of the connection's first packet, on
+//! as many workers as [`Config::threads`] says; [`analyze_inputs`] does it for several inputs,
+//! side by side where that is faster. The CLI, tests and benches all use them.
+//!
+//! The library's surface, on purpose: the `analyze_*` functions, [`Config`] and [`Filter`],
+//! [`InputStats`], [`Input`] and [`captures_in`], [`Error`], the record ([`Connection`] and
+//! [`record`]), its ids ([`ids`]), and the reporters ([`report`]). The stage modules are public
+//! too, so that the benches and fuzz targets can drive one stage at a time, but they are hidden
+//! from the documentation and their items may change with any release.
 #![deny(unsafe_code)]
 
+#[doc(hidden)]
 pub mod capture;
+#[doc(hidden)]
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
 pub mod flow;
 pub mod ids;
+#[doc(hidden)]
 pub mod judge;
+#[doc(hidden)]
 pub mod net;
+#[doc(hidden)]
 pub mod proto;
 pub mod record;
 pub mod report;
 pub mod text;
+#[doc(hidden)]
 pub mod x509;
 
-pub use capture::Input;
+pub use capture::{captures_in, Input};
 pub use error::Error;
+pub use judge::Later;
 pub use record::Connection;
+pub use x509::chain::TrustStore;
 
 use capture::CaptureSummary;
+use engine::{analyze_mapped, shared_by_workers, side_by_side};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// What to analyse and report.
 #[derive(Debug, Clone, Default)]
@@ -233,97 +251,6 @@ pub fn analyze_inputs<T: Send>(
     }
 }
 
-/// Inputs a side-by-side worker may be ahead of the one being written, per worker.
-pub const SIDE_BY_SIDE_AHEAD: usize = 2;
-
-/// Whether `input` is a plain file large enough to be cut into several chunks (and so worth
-/// every worker); anything else is read by one worker.
-fn shared_by_workers(input: &Input, config: &Config) -> bool {
-    let Input::Path(path) = input else {
-        return false;
-    };
-    let big = std::fs::metadata(path)
-        .is_ok_and(|m| m.is_file() && m.len() >= 4 * config.chunk_bytes() as u64);
-    // Only a regular file is opened here: reading from a FIFO would take bytes from its reader.
-    if !big {
-        return false;
-    }
-    let mut head = [0u8; 6];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .is_ok_and(|n| !capture::is_compressed(head.get(..n).unwrap_or_default()))
-}
-
-/// A run of inputs, one worker each, results passed on in input order. Returns false when
-/// `done` asked to stop.
-fn side_by_side<T: Send>(
-    run: &[Input],
-    first: usize,
-    config: &Config,
-    workers: usize,
-    prepare: &(dyn Fn(Connection) -> T + Sync),
-    sink: &mut dyn FnMut(usize, T),
-    done: &mut dyn FnMut(usize, Result<InputStats, Error>) -> bool,
-) -> bool {
-    use std::sync::{Condvar, Mutex};
-    let one = Config {
-        threads: 1,
-        ..config.clone()
-    };
-    // (next input to start, next input to write, stop)
-    let state = Mutex::new((0usize, 0usize, false));
-    let moved = Condvar::new();
-    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<T>, Result<InputStats, Error>)>();
-        for _ in 0..workers.min(run.len()) {
-            let tx = tx.clone();
-            let (one, state, moved) = (&one, &lock, &moved);
-            scope.spawn(move || loop {
-                let mut g = state();
-                while !g.2 && g.0 < run.len() && g.0 >= g.1 + SIDE_BY_SIDE_AHEAD * workers {
-                    g = moved.wait(g).unwrap_or_else(|p| p.into_inner());
-                }
-                if g.2 || g.0 >= run.len() {
-                    return;
-                }
-                let k = g.0;
-                g.0 += 1;
-                drop(g);
-                let Some(input) = run.get(k) else { return };
-                let mut records = Vec::new();
-                let r = analyze_input_with(input, one, prepare, &mut |t| records.push(t));
-                if tx.send((k, records, r)).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(tx);
-        let mut held = BTreeMap::new();
-        let mut next = 0usize;
-        let mut keep_going = true;
-        for (k, records, r) in rx.iter() {
-            held.insert(k, (records, r));
-            while let Some((records, r)) = held.remove(&next) {
-                for t in records {
-                    sink(first + next, t);
-                }
-                keep_going = done(first + next, r);
-                next += 1;
-                let mut g = lock();
-                g.1 = next;
-                g.2 |= !keep_going;
-                drop(g);
-                moved.notify_all();
-                if !keep_going {
-                    return false;
-                }
-            }
-        }
-        keep_going
-    })
-}
-
 /// Analyses a capture held in memory (tests, benches, fuzzing).
 ///
 /// ```
@@ -358,57 +285,4 @@ pub fn analyze_bytes_with<T: Send>(
     sink: &mut dyn FnMut(T),
 ) -> Result<InputStats, Error> {
     analyze_mapped(name, bytes, config, config.workers(), prepare, sink)
-}
-
-fn analyze_mapped<T: Send>(
-    name: &str,
-    bytes: &[u8],
-    config: &Config,
-    workers: usize,
-    prepare: &(dyn Fn(Connection) -> T + Sync),
-    sink: &mut dyn FnMut(T),
-) -> Result<InputStats, Error> {
-    // Compressed bytes are streamed through a decoder, by one worker.
-    if workers > 1 && !capture::is_compressed(bytes) {
-        return engine::sharded(name, bytes, config, workers, prepare, sink);
-    }
-    engine::inline(name, config, prepare, sink, |on_frame| {
-        capture::read_bytes(name, bytes, on_frame)
-    })
-}
-
-/// Capture files found under a directory (recursively, sorted), by extension.
-pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|e| Error::Open {
-            path: d.clone(),
-            source: e,
-        })?;
-        for entry in rd.flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if is_capture_name(&p) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn is_capture_name(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let name = name
-        .trim_end_matches(".gz")
-        .trim_end_matches(".zst")
-        .trim_end_matches(".xz");
-    [".pcap", ".pcapng", ".cap", ".ntar", ".dmp"]
-        .iter()
-        .any(|e| name.ends_with(e))
 }

@@ -17,7 +17,7 @@ use super::parser::{not_a_capture, Parser, Step};
 use super::{CaptureSummary, Frame, Walker, MAX_BLOCK_LEN};
 use crate::error::Error;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Initial size of the streaming buffer.
 pub(super) const INITIAL_BUFFER: usize = 1024 * 1024;
@@ -235,4 +235,40 @@ fn stream_plain(
         }
     }
     Ok(parser.finish())
+}
+
+/// Capture files found under a directory (recursively, sorted), by extension.
+pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| Error::Open {
+            path: d.clone(),
+            source: e,
+        })?;
+        for entry in rd.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if is_capture_name(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_capture_name(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let name = name
+        .trim_end_matches(".gz")
+        .trim_end_matches(".zst")
+        .trim_end_matches(".xz");
+    [".pcap", ".pcapng", ".cap", ".ntar", ".dmp"]
+        .iter()
+        .any(|e| name.ends_with(e))
 }

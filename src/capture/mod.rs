@@ -33,6 +33,7 @@ mod pcapng;
 mod tests;
 mod walker;
 
+pub use input::captures_in;
 pub use walker::Walker;
 
 use crate::error::Error;

@@ -27,6 +27,10 @@
 //! Records are built, filtered and prepared (`prepare`, e.g. rendered as JSON) on the worker
 //! that owns the flow; only the merging runs on the calling thread.
 
+mod inputs;
+pub use inputs::SIDE_BY_SIDE_AHEAD;
+pub(crate) use inputs::{analyze_mapped, shared_by_workers, side_by_side};
+
 use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
 use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::judge::{self, CaptureFacts};

@@ -1,0 +1,212 @@
+//! cli: the command's flags, and what they ask for: the inputs, the configuration of the run,
+//! the reporter. Nothing here analyses; errors come back as messages for `main` to print.
+
+use clap::Parser;
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tlsmortem::ids::{Severity, VerdictId};
+use tlsmortem::judge::Later;
+use tlsmortem::report::{ChainExport, JsonLines, Reporter, SummaryJson, SummaryText, Text};
+use tlsmortem::x509::chain::TrustStore;
+use tlsmortem::{Config, Filter, Input};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tlsmortem",
+    version,
+    about = "Says, per connection in a packet capture, what happened to the TLS handshake and why",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Capture files (pcap, pcapng, gzip-compressed or not), directories of them, or - for stdin.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Write JSON lines, one object per connection (the README gives the keys).
+    #[arg(long)]
+    json: bool,
+    /// With --json: add summary records (per server name, per server, SNI filtering) at the end.
+    #[arg(long, global = true)]
+    summary: bool,
+    /// Report every TCP flow, not only those that carried TLS or were aimed at a TLS port.
+    #[arg(long)]
+    all_flows: bool,
+    /// Exit with 1 when any finding is at or above this severity (info, low, medium, high).
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Workers per capture file (default: one per core). Output is the same for any number.
+    #[arg(long, default_value_t = 0, global = true)]
+    threads: usize,
+    /// Add the CAs in this PEM file to the trust store (repeatable): a private CA, a certifi or
+    /// system bundle.
+    #[arg(long, value_name = "PEM", global = true)]
+    ca_file: Vec<PathBuf>,
+    /// Trust only the --ca-file CAs, not Mozilla's roots.
+    #[arg(long, global = true)]
+    no_default_roots: bool,
+    /// Also judge certificate validity now (wall clock), reported apart from capture time.
+    #[arg(long, conflicts_with = "at", global = true)]
+    now: bool,
+    /// Also judge certificate validity at this RFC 3339 time, reported apart from capture time.
+    #[arg(long, value_name = "TIME", global = true)]
+    at: Option<String>,
+    /// Only connections whose SNI matches this glob (e.g. '*.example.com').
+    #[arg(long, value_name = "GLOB", global = true)]
+    sni: Option<String>,
+    /// Only connections with this address at either end.
+    #[arg(long, value_name = "IP", global = true)]
+    host: Option<std::net::IpAddr>,
+    /// Only connections with this port at either end.
+    #[arg(long, value_name = "N", global = true)]
+    port: Option<u16>,
+    /// Only connections with this verdict id (repeatable), e.g. rst-after-client-hello.
+    #[arg(long = "verdict", value_name = "ID", global = true, value_parser = parse_verdict)]
+    verdicts: Vec<VerdictId>,
+    /// No progress bar and no notes on stderr about the captures themselves.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Each server's certificate chain as sent, what is wrong with it, and (with --export) the
+    /// chain as PEM plus what a full chain needs.
+    Certs {
+        /// Capture files, directories, or - for stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write NAME.chain.pem (wire order) and NAME.missing.txt per server into this folder.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
+    /// Only the summaries: per server name and per server, how many handshakes completed or
+    /// were cut and by whom, and servers that answer one name and cut another.
+    Summary {
+        /// Capture files, directories, or - for stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+        .map_err(|_| format!("unknown severity '{s}': use info, low, medium or high"))
+}
+
+fn parse_verdict(s: &str) -> Result<VerdictId, String> {
+    s.parse().map_err(|_| {
+        let known: Vec<&str> = VerdictId::all().map(VerdictId::as_str).collect();
+        format!("unknown verdict '{s}': use one of {}", known.join(", "))
+    })
+}
+
+/// The trust store and the second moment of judgement the flags ask for.
+fn judging(cli: &Cli) -> Result<(Option<Arc<TrustStore>>, Option<Later>), String> {
+    let trust = if cli.ca_file.is_empty() && !cli.no_default_roots {
+        None
+    } else {
+        let mut store = if cli.no_default_roots {
+            TrustStore::empty()
+        } else {
+            TrustStore::mozilla()
+        };
+        for f in &cli.ca_file {
+            store.add_pem_file(f).map_err(|e| {
+                format!("{}: {e} (give a PEM file of CA certificates)", f.display())
+            })?;
+        }
+        Some(Arc::new(store))
+    };
+    let later = if cli.now {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        Some(Later {
+            label: "now".into(),
+            at: secs,
+        })
+    } else if let Some(at) = &cli.at {
+        let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("--at {at}: {e} (use RFC 3339, e.g. 2030-01-01T00:00:00Z)"))?;
+        Some(Later {
+            label: at.clone(),
+            at: t.unix_timestamp(),
+        })
+    } else {
+        None
+    };
+    Ok((trust, later))
+}
+
+/// Standard output, buffered in pieces large enough that writing a hundred megabytes of JSON
+/// lines costs a few hundred system calls, not tens of thousands.
+fn output(stdout: io::StdoutLock<'static>) -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::with_capacity(256 * 1024, stdout)
+}
+
+impl Cli {
+    /// The inputs the flags name, directories expanded; and what could not be read.
+    pub fn inputs(&self) -> (Vec<Input>, Vec<String>) {
+        let paths = match &self.command {
+            Some(Command::Certs { inputs, .. } | Command::Summary { inputs }) => inputs,
+            None => &self.inputs,
+        };
+        let mut inputs = Vec::new();
+        let mut errors = Vec::new();
+        for p in paths {
+            if p.as_os_str() == "-" {
+                inputs.push(Input::Stdin);
+            } else if p.is_dir() {
+                match tlsmortem::captures_in(p) {
+                    Ok(found) => inputs.extend(found.into_iter().map(Input::Path)),
+                    Err(e) => errors.push(e.to_string()),
+                }
+            } else {
+                inputs.push(Input::Path(p.clone()));
+            }
+        }
+        (inputs, errors)
+    }
+
+    /// The reporter the flags ask for, writing to standard output.
+    pub fn reporter(&self) -> Result<Box<dyn Reporter>, String> {
+        let stdout = io::stdout().lock();
+        let summary_only = matches!(self.command, Some(Command::Summary { .. }));
+        Ok(match &self.command {
+            Some(Command::Certs { export, .. }) => Box::new(
+                ChainExport::new(export.as_deref(), output(stdout))
+                    .map_err(|e| format!("cannot create the export folder: {e}"))?,
+            ),
+            _ if summary_only && self.json => Box::new(SummaryJson::summary_only(output(stdout))),
+            _ if summary_only => Box::new(SummaryText::new(output(stdout))),
+            _ if self.json && self.summary => Box::new(SummaryJson::new(output(stdout))),
+            _ if self.json => Box::new(JsonLines::new(output(stdout))),
+            _ => {
+                let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                Box::new(Text::with_colour(output(stdout), colour))
+            }
+        })
+    }
+
+    /// The run's configuration: what to judge against and which connections to report.
+    pub fn config(&self) -> Result<Config, String> {
+        let (trust, later) = judging(self)?;
+        let filter = Filter {
+            sni: self.sni.as_deref().map(Filter::sni_glob).transpose()?,
+            host: self.host,
+            port: self.port,
+            verdicts: self.verdicts.clone(),
+        };
+        Ok(Config {
+            all_flows: self.all_flows,
+            threads: self.threads,
+            trust,
+            later,
+            filter,
+            ..Config::default()
+        })
+    }
+}
