@@ -446,4 +446,76 @@ mod tests {
             );
         }
     }
+
+    /// The README's paragraph that starts with `label`, up to the next blank line.
+    fn readme_paragraph(label: &str) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap_or_default();
+        let start = readme
+            .find(label)
+            .unwrap_or_else(|| panic!("README.md has no paragraph starting with {label:?}"));
+        let rest = readme.get(start..).unwrap_or_default();
+        let end = rest.find("\n\n").unwrap_or(rest.len());
+        let paragraph = rest.get(..end).unwrap_or_default();
+        // "Severities:" follows the finding ids without a blank line.
+        let end = paragraph
+            .find("Severities:")
+            .filter(|&i| i > 0)
+            .unwrap_or(paragraph.len());
+        paragraph.get(..end).unwrap_or_default().to_string()
+    }
+
+    /// The words in backticks.
+    fn quoted(text: &str) -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_finding_id_and_no_other() {
+        // `side` is the key chain findings carry, not an id.
+        let listed: HashSet<String> = quoted(&readme_paragraph("Finding ids:"))
+            .into_iter()
+            .filter(|w| w != "side")
+            .collect();
+        let known: HashSet<String> = FindingId::ALL.iter().map(|f| f.to_string()).collect();
+        let mut missing: Vec<_> = known.difference(&listed).collect();
+        let mut unknown: Vec<_> = listed.difference(&known).collect();
+        missing.sort();
+        unknown.sort();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "README.md's finding ids: missing {missing:?}, not in FindingId {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_readme_lists_every_verdict_id_and_culprit() {
+        let listed = quoted(&readme_paragraph("Verdict ids:"));
+        for v in VerdictId::FIXED {
+            assert!(
+                listed.contains(&v.to_string()),
+                "README.md lacks verdict {v}"
+            );
+        }
+        for c in Culprit::ALL {
+            assert!(
+                listed.contains(&c.to_string()),
+                "README.md lacks culprit {c}"
+            );
+        }
+        // `by` and `confidence` are the keys a cut's verdict carries, not ids.
+        for word in listed.iter().filter(|w| *w != "by" && *w != "confidence") {
+            assert!(
+                word.parse::<VerdictId>().is_ok() || word.parse::<Culprit>().is_ok(),
+                "README.md names verdict {word:?}, which VerdictId does not have"
+            );
+        }
+        let severities = quoted(&readme_paragraph("Severities:"));
+        let known: Vec<String> = Severity::ALL.iter().map(|s| s.to_string()).collect();
+        assert_eq!(severities, known, "README.md's severities");
+    }
 }

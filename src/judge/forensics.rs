@@ -765,4 +765,35 @@ pub(crate) mod tests {
         let (by, _, c) = culprit(&[], Side::Server);
         assert_eq!((by, c), (Culprit::Unknown, 0.0));
     }
+
+    #[test]
+    fn the_readme_table_names_every_signal_and_no_other() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap_or_default();
+        let start = readme
+            .find("| signal |")
+            .expect("README.md has the table of signals");
+        let table: String = readme
+            .get(start..)
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.split('|').nth(1).unwrap_or_default().to_string() + "\n")
+            .collect();
+        let named: Vec<&str> = table
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !w.contains(' '))
+            .collect();
+        for id in SignalId::ALL {
+            assert!(named.contains(&id.as_str()), "README.md's table lacks {id}");
+        }
+        for word in named {
+            assert!(
+                SignalId::ALL.iter().any(|id| id.as_str() == word),
+                "README.md's table names {word:?}, which SignalId does not have"
+            );
+        }
+    }
 }
