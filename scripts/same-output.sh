@@ -17,8 +17,8 @@ modes=(
   "-q --json"
   "-q --json --summary --all-flows"
   "-q --json --at 2040-01-01T00:00:00Z"
-  "-q summary"
-  "-q certs"
+  "summary -q"
+  "certs -q"
 )
 [ -f "$ca" ] && modes+=("-q --json --ca-file $ca")
 

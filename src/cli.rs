@@ -88,6 +88,9 @@ pub enum Command {
         /// Capture files, directories, or - for stdin.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+        /// Write the summary records as JSON lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -151,7 +154,7 @@ impl Cli {
     /// The inputs the flags name, directories expanded; and what could not be read.
     pub fn inputs(&self) -> (Vec<Input>, Vec<String>) {
         let paths = match &self.command {
-            Some(Command::Certs { inputs, .. } | Command::Summary { inputs }) => inputs,
+            Some(Command::Certs { inputs, .. } | Command::Summary { inputs, .. }) => inputs,
             None => &self.inputs,
         };
         let mut inputs = Vec::new();
@@ -175,12 +178,13 @@ impl Cli {
     pub fn reporter(&self) -> Result<Box<dyn Reporter>, String> {
         let stdout = io::stdout().lock();
         let summary_only = matches!(self.command, Some(Command::Summary { .. }));
+        let json = self.json || matches!(self.command, Some(Command::Summary { json: true, .. }));
         Ok(match &self.command {
             Some(Command::Certs { export, .. }) => Box::new(
                 ChainExport::new(export.as_deref(), output(stdout))
                     .map_err(|e| format!("cannot create the export folder: {e}"))?,
             ),
-            _ if summary_only && self.json => Box::new(SummaryJson::summary_only(output(stdout))),
+            _ if summary_only && json => Box::new(SummaryJson::summary_only(output(stdout))),
             _ if summary_only => Box::new(SummaryText::new(output(stdout))),
             _ if self.json && self.summary => Box::new(SummaryJson::new(output(stdout))),
             _ if self.json => Box::new(JsonLines::new(output(stdout))),

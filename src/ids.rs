@@ -4,7 +4,7 @@
 //!
 //! Each id has one stable kebab-case spelling, written by `as_str` and serde alike and read
 //! back by `FromStr`; `ALL` lists every value, so the README and the schema test can be
-//! checked against the code. Adding a finding is one line in [`finding_ids!`] and one emitter.
+//! checked against the code. Adding a finding is one line in the `finding_ids!` table and one emitter.
 //! This module is a leaf: every stage may use it, and it uses none.
 
 use serde::{Serialize, Serializer};

@@ -215,7 +215,7 @@ pub fn analyze_input_with<T: Send>(
 /// Large plain files are analysed one after the other, each by every worker. Runs of inputs
 /// that one worker reads anyway — compressed files, standard input, files of a few chunks —
 /// are analysed side by side, one worker each, and their records held back until the inputs
-/// before them are out; a worker starts at most [`SIDE_BY_SIDE_AHEAD`] inputs per worker
+/// before them are out; a worker starts at most [`engine::SIDE_BY_SIDE_AHEAD`] inputs per worker
 /// ahead of the one being written.
 pub fn analyze_inputs<T: Send>(
     inputs: &[Input],

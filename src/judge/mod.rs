@@ -11,7 +11,7 @@
 //! The record is plain data ([`crate::record`]); the report stage decides how it is printed.
 //! Nothing here reads the wall clock.
 
-mod certs;
+pub mod certs;
 pub mod findings;
 pub mod forensics;
 mod parts;
