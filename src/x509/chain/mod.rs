@@ -1506,7 +1506,7 @@ mod tests {
 
     macro_rules! cert {
         ($name:literal) => {
-            include_bytes!(concat!("../../tests/data/chain/", $name, ".der")).to_vec()
+            include_bytes!(concat!("../../../tests/data/chain/", $name, ".der")).to_vec()
         };
     }
 
@@ -2110,7 +2110,7 @@ mod tests {
 
     #[test]
     fn pem_store_loading_counts_certificates_and_rejects_garbage() {
-        let pem = include_bytes!("../../tests/data/chain/root.pem");
+        let pem = include_bytes!("../../../tests/data/chain/root.pem");
         let mut s = TrustStore::empty();
         assert_eq!(s.add_pem(pem), Ok(1));
         assert!(s.contains_subject("CN=Test Root CA, O=tlsmortem tests"));
