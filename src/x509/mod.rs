@@ -4,8 +4,8 @@
 //! serial, validity, SAN DNS names, key and signature) comes from x509-parser. A certificate
 //! that does not parse is kept with its hash and the parse error, never dropped.
 //!
-//! Chain building and trust decisions are not made here yet: this stage only describes each
-//! certificate as sent.
+//! This file describes each certificate as sent ([`CertInfo`]); [`chain`] builds the path from
+//! the leaf to a trust anchor, checks it at a given moment, and says what is wrong with it.
 
 pub mod chain;
 
