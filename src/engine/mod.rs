@@ -31,7 +31,7 @@ use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
 use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::judge::{self, CaptureFacts, Connection};
 use crate::net::{self, Packet, Skip};
-use crate::proto::tls::Conversation;
+use crate::proto::conversation::Conversation;
 use crate::{Config, InputStats};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};

@@ -16,9 +16,10 @@ pub mod forensics;
 
 use crate::flow::{EndReason, Flow, TcpEvent};
 use crate::net::flags;
+use crate::proto::conversation::{Conversation, Datagrams};
 use crate::proto::fingerprint;
 use crate::proto::starttls;
-use crate::proto::tls::{self, ClientHello, Conversation, Datagrams, Event, ServerHello};
+use crate::proto::tls::{self, ClientHello, Event, ServerHello};
 use crate::x509::chain::TrustStore;
 use crate::x509::CertInfo;
 pub use certs::{ChainCache, Later};

@@ -1456,12 +1456,12 @@ mod tests {
     fn corpus_flows(
         file: &str,
     ) -> Vec<(
-        crate::flow::Flow<crate::proto::tls::Conversation>,
+        crate::flow::Flow<crate::proto::conversation::Conversation>,
         usize,
         usize,
     )> {
         use crate::flow::{Flow, FlowTable};
-        use crate::proto::tls::Conversation;
+        use crate::proto::conversation::Conversation;
         let path = format!("{}/../shared/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
         let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut table: FlowTable<Conversation> = FlowTable::new();
