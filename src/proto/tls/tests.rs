@@ -7,6 +7,7 @@
 //! no capture file.
 
 use super::*;
+use crate::flow::reassembly::Origin;
 
 fn origin(frame: u64) -> Origin {
     Origin {
