@@ -8,8 +8,10 @@
 //! against a naive model). The comparison with tshark over the shared corpus is in
 //! `tests/corpus.rs`.
 
+use super::crypto::{decode_packet_number, RETRY_V1, RETRY_V2};
 use super::*;
 use crate::capture::Timestamp;
+use ring::aead;
 
 fn unhex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
