@@ -30,8 +30,11 @@ use crate::proto::tls::{self, Event, Located};
 use crate::text::hex;
 
 mod crypto;
+mod packet;
 
-use crypto::{flavor, initial_key_material, open_packet, retry_tag_ok, DirKeys, Flavor, KeySet};
+use crypto::{initial_key_material, open_packet, retry_tag_ok, DirKeys, Flavor, KeySet};
+pub use packet::{is_initial, looks_like_quic};
+use packet::{split_packet, varint, varint_len, LongHeader, Split};
 
 /// QUIC version numbers this module knows by name.
 pub mod version {
@@ -68,135 +71,6 @@ const MAX_CID_LEN: usize = 20;
 const SAMPLE_LEN: usize = 16;
 /// AEAD tag length of AES-128-GCM.
 const TAG_LEN: usize = 16;
-
-/// A variable-length integer (RFC 9000 §16) and the bytes after it.
-fn varint(b: &[u8]) -> Option<(u64, &[u8])> {
-    let (&first, rest) = b.split_first()?;
-    let (more, rest) = rest.split_at_checked((1usize << (first >> 6)) - 1)?;
-    let v = more
-        .iter()
-        .fold(u64::from(first & 0x3f), |v, &x| (v << 8) | u64::from(x));
-    Some((v, rest))
-}
-
-fn varint_len(b: &[u8]) -> Option<(usize, &[u8])> {
-    let (v, rest) = varint(b)?;
-    Some((usize::try_from(v).ok()?, rest))
-}
-
-/// The version-independent part of a long header (RFC 8999 §5.1).
-#[derive(Debug, Clone, Copy)]
-struct LongHeader<'a> {
-    first: u8,
-    version: u32,
-    dcid: &'a [u8],
-    scid: &'a [u8],
-    /// Everything after the Source Connection ID.
-    rest: &'a [u8],
-}
-
-fn long_header(p: &[u8]) -> Option<LongHeader<'_>> {
-    let [first, v0, v1, v2, v3, dcid_len, rest @ ..] = p else {
-        return None;
-    };
-    if first & 0x80 == 0 {
-        return None;
-    }
-    let (dcid, rest) = rest.split_at_checked(usize::from(*dcid_len))?;
-    let (&scid_len, rest) = rest.split_first()?;
-    let (scid, rest) = rest.split_at_checked(usize::from(scid_len))?;
-    Some(LongHeader {
-        first: *first,
-        version: u32::from_be_bytes([*v0, *v1, *v2, *v3]),
-        dcid,
-        scid,
-        rest,
-    })
-}
-
-/// Cheap check on a UDP payload: a QUIC long-header packet of a known version (connection IDs
-/// of at most 20 bytes), or a Version Negotiation packet listing whole versions.
-pub fn looks_like_quic(payload: &[u8]) -> bool {
-    let Some(h) = long_header(payload) else {
-        return false;
-    };
-    if h.version == version::NEGOTIATION {
-        return !h.rest.is_empty() && h.rest.len() % 4 == 0;
-    }
-    flavor(h.version).is_some() && h.dcid.len() <= MAX_CID_LEN && h.scid.len() <= MAX_CID_LEN
-}
-
-/// True when the datagram starts with an Initial packet (of a known version): the sender of the
-/// first one is the client.
-pub fn is_initial(payload: &[u8]) -> bool {
-    long_header(payload)
-        .is_some_and(|h| flavor(h.version).is_some_and(|f| (h.first >> 4) & 3 == f.initial_type))
-}
-
-/// What starts a (rest of a) datagram.
-enum Split<'a> {
-    /// A short header, padding, an unknown version or a malformed header: nothing more to read.
-    End,
-    Negotiation(LongHeader<'a>),
-    /// A Retry: it fills the rest of the datagram.
-    Retry(LongHeader<'a>, Flavor),
-    /// A packet whose length field runs past the datagram (snap length, or garbage).
-    Truncated {
-        initial: bool,
-    },
-    /// One whole packet (`bytes`), its packet number at `pn_offset`.
-    Packet {
-        h: LongHeader<'a>,
-        initial: bool,
-        bytes: &'a [u8],
-        pn_offset: usize,
-    },
-}
-
-/// Cuts the first long-header packet off `rest` (RFC 9000 §17.2, §12.2).
-fn split_packet(rest: &[u8]) -> Split<'_> {
-    let Some(h) = long_header(rest) else {
-        return Split::End;
-    };
-    if h.version == version::NEGOTIATION {
-        return Split::Negotiation(h);
-    }
-    // An unknown version's packet length cannot be read.
-    let Some(f) = flavor(h.version) else {
-        return Split::End;
-    };
-    if h.dcid.len() > MAX_CID_LEN || h.scid.len() > MAX_CID_LEN {
-        return Split::End;
-    }
-    let ty = (h.first >> 4) & 3;
-    if ty == f.retry_type {
-        return Split::Retry(h, f);
-    }
-    let initial = ty == f.initial_type;
-    let mut r = h.rest;
-    if initial {
-        let Some((token_len, after_len)) = varint_len(r) else {
-            return Split::Truncated { initial };
-        };
-        let Some(after_token) = after_len.get(token_len..) else {
-            return Split::Truncated { initial };
-        };
-        r = after_token;
-    }
-    let Some((length, after)) = varint_len(r) else {
-        return Split::Truncated { initial };
-    };
-    let pn_offset = rest.len() - after.len();
-    match pn_offset.checked_add(length).and_then(|n| rest.get(..n)) {
-        Some(bytes) => Split::Packet {
-            h,
-            initial,
-            bytes,
-            pn_offset,
-        },
-        None => Split::Truncated { initial },
-    }
-}
 
 /// A frame of an Initial packet that matters here.
 #[derive(Debug, Clone, PartialEq, Eq)]

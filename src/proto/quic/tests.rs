@@ -8,7 +8,7 @@
 //! against a naive model). The comparison with tshark over the shared corpus is in
 //! `tests/corpus.rs`.
 
-use super::crypto::{decode_packet_number, RETRY_V1, RETRY_V2};
+use super::crypto::{decode_packet_number, flavor, RETRY_V1, RETRY_V2};
 use super::*;
 use crate::capture::Timestamp;
 use ring::aead;
