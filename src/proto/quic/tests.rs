@@ -9,6 +9,7 @@
 //! `tests/corpus.rs`.
 
 use super::crypto::{decode_packet_number, flavor, RETRY_V1, RETRY_V2};
+use super::packet::varint;
 use super::*;
 use crate::capture::Timestamp;
 use ring::aead;
