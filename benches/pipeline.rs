@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use tlsmortem::capture;
 use tlsmortem::engine;
 use tlsmortem::flow::FlowTable;
-use tlsmortem::proto::tls::Conversation;
+use tlsmortem::proto::conversation::Conversation;
 use tlsmortem::report::{Needs, Prepared};
 
 // The command line's allocator, so that the figures are the command's.

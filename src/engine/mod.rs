@@ -35,7 +35,7 @@ use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
 use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::judge::{self, CaptureFacts};
 use crate::net::{self, Packet, Skip};
-use crate::proto::tls::Conversation;
+use crate::proto::conversation::Conversation;
 use crate::record::Connection;
 use crate::{Config, InputStats};
 use rustc_hash::FxHashMap;

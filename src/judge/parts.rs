@@ -5,8 +5,9 @@ use crate::flow::{Flow, TcpEvent};
 use crate::ids::Side;
 use crate::net::flags;
 use crate::proto::codepoints::version_name;
+use crate::proto::conversation::{Conversation, Datagrams};
 use crate::proto::fingerprint;
-use crate::proto::tls::{ClientHello, Conversation, Datagrams, ServerHello};
+use crate::proto::tls::{ClientHello, ServerHello};
 use crate::record::{ClientHelloOut, QuicOut, ServerHelloOut, TcpOut, TcpPacketOut};
 use crate::text::{hex, ms, rfc3339};
 

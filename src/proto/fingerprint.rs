@@ -632,7 +632,8 @@ mod tests {
         use crate::capture;
         use crate::flow::{FlowApp, FlowTable};
         use crate::net;
-        use crate::proto::tls::{Conversation, Event};
+        use crate::proto::conversation::Conversation;
+        use crate::proto::tls::Event;
         use serde_json::Value;
         use std::collections::BTreeMap;
         use std::path::{Path, PathBuf};
