@@ -77,6 +77,11 @@ impl Run {
     pub fn json_every_line(&self) -> Vec<Value> {
         json_every_line(&self.command, &self.stdout_text())
     }
+
+    /// The connection records on stdout (see [`connection_records`]).
+    pub fn connection_records(&self) -> Vec<Value> {
+        connection_records(&self.command, &self.stdout_text())
+    }
 }
 
 /// `tlsmortem ARGS…` with the arguments as given (lossy), for messages.
