@@ -9,6 +9,7 @@ mod common;
 
 use tlsmortem::{analyze_bytes, Config};
 
+use common::analyze::records;
 use common::pcap::{block, epb, idb, pcap, shb, spb, tcp, Packet, ACK, FIN_ACK, PSH_ACK, RST, SYN};
 
 /// Capture time of the first packet, in microseconds since the Unix epoch (November 2023).
@@ -92,7 +93,8 @@ fn pcapng(packets: &[Packet]) -> Vec<u8> {
     v
 }
 
-/// Records (as JSON) and what the read said, for one way of reading.
+/// Records (as JSON) and what the read said, for one way of reading, with every flow reported
+/// (`all_flows`).
 fn run(bytes: &[u8], threads: usize, chunk_bytes: usize) -> (Vec<String>, String) {
     let config = Config {
         all_flows: true,
@@ -100,16 +102,7 @@ fn run(bytes: &[u8], threads: usize, chunk_bytes: usize) -> (Vec<String>, String
         chunk_bytes,
         ..Default::default()
     };
-    let mut out = Vec::new();
-    let stats = analyze_bytes("chunks.pcap", bytes, &config, &mut |c| {
-        out.push(serde_json::to_string(&c).expect("serializable"))
-    })
-    .expect("a capture");
-    let read = format!(
-        "{:?} decoded {} skipped {:?} flows {} connections {}",
-        stats.capture, stats.packets_decoded, stats.skipped, stats.flows, stats.connections
-    );
-    (out, read)
+    records("chunks.pcap", bytes, &config)
 }
 
 /// Every worker count and chunk size gives what one walk from the start gives.

@@ -6,6 +6,7 @@ mod common;
 
 use tlsmortem::{analyze_bytes, Config};
 
+use common::analyze;
 use common::pcap::{tcp, Pcap, ACK, RST, SYN};
 
 /// `n` SYNs to port 443 from distinct clients, all within one second of capture time: none
@@ -27,21 +28,15 @@ fn never_closing(n: u32) -> Pcap {
     pcap
 }
 
-/// Every record, as JSON, for one worker count and chunk size.
+/// Every record, as JSON, for one worker count and chunk size (only the flows that carried TLS
+/// or were aimed at a TLS port, the default).
 fn records(name: &str, pcap: &[u8], threads: usize, chunk_bytes: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    analyze_bytes(
-        name,
-        pcap,
-        &Config {
-            threads,
-            chunk_bytes,
-            ..Default::default()
-        },
-        &mut |c| out.push(serde_json::to_string(&c).expect("serializable")),
-    )
-    .expect("runs");
-    out
+    let config = Config {
+        threads,
+        chunk_bytes,
+        ..Default::default()
+    };
+    analyze::records(name, pcap, &config).0
 }
 
 #[test]
