@@ -23,7 +23,7 @@ fn corpus_check(only: Option<&str>) -> (String, Vec<String>) {
         "{} is missing: the tests read the shared corpus beside the project",
         corpus.display()
     );
-    let cmd = format!("{} --json {{}}", env!("CARGO_BIN_EXE_tlsmortem"));
+    let cmd = format!("{} --json {{}}", common::run::BIN);
     let out = Command::new("python3")
         .arg(shared("tools/corpus_check.py"))
         .args(["--fingerprints", "--show", "1000", "--cmd", &cmd])

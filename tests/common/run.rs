@@ -11,11 +11,14 @@ use serde_json::Value;
 
 use super::fixtures;
 
+/// Path of the binary under test, for tools that run it themselves.
+pub const BIN: &str = env!("CARGO_BIN_EXE_tlsmortem");
+
 /// The binary under test, with the package root as working directory: relative paths such as
 /// `captures/tls12-openssl.pcap` resolve as they do under `cargo test`, and are printed back
 /// as given in the `capture` field.
 pub fn tlsmortem() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tlsmortem"));
+    let mut cmd = Command::new(BIN);
     cmd.current_dir(fixtures::root());
     cmd
 }
