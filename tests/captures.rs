@@ -5,11 +5,14 @@
 //! Assertions are field-level (SNI, versions, cipher, ALPN, certificate hashes in wire order,
 //! verdict ids, finding ids) so that adding a field to the output does not break them.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
+
+use common::fixtures::{captures, captures_dir};
+use common::json::{finding_ids, sha256_list, strings};
+use common::run::{run, tlsmortem};
+use common::truth::Truth;
 
 /// Keys every connection object carries, per the JSON contract in the README.
 const CONTRACT_KEYS: &[&str] = &[
@@ -28,111 +31,10 @@ const CONTRACT_KEYS: &[&str] = &[
     "findings",
 ];
 
-fn captures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
-}
-
-fn truth() -> Value {
-    let path = captures_dir().join("truth.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-fn truth_file(file: &str) -> Value {
-    let t = truth();
-    let entry = &t["files"][file];
-    assert!(entry.is_object(), "truth.json has no entry for {file}");
-    entry.clone()
-}
-
-fn expected_connections(file: &str) -> Vec<Value> {
-    truth_file(file)["connections"]
-        .as_array()
-        .unwrap_or_else(|| panic!("truth.json: {file} has no connections list"))
-        .clone()
-}
-
-/// Output of one run: exit code, stdout, stderr.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], file: &str) -> Run {
-    let path = captures_dir().join(file);
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsmortem"))
-        .args(args)
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tlsmortem on {file}: {e}"));
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Runs `tlsmortem --json FILE`, requires exit code 0 or 1 (2 means it could not run), and
-/// parses every non-empty stdout line as one JSON connection object.
+/// Runs `tlsmortem --json captures/FILE`, requires exit code 0 or 1 (2 means it could not
+/// run), and parses every non-empty stdout line as one JSON connection object.
 fn run_json(file: &str) -> Vec<Value> {
-    let r = run(&["--json"], file);
-    assert!(
-        matches!(r.code, Some(0) | Some(1)),
-        "tlsmortem --json {file} exited with {:?}; stderr:\n{}",
-        r.code,
-        r.stderr
-    );
-    json_lines(file, &r.stdout)
-}
-
-fn json_lines(file: &str, stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{file}: stdout line is not JSON ({e}): {l}"))
-        })
-        .collect()
-}
-
-fn sha256_list(certs: &Value) -> Vec<String> {
-    certs
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    c["sha256"]
-                        .as_str()
-                        .unwrap_or("<no sha256>")
-                        .to_ascii_lowercase()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn string_list(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().unwrap_or("<not a string>").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn finding_ids(conn: &Value) -> BTreeSet<String> {
-    conn["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    common::run::run_json(tlsmortem().arg("--json").arg(captures(file)))
 }
 
 /// Checks one connection object against one expected connection from truth.json.
@@ -159,8 +61,8 @@ fn assert_connection(file: &str, i: usize, got: &Value, want: &Value) {
     assert!(ch.is_object(), "{ctx}: client_hello is {ch}");
     assert_eq!(ch["sni"], want["sni"], "{ctx}: SNI");
     assert_eq!(
-        string_list(&ch["alpn"]),
-        string_list(&want["alpn_offered"]),
+        strings(&ch["alpn"]),
+        strings(&want["alpn_offered"]),
         "{ctx}: ALPN offered"
     );
 
@@ -196,12 +98,12 @@ fn assert_connection(file: &str, i: usize, got: &Value, want: &Value) {
 
     assert_eq!(
         sha256_list(&got["server_certificates"]),
-        string_list(&want["server_certificates_sha256"]),
+        strings(&want["server_certificates_sha256"]),
         "{ctx}: server certificate SHA-256 list in wire order"
     );
     assert_eq!(
         sha256_list(&got["client_certificates"]),
-        string_list(&want["client_certificates_sha256"]),
+        strings(&want["client_certificates_sha256"]),
         "{ctx}: client certificate SHA-256 list in wire order"
     );
 }
@@ -209,13 +111,14 @@ fn assert_connection(file: &str, i: usize, got: &Value, want: &Value) {
 /// Checks every connection of `file` against truth.json, verdicts included.
 fn check_capture(file: &str) -> Vec<Value> {
     let got = run_json(file);
-    let want = expected_connections(file);
+    let truth = Truth::of("");
+    let want = truth.connections(file);
     assert_eq!(
         got.len(),
         want.len(),
         "{file}: connection count; got {got:#?}"
     );
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert_connection(file, i, g, w);
         assert_eq!(
             g["verdict"]["id"], w["outcome"],
@@ -292,7 +195,7 @@ fn tls12_openssl_capture_yields_one_complete_connection_with_forced_cipher() {
         .unwrap_or_default();
     assert_eq!(certs.len(), 2);
     assert_eq!(
-        string_list(&certs[0]["san_dns"]),
+        strings(&certs[0]["san_dns"]),
         ["www.example.test", "example.test"]
     );
 }
@@ -300,11 +203,8 @@ fn tls12_openssl_capture_yields_one_complete_connection_with_forced_cipher() {
 #[test]
 fn tls13_curl_nginx_capture_yields_two_connections_with_the_offered_alpn() {
     let got = check_capture("tls13-curl-nginx.pcap");
-    assert_eq!(
-        string_list(&got[0]["client_hello"]["alpn"]),
-        ["h2", "http/1.1"]
-    );
-    assert_eq!(string_list(&got[1]["client_hello"]["alpn"]), ["http/1.1"]);
+    assert_eq!(strings(&got[0]["client_hello"]["alpn"]), ["h2", "http/1.1"]);
+    assert_eq!(strings(&got[1]["client_hello"]["alpn"]), ["http/1.1"]);
     for c in &got {
         assert!(
             string_list_u64(&c["client_hello"]["supported_versions"]).contains(&0x0304),
@@ -330,7 +230,8 @@ fn tls10_openssl_capture_negotiates_tls_1_0_with_the_server_forced_cipher() {
 
 #[test]
 fn client_hello_split_inside_the_sni_across_two_segments_is_reassembled() {
-    let t = truth_file("client-hello-two-segments.pcap");
+    let truth = Truth::of("");
+    let t = truth.file("client-hello-two-segments.pcap");
     assert_eq!(t["client_hello_segments"], 2);
     let got = check_capture("client-hello-two-segments.pcap");
     assert_eq!(got[0]["client_hello"]["sni"], "www.example.test");
@@ -345,7 +246,7 @@ fn long_chain_spread_over_many_segments_yields_four_certificates_in_wire_order()
         .cloned()
         .unwrap_or_default();
     assert_eq!(certs.len(), 4, "leaf + 3 intermediates");
-    let t = truth();
+    let t = Truth::of("");
     let pki = &t["pki"];
     let order = ["longleaf", "long3", "long2", "long1"];
     for (cert, name) in certs.iter().zip(order) {
@@ -355,7 +256,8 @@ fn long_chain_spread_over_many_segments_yields_four_certificates_in_wire_order()
 
 #[test]
 fn reordered_and_retransmitted_segments_yield_the_same_chain_as_the_original() {
-    let t = truth_file("reordered-retransmitted.pcap");
+    let truth = Truth::of("");
+    let t = truth.file("reordered-retransmitted.pcap");
     assert_eq!(t["derived_from"], "long-chain-many-segments.pcap");
     let got = check_capture("reordered-retransmitted.pcap");
     let original = run_json("long-chain-many-segments.pcap");
@@ -381,23 +283,24 @@ fn rst_right_after_client_hello_is_the_verdict_and_no_server_hello_is_reported()
 
 #[test]
 fn truncated_capture_keeps_its_connection_and_reports_truncated_capture() {
-    let t = truth_file("truncated.pcap");
+    let truth = Truth::of("");
+    let t = truth.file("truncated.pcap");
     assert_eq!(t["truncation"]["frames_kept"], t["frames"]);
-    let r = run(&["--json"], "truncated.pcap");
+    let r = run(tlsmortem().arg("--json").arg(captures("truncated.pcap")));
     assert!(
-        matches!(r.code, Some(0) | Some(1)),
+        r.ran(),
         "a truncated file is analyzed, not a run error: exit {:?}, stderr:\n{}",
         r.code,
-        r.stderr
+        r.stderr_text()
     );
-    let got = json_lines("truncated.pcap", &r.stdout);
-    let want = expected_connections("truncated.pcap");
+    let got = r.json_lines();
+    let want = truth.connections("truncated.pcap");
     assert_eq!(
         got.len(),
         want.len(),
         "the frames before the cut keep their connection"
     );
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert_connection("truncated.pcap", i, g, w);
     }
     assert!(
@@ -409,7 +312,8 @@ fn truncated_capture_keeps_its_connection_and_reports_truncated_capture() {
 
 #[test]
 fn big_endian_nanosecond_pcap_gives_the_same_connection_facts_and_instants_as_its_source() {
-    let t = truth_file("tls12-bigendian-nanosecond.pcap");
+    let truth = Truth::of("");
+    let t = truth.file("tls12-bigendian-nanosecond.pcap");
     assert_eq!(t["rewrite"]["magic"], "0xa1b23c4d");
     let got = check_capture("tls12-bigendian-nanosecond.pcap");
     let source = run_json("tls12-openssl.pcap");
@@ -425,7 +329,8 @@ fn big_endian_nanosecond_pcap_gives_the_same_connection_facts_and_instants_as_it
 
 #[test]
 fn pcapng_with_two_interfaces_of_different_resolutions_yields_the_tls13_connection() {
-    let t = truth_file("tls13.pcapng");
+    let truth = Truth::of("");
+    let t = truth.file("tls13.pcapng");
     assert_eq!(t["format"], "pcapng");
     let got = check_capture("tls13.pcapng");
     let c = &got[0];
@@ -445,7 +350,8 @@ fn pcapng_with_two_interfaces_of_different_resolutions_yields_the_tls13_connecti
 
 #[test]
 fn sll2_capture_gives_the_same_connection_facts_as_the_ethernet_one() {
-    let t = truth_file("tls12-sll2.pcap");
+    let truth = Truth::of("");
+    let t = truth.file("tls12-sll2.pcap");
     assert_eq!(t["link_type"], 276);
     let got = check_capture("tls12-sll2.pcap");
     let ethernet = run_json("tls12-openssl.pcap");
@@ -458,7 +364,7 @@ fn sll2_capture_gives_the_same_connection_facts_as_the_ethernet_one() {
 #[test]
 fn mtls_capture_shows_the_client_certificate_chain_in_wire_order() {
     let got = check_capture("mtls-openssl.pcap");
-    let t = truth();
+    let t = Truth::of("");
     assert_eq!(
         sha256_list(&got[0]["client_certificates"]),
         [
@@ -470,12 +376,12 @@ fn mtls_capture_shows_the_client_certificate_chain_in_wire_order() {
 
 #[test]
 fn text_mode_exits_zero_and_prints_the_sni() {
-    let r = run(&[], "tls12-openssl.pcap");
-    assert_eq!(r.code, Some(0), "stderr:\n{}", r.stderr);
+    let r = run(tlsmortem().arg(captures("tls12-openssl.pcap")));
+    assert_eq!(r.code, Some(0), "stderr:\n{}", r.stderr_text());
+    let stdout = r.stdout_text();
     assert!(
-        r.stdout.contains("www.example.test"),
-        "text output names the SNI:\n{}",
-        r.stdout
+        stdout.contains("www.example.test"),
+        "text output names the SNI:\n{stdout}"
     );
 }
 
@@ -483,7 +389,7 @@ fn text_mode_exits_zero_and_prints_the_sni() {
 /// tlsmortem finds exactly the connections it lists.
 #[test]
 fn every_capture_in_the_directory_is_in_truth_json_and_yields_its_connection_count() {
-    let t = truth();
+    let t = Truth::of("");
     let mut files: Vec<String> = std::fs::read_dir(captures_dir())
         .expect("captures/ is readable")
         .filter_map(|e| e.ok())
@@ -502,12 +408,20 @@ fn every_capture_in_the_directory_is_in_truth_json_and_yields_its_connection_cou
             failures.push(format!("{f}: not in truth.json"));
             continue;
         };
-        let r = run(&["--json"], f);
-        if !matches!(r.code, Some(0) | Some(1)) {
-            failures.push(format!("{f}: exit {:?}: {}", r.code, r.stderr.trim()));
+        let r = run(tlsmortem().arg("--json").arg(captures(f)));
+        if !r.ran() {
+            failures.push(format!(
+                "{f}: exit {:?}: {}",
+                r.code,
+                r.stderr_text().trim()
+            ));
             continue;
         }
-        let got = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();
+        let got = r
+            .stdout_text()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count();
         if got != want.len() {
             failures.push(format!(
                 "{f}: {got} JSON lines, truth.json lists {}",
@@ -522,7 +436,7 @@ fn every_capture_in_the_directory_is_in_truth_json_and_yields_its_connection_cou
 /// next to it, must agree. This guards truth.json itself and needs no tlsmortem.
 #[test]
 fn truth_json_agrees_with_tsharks_reading_of_every_capture() {
-    let t = truth();
+    let t = Truth::of("");
     let files = t["files"].as_object().expect("truth.json has files");
     for (name, entry) in files {
         let want = entry["connections"].as_array().expect("connections list");
@@ -531,8 +445,8 @@ fn truth_json_agrees_with_tsharks_reading_of_every_capture() {
         for (w, s) in want.iter().zip(shark) {
             assert_eq!(s["sni"], w["sni"], "{name}: SNI");
             assert_eq!(
-                string_list(&s["alpn_offered"]),
-                string_list(&w["alpn_offered"]),
+                strings(&s["alpn_offered"]),
+                strings(&w["alpn_offered"]),
                 "{name}"
             );
             assert_eq!(s["server_hello_version"], w["version"], "{name}: version");

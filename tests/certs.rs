@@ -8,13 +8,18 @@
 //!
 //! Assertions are on ids and hashes, not on messages, so wording can change freely.
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use serde_json::Value;
 use tlsmortem::x509::sha256_hex;
+
+use common::fixtures::{captures, TempDir};
+use common::json::{finding_ids, sha256_list, strings};
+use common::run::{run, tlsmortem};
+use common::truth::Truth;
 
 /// Findings that say something is wrong with the served chain or its leaf. A good chain must
 /// carry none of them.
@@ -56,72 +61,26 @@ const INTERMEDIATE_CN: &str = "tlsmortem Test Intermediate CA";
 const AIA_URL: &str = "http://ca.example.test/intermediate.der";
 const OCSP_URL: &str = "http://ocsp.example.test/";
 
-fn certs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("captures")
-        .join("certs")
-}
-
 fn root_pem() -> PathBuf {
-    certs_dir().join("pki").join("root.pem")
-}
-
-fn truth() -> Value {
-    let path = certs_dir().join("truth.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-fn expected(file: &str) -> Vec<Value> {
-    truth()["files"][file]["connections"]
-        .as_array()
-        .unwrap_or_else(|| panic!("truth.json has no connections for {file}"))
-        .clone()
+    captures("certs/pki/root.pem")
 }
 
 /// Runs `tlsmortem --json --ca-file root.pem --no-default-roots EXTRA... FILE` and parses the
 /// JSON lines. Exit code 0 or 1 (findings) is fine; 2 means it could not run.
 fn run_json_with(file: &str, extra: &[&str]) -> Vec<Value> {
-    let path = certs_dir().join(file);
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsmortem"))
-        .arg("--json")
-        .arg("--ca-file")
-        .arg(root_pem())
-        .arg("--no-default-roots")
-        .args(extra)
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tlsmortem on {file}: {e}"));
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(1)),
-        "tlsmortem --json {file} {extra:?} exited with {:?}; stderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{file}: stdout line is not JSON ({e}): {l}"))
-        })
-        .collect()
+    common::run::run_json(
+        tlsmortem()
+            .arg("--json")
+            .arg("--ca-file")
+            .arg(root_pem())
+            .arg("--no-default-roots")
+            .args(extra)
+            .arg(captures(&format!("certs/{file}"))),
+    )
 }
 
 fn run_json(file: &str) -> Vec<Value> {
     run_json_with(file, &[])
-}
-
-fn finding_ids(conn: &Value) -> BTreeSet<String> {
-    conn["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn findings_with_id<'a>(conn: &'a Value, id: &str) -> Vec<&'a Value> {
@@ -131,45 +90,20 @@ fn findings_with_id<'a>(conn: &'a Value, id: &str) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-fn sha256_list(certs: &Value) -> Vec<String> {
-    certs
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    c["sha256"]
-                        .as_str()
-                        .unwrap_or("<no sha256>")
-                        .to_ascii_lowercase()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().unwrap_or("<not a string>").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Checks every connection of `file` against truth.json: count, server port, SNI, the chain in
 /// wire order (or no certificates for TLS 1.3), client certificates, the client's alert, the
 /// expected finding ids (present) and verdict id, and `side` on server-chain findings.
 /// Returns the connections for further checks.
 fn check_file(file: &str) -> Vec<Value> {
-    let want = expected(file);
+    let truth = Truth::of("certs");
+    let want = truth.connections(file);
     let got = run_json(file);
     assert_eq!(
         got.len(),
         want.len(),
         "{file}: number of connections; got {got:#?}"
     );
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let ctx = format!("{file} connection #{i} ({})", w["client"]);
         assert_eq!(g["server"]["port"], w["server_port"], "{ctx}: server port");
         assert_eq!(g["client_hello"]["sni"], w["sni"], "{ctx}: SNI");
@@ -281,7 +215,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 fn pki_body(name: &str) -> String {
-    let path = certs_dir().join("pki").join(format!("{name}.pem"));
+    let path = captures(&format!("certs/pki/{name}.pem"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut b = pem_bodies(&text);
@@ -289,46 +223,25 @@ fn pki_body(name: &str) -> String {
     b.remove(0)
 }
 
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("tlsmortem-certs-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs `tlsmortem certs FILE --export DIR --ca-file root.pem` and returns the temp dir.
 fn export(file: &str, tag: &str) -> TempDir {
-    let dir = TempDir::new(tag);
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsmortem"))
+    let dir = TempDir::new(&format!("certs-{tag}"));
+    run(tlsmortem()
         .arg("certs")
-        .arg(certs_dir().join(file))
+        .arg(captures(&format!("certs/{file}")))
         .arg("--export")
-        .arg(&dir.0)
+        .arg(dir.path())
         .arg("--ca-file")
-        .arg(root_pem())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tlsmortem certs on {file}: {e}"));
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(1)),
-        "tlsmortem certs {file} --export exited with {:?}; stderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(root_pem()))
+    .expect_ran();
     dir
 }
 
 /// The exported `NAME.chain.pem` holds exactly the served certificates, in wire order, and
 /// every block decodes to the DER whose SHA-256 truth.json records.
 fn assert_exported_chain(file: &str, dir: &Path, name: &str) {
-    let want = &expected(file)[0];
+    let truth = Truth::of("certs");
+    let want = &truth.connections(file)[0];
     let path = dir.join(format!("{name}.chain.pem"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
@@ -685,7 +598,7 @@ fn exporting_an_out_of_order_chain_keeps_the_wire_order() {
 #[test]
 fn the_pem_helpers_of_this_file_decode_the_served_pki() {
     // Guards the PEM helpers the export tests rely on.
-    let t = truth();
+    let t = Truth::of("certs");
     for name in ["root", "inter", "leaf", "leaf-weak", "selfsigned"] {
         let der = base64_decode(&pki_body(name));
         assert_eq!(

@@ -5,42 +5,15 @@
 //! blocks), with runs of zeros that look like records, a corrupt record midway and a cut end.
 //! The captures are built here, packet by packet; the single sequential walk is the reference.
 
+mod common;
+
 use tlsmortem::{analyze_bytes, Config};
 
-/// One TCP/IPv4 packet of a made-up conversation.
-struct Packet {
-    usec: u64,
-    bytes: Vec<u8>,
-}
+use common::analyze::records;
+use common::pcap::{block, epb, idb, pcap, shb, spb, tcp, Packet, ACK, FIN_ACK, PSH_ACK, RST, SYN};
 
-fn tcp(
-    usec: u64,
-    src: [u8; 4],
-    dst: [u8; 4],
-    ports: (u16, u16),
-    seq: u32,
-    flags: u8,
-    payload: &[u8],
-) -> Packet {
-    let total = 40 + payload.len();
-    let mut p = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
-    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    p.extend_from_slice(&src);
-    p.extend_from_slice(&dst);
-    p.extend_from_slice(&ports.0.to_be_bytes());
-    p.extend_from_slice(&ports.1.to_be_bytes());
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&0u32.to_be_bytes());
-    p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    p.extend_from_slice(payload);
-    Packet { usec, bytes: p }
-}
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const PSH_ACK: u8 = 0x18;
-const FIN_ACK: u8 = 0x11;
-const RST: u8 = 0x04;
+/// Capture time of the first packet, in microseconds since the Unix epoch (November 2023).
+const T0: u64 = 1_700_000_000 * 1_000_000;
 
 /// `n` interleaved connections to port 443: handshake, a TLS-looking record from the client
 /// (some padded with long runs of zeros, as a ClientHello padding extension is), an answer,
@@ -52,7 +25,7 @@ fn conversation(n: u32) -> Vec<Packet> {
         let client = [10, 1, (i >> 8) as u8, i as u8];
         let ports = (40000 + (i % 2000) as u16, 443);
         let back = (ports.1, ports.0);
-        let t = u64::from(i) * 21_000;
+        let t = T0 + u64::from(i) * 21_000;
         let mut hello = vec![0x16, 0x03, 0x01, 0, 0];
         let body = 60 + (i as usize * 37) % 700;
         hello[3..5].copy_from_slice(&(body as u16).to_be_bytes());
@@ -89,85 +62,6 @@ fn conversation(n: u32) -> Vec<Packet> {
     out
 }
 
-fn put32(v: &mut Vec<u8>, x: u32, be: bool) {
-    v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
-}
-
-fn put16(v: &mut Vec<u8>, x: u16, be: bool) {
-    v.extend_from_slice(&if be { x.to_be_bytes() } else { x.to_le_bytes() });
-}
-
-/// A pcap of raw IPv4 (LINKTYPE_RAW).
-fn pcap(packets: &[Packet], be: bool, nano: bool) -> Vec<u8> {
-    let mut v = Vec::new();
-    put32(&mut v, if nano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }, be);
-    put16(&mut v, 2, be);
-    put16(&mut v, 4, be);
-    put32(&mut v, 0, be);
-    put32(&mut v, 0, be);
-    put32(&mut v, 65535, be);
-    put32(&mut v, 101, be);
-    for p in packets {
-        let secs = 1_700_000_000 + p.usec / 1_000_000;
-        let frac = if nano {
-            (p.usec % 1_000_000) * 1000
-        } else {
-            p.usec % 1_000_000
-        };
-        put32(&mut v, secs as u32, be);
-        put32(&mut v, frac as u32, be);
-        put32(&mut v, p.bytes.len() as u32, be);
-        put32(&mut v, p.bytes.len() as u32, be);
-        v.extend_from_slice(&p.bytes);
-    }
-    v
-}
-
-fn block(v: &mut Vec<u8>, ty: u32, body: &[u8], be: bool) {
-    let len = 12 + body.len().next_multiple_of(4);
-    put32(v, ty, be);
-    put32(v, len as u32, be);
-    v.extend_from_slice(body);
-    v.resize(v.len() + body.len().next_multiple_of(4) - body.len(), 0);
-    put32(v, len as u32, be);
-}
-
-fn shb(v: &mut Vec<u8>, be: bool) {
-    let mut body = Vec::new();
-    put32(&mut body, 0x1a2b_3c4d, be);
-    put16(&mut body, 1, be);
-    put16(&mut body, 0, be);
-    body.extend_from_slice(&[0xff; 8]);
-    block(v, 0x0a0d_0d0a, &body, be);
-}
-
-fn idb(v: &mut Vec<u8>, link: u16, be: bool) {
-    let mut body = Vec::new();
-    put16(&mut body, link, be);
-    put16(&mut body, 0, be);
-    put32(&mut body, 0, be);
-    block(v, 1, &body, be);
-}
-
-fn epb(v: &mut Vec<u8>, iface: u32, p: &Packet, be: bool) {
-    let ticks = (1_700_000_000u64 * 1_000_000) + p.usec;
-    let mut body = Vec::new();
-    put32(&mut body, iface, be);
-    put32(&mut body, (ticks >> 32) as u32, be);
-    put32(&mut body, ticks as u32, be);
-    put32(&mut body, p.bytes.len() as u32, be);
-    put32(&mut body, p.bytes.len() as u32, be);
-    body.extend_from_slice(&p.bytes);
-    block(v, 6, &body, be);
-}
-
-fn spb(v: &mut Vec<u8>, p: &Packet, be: bool) {
-    let mut body = Vec::new();
-    put32(&mut body, p.bytes.len() as u32, be);
-    body.extend_from_slice(&p.bytes);
-    block(v, 3, &body, be);
-}
-
 /// pcapng: a little-endian section whose second interface is described midway, with Simple
 /// Packet Blocks, unknown blocks and packets naming an interface that does not exist; then a
 /// big-endian section.
@@ -199,7 +93,8 @@ fn pcapng(packets: &[Packet]) -> Vec<u8> {
     v
 }
 
-/// Records (as JSON) and what the read said, for one way of reading.
+/// Records (as JSON) and what the read said, for one way of reading, with every flow reported
+/// (`all_flows`).
 fn run(bytes: &[u8], threads: usize, chunk_bytes: usize) -> (Vec<String>, String) {
     let config = Config {
         all_flows: true,
@@ -207,16 +102,7 @@ fn run(bytes: &[u8], threads: usize, chunk_bytes: usize) -> (Vec<String>, String
         chunk_bytes,
         ..Default::default()
     };
-    let mut out = Vec::new();
-    let stats = analyze_bytes("chunks.pcap", bytes, &config, &mut |c| {
-        out.push(serde_json::to_string(&c).expect("serializable"))
-    })
-    .expect("a capture");
-    let read = format!(
-        "{:?} decoded {} skipped {:?} flows {} connections {}",
-        stats.capture, stats.packets_decoded, stats.skipped, stats.flows, stats.connections
-    );
-    (out, read)
+    records("chunks.pcap", bytes, &config)
 }
 
 /// Every worker count and chunk size gives what one walk from the start gives.

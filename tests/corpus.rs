@@ -3,27 +3,31 @@
 //! `../shared/tools/corpus_check.py`; the only disagreement allowed is one where the expected
 //! value is shown wrong below.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CORPUS: &str = "../shared/corpus";
+use common::analyze;
+use common::fixtures::{captures_dir, shared};
+
+/// `../shared/corpus`.
+fn corpus() -> PathBuf {
+    shared("corpus")
+}
 
 fn corpus_check(only: Option<&str>) -> (String, Vec<String>) {
+    let corpus = corpus();
     assert!(
-        Path::new(CORPUS).is_dir(),
-        "{CORPUS} is missing: the tests read the shared corpus beside the project"
+        corpus.is_dir(),
+        "{} is missing: the tests read the shared corpus beside the project",
+        corpus.display()
     );
-    let cmd = format!("{} --json {{}}", env!("CARGO_BIN_EXE_tlsmortem"));
+    let cmd = format!("{} --json {{}}", common::run::BIN);
     let out = Command::new("python3")
-        .args([
-            "../shared/tools/corpus_check.py",
-            "--fingerprints",
-            "--show",
-            "1000",
-            "--cmd",
-            &cmd,
-            CORPUS,
-        ])
+        .arg(shared("tools/corpus_check.py"))
+        .args(["--fingerprints", "--show", "1000", "--cmd", &cmd])
+        .arg(&corpus)
         .args(only.map(|o| ["--only", o]).into_iter().flatten())
         .output()
         .expect("python3 runs corpus_check.py");
@@ -63,7 +67,10 @@ fn assert_agreement(only: Option<&str>) {
 
 #[test]
 fn draft14_server_hello_has_no_session_id_field() {
-    let path = format!("{CORPUS}/suricata-verify/tls__tls13-draft14__tls13_draft14.pcap");
+    let path = corpus()
+        .join("suricata-verify/tls__tls13-draft14__tls13_draft14.pcap")
+        .display()
+        .to_string();
     let bytes = std::fs::read(&path).expect("corpus capture");
     let mut hellos = Vec::new();
     tlsmortem::analyze_bytes(&path, &bytes, &tlsmortem::Config::default(), &mut |c| {
@@ -85,7 +92,7 @@ fn draft14_server_hello_has_no_session_id_field() {
 #[test]
 fn every_corpus_capture_is_read_without_a_run_error() {
     let mut n = 0;
-    for dir in std::fs::read_dir(CORPUS).expect("corpus").flatten() {
+    for dir in std::fs::read_dir(corpus()).expect("corpus").flatten() {
         for f in std::fs::read_dir(dir.path()).expect("source dir").flatten() {
             let p = f.path();
             if !p.is_file() || p.extension().is_some_and(|e| e == "md") {
@@ -124,16 +131,7 @@ fn records(path: &Path, threads: usize, chunk_bytes: usize) -> (Vec<String>, Str
         chunk_bytes,
         ..Default::default()
     };
-    let mut out = Vec::new();
-    let stats = tlsmortem::analyze_bytes(&path.display().to_string(), &bytes, &config, &mut |c| {
-        out.push(serde_json::to_string(&c).expect("serializable"));
-    })
-    .expect("analysis runs");
-    let read = format!(
-        "{:?} decoded {} skipped {:?} flows {} connections {}",
-        stats.capture, stats.packets_decoded, stats.skipped, stats.flows, stats.connections
-    );
-    (out, read)
+    analyze::records(&path.display().to_string(), &bytes, &config)
 }
 
 /// Capture files under `dir`, recursively.
@@ -154,8 +152,8 @@ fn capture_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn results_are_identical_whatever_the_number_of_workers_and_the_chunk_size() {
     let mut files = Vec::new();
-    for dir in [CORPUS, "captures"] {
-        capture_files(Path::new(dir), &mut files);
+    for dir in [corpus(), captures_dir()] {
+        capture_files(&dir, &mut files);
     }
     files.sort();
     let mut connections = 0;
@@ -189,8 +187,8 @@ fn every_transport_tcp_quic_and_dtls_agrees_with_tshark_and_the_source_projects(
 #[test]
 fn json_lines_are_byte_for_byte_what_serde_json_writes_for_every_connection() {
     let mut files = Vec::new();
-    for dir in [CORPUS, "captures"] {
-        capture_files(Path::new(dir), &mut files);
+    for dir in [corpus(), captures_dir()] {
+        capture_files(&dir, &mut files);
     }
     let mut compared = 0;
     for p in &files {

@@ -3,18 +3,18 @@
 //! AES128-SHA meeting a client offering only ECDHE-RSA-AES256-GCM-SHA384. The expected
 //! verdicts come from how each capture was made.
 
+mod common;
+
 use serde_json::Value;
-use std::process::Command;
+
+use common::fixtures::captures;
+use common::run::{run, tlsmortem};
 
 fn only_connection(file: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsmortem"))
-        .args(["--json", &format!("captures/mismatch/{file}")])
-        .output()
-        .expect("tlsmortem runs");
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let lines = run(tlsmortem()
+        .arg("--json")
+        .arg(captures(&format!("mismatch/{file}"))))
+    .json_every_line();
     assert_eq!(lines.len(), 1, "{file}: one connection");
     lines.into_iter().next().unwrap_or_default()
 }

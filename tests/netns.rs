@@ -4,29 +4,23 @@
 //! at the server; `captures/netns/truth.json` says, from how it was made, what verdict each
 //! capture point must give.
 
+mod common;
+
 use serde_json::Value;
-use std::process::Command;
 
-fn truth() -> Value {
-    let text =
-        std::fs::read_to_string("captures/netns/truth.json").expect("captures/netns/truth.json");
-    serde_json::from_str(&text).expect("truth.json parses")
-}
+use common::fixtures::captures;
+use common::run::tlsmortem;
+use common::truth::Truth;
 
+/// `tlsmortem --json captures/netns/FILE`: exit 0 or 1, every line one JSON object.
 fn run(file: &str) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsmortem"))
-        .args(["--json", &format!("captures/netns/{file}")])
-        .output()
-        .expect("tlsmortem runs");
-    assert!(
-        out.status.code().is_some_and(|c| c < 2),
-        "{file}: exit {:?}",
-        out.status
+    let r = common::run::run(
+        tlsmortem()
+            .arg("--json")
+            .arg(captures(&format!("netns/{file}"))),
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
+    assert!(r.ran(), "{file}: exit {:?}", r.code);
+    r.json_every_line()
 }
 
 fn find<'a>(conns: &'a [Value], want: &Value) -> Option<&'a Value> {
@@ -39,13 +33,12 @@ fn find<'a>(conns: &'a [Value], want: &Value) -> Option<&'a Value> {
 
 /// Checks every connection of the files whose scenario name matches `filter`.
 fn check(filter: impl Fn(&str) -> bool) -> usize {
-    let t = truth();
-    let files = t["files"].as_object().expect("files");
+    let t = Truth::of("netns");
     let mut checked = 0;
     let mut failures = Vec::new();
-    for (file, facts) in files.iter().filter(|(f, _)| filter(f)) {
+    for file in t.files().keys().filter(|f| filter(f)) {
         let conns = run(file);
-        for want in facts["connections"].as_array().expect("connections") {
+        for want in t.connections(file) {
             let Some(got) = find(&conns, want) else {
                 failures.push(format!("{file}: connection {want} not reported"));
                 continue;

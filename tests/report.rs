@@ -3,6 +3,8 @@
 //! aggregates per name and per server, and the name-filtering pattern found across the
 //! namespace captures of `captures/netns/` (`truth.json` says how each was made).
 
+mod common;
+
 use serde_json::Value;
 use tlsmortem::ids::Culprit;
 use tlsmortem::report::{
@@ -11,26 +13,17 @@ use tlsmortem::report::{
 };
 use tlsmortem::Connection;
 
-/// Connections of one capture under `captures/`, in first-packet order.
+use common::fixtures::captures;
+use common::truth::Truth;
+
+/// Connections of one capture under `captures/`, in first-packet order; `path` is also the
+/// capture's name in the report.
 fn connections(path: &str) -> Vec<Connection> {
-    let bytes = std::fs::read(format!("captures/{path}")).expect("capture is readable");
+    let bytes = std::fs::read(captures(path)).expect("capture is readable");
     let mut out = Vec::new();
     tlsmortem::analyze_bytes(path, &bytes, &Default::default(), &mut |c| out.push(c))
         .expect("capture analyses");
     out
-}
-
-fn truth() -> Value {
-    let text =
-        std::fs::read_to_string("captures/netns/truth.json").expect("captures/netns/truth.json");
-    serde_json::from_str(&text).expect("truth.json parses")
-}
-
-fn truth_connections(t: &Value, file: &str) -> usize {
-    t["files"][file]["connections"]
-        .as_array()
-        .expect("connections")
-        .len()
 }
 
 /// Runs a reporter over `conns` and returns what it wrote.
@@ -59,11 +52,11 @@ const INJECTED: &str = "inject-single-rst.client.pcap";
 
 #[test]
 fn a_server_that_completes_one_name_and_is_cut_for_another_is_reported_as_sni_filtering() {
-    let t = truth();
+    let t = Truth::of("netns");
     let normal = connections(&format!("netns/{NORMAL}"));
     let injected = connections(&format!("netns/{INJECTED}"));
-    assert_eq!(normal.len(), truth_connections(&t, NORMAL));
-    assert_eq!(injected.len(), truth_connections(&t, INJECTED));
+    assert_eq!(normal.len(), t.connections(NORMAL).len());
+    assert_eq!(injected.len(), t.connections(INJECTED).len());
 
     let mut agg = Aggregates::new();
     for c in normal.iter().chain(&injected) {
@@ -95,7 +88,7 @@ fn a_server_that_completes_one_name_and_is_cut_for_another_is_reported_as_sni_fi
 
 #[test]
 fn the_aggregates_count_every_netns_connection_per_name_and_per_server() {
-    let t = truth();
+    let t = Truth::of("netns");
     let files = [
         NORMAL,
         "normal-curl-nginx.client.pcap",
@@ -110,11 +103,8 @@ fn the_aggregates_count_every_netns_connection_per_name_and_per_server() {
     let mut want_by_name = std::collections::BTreeMap::<Option<String>, u64>::new();
     for f in files {
         let conns = connections(&format!("netns/{f}"));
-        assert_eq!(conns.len(), truth_connections(&t, f), "{f}");
-        for want in t["files"][f]["connections"]
-            .as_array()
-            .expect("connections")
-        {
+        assert_eq!(conns.len(), t.connections(f).len(), "{f}");
+        for want in t.connections(f) {
             *want_by_name
                 .entry(want["sni"].as_str().map(str::to_string))
                 .or_default() += 1;

@@ -2,99 +2,41 @@
 //! close, and one flow sending endless out-of-order segments. The captures are built here,
 //! packet by packet, so the expected numbers come from how they were made.
 
+mod common;
+
 use tlsmortem::{analyze_bytes, Config};
 
-/// A little-endian microsecond pcap of raw IPv4 packets (LINKTYPE_RAW).
-struct Pcap(Vec<u8>);
-
-impl Pcap {
-    fn new() -> Self {
-        let mut b = Vec::new();
-        for v in [
-            0xa1b2_c3d4u32.to_le_bytes().as_slice(),
-            &2u16.to_le_bytes(),
-            &4u16.to_le_bytes(),
-            &[0; 8],
-            &65535u32.to_le_bytes(),
-            &101u32.to_le_bytes(),
-        ] {
-            b.extend_from_slice(v);
-        }
-        Pcap(b)
-    }
-
-    #[allow(clippy::too_many_arguments)] // reason: one TCP/IPv4 packet's fields, spelled out for the test
-    fn tcp(
-        &mut self,
-        usec: u64,
-        src: [u8; 4],
-        dst: [u8; 4],
-        sport: u16,
-        dport: u16,
-        seq: u32,
-        flags: u8,
-        payload: &[u8],
-    ) {
-        let total = 20 + 20 + payload.len();
-        let mut p = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
-        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        p.extend_from_slice(&src);
-        p.extend_from_slice(&dst);
-        p.extend_from_slice(&sport.to_be_bytes());
-        p.extend_from_slice(&dport.to_be_bytes());
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&0u32.to_be_bytes());
-        p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        p.extend_from_slice(payload);
-        self.0
-            .extend_from_slice(&((usec / 1_000_000) as u32).to_le_bytes());
-        self.0
-            .extend_from_slice(&((usec % 1_000_000) as u32).to_le_bytes());
-        self.0.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        self.0.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        self.0.extend_from_slice(&p);
-    }
-}
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const RST: u8 = 0x04;
+use common::analyze;
+use common::pcap::{tcp, Pcap, ACK, RST, SYN};
 
 /// `n` SYNs to port 443 from distinct clients, all within one second of capture time: none
 /// of the connections can expire.
 fn never_closing(n: u32) -> Pcap {
-    let mut pcap = Pcap::new();
+    let mut pcap = Pcap::default();
     for i in 0..n {
         let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
-        pcap.tcp(
+        pcap.push(&tcp(
             u64::from(i) * 4,
             src,
             [192, 0, 2, 1],
-            40000,
-            443,
+            (40000, 443),
             i,
             SYN,
             &[],
-        );
+        ));
     }
     pcap
 }
 
-/// Every record, as JSON, for one worker count and chunk size.
+/// Every record, as JSON, for one worker count and chunk size (only the flows that carried TLS
+/// or were aimed at a TLS port, the default).
 fn records(name: &str, pcap: &[u8], threads: usize, chunk_bytes: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    analyze_bytes(
-        name,
-        pcap,
-        &Config {
-            threads,
-            chunk_bytes,
-            ..Default::default()
-        },
-        &mut |c| out.push(serde_json::to_string(&c).expect("serializable")),
-    )
-    .expect("runs");
-    out
+    let config = Config {
+        threads,
+        chunk_bytes,
+        ..Default::default()
+    };
+    analyze::records(name, pcap, &config).0
 }
 
 #[test]
@@ -105,7 +47,7 @@ fn a_quarter_million_open_connections_stay_within_the_flow_cap_and_say_so() {
     let mut evicted = 0u64;
     let stats = analyze_bytes(
         "many.pcap",
-        &pcap.0,
+        pcap.bytes(),
         &Config {
             threads: 1,
             ..Default::default()
@@ -134,28 +76,27 @@ fn a_quarter_million_open_connections_stay_within_the_flow_cap_and_say_so() {
 
 #[test]
 fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_still_reported() {
-    let mut pcap = Pcap::new();
+    let mut pcap = Pcap::default();
     let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
-    pcap.tcp(0, c, s, 50000, 443, 1000, SYN, &[]);
+    pcap.push(&tcp(0, c, s, (50000, 443), 1000, SYN, &[]));
     // Every segment lies beyond a hole at the start of the stream that never fills.
     let chunk = [0x16u8; 1000];
     let segments = 4 * tlsmortem::flow::reassembly::MAX_PENDING_BYTES / chunk.len();
     for i in 0..segments {
-        pcap.tcp(
+        pcap.push(&tcp(
             10 + i as u64,
             c,
             s,
-            50000,
-            443,
+            (50000, 443),
             1001 + 100 + (i as u32) * 2000,
             ACK,
             &chunk,
-        );
+        ));
     }
     let mut conns = Vec::new();
     analyze_bytes(
         "ooo.pcap",
-        &pcap.0,
+        pcap.bytes(),
         &Config {
             threads: 1,
             ..Default::default()
@@ -178,7 +119,7 @@ fn endless_out_of_order_segments_hit_the_reassembly_cap_and_the_connection_is_st
 fn which_connections_the_flow_cap_evicts_does_not_depend_on_the_number_of_workers() {
     let n: u32 = 130_000;
     let pcap = never_closing(n);
-    let one = records("cap.pcap", &pcap.0, 1, 0);
+    let one = records("cap.pcap", pcap.bytes(), 1, 0);
     assert_eq!(one.len(), n as usize);
     let evicted = one
         .iter()
@@ -190,7 +131,7 @@ fn which_connections_the_flow_cap_evicts_does_not_depend_on_the_number_of_worker
     );
     for threads in [2, 3] {
         assert!(
-            one == records("cap.pcap", &pcap.0, threads, 0),
+            one == records("cap.pcap", pcap.bytes(), threads, 0),
             "{threads} workers"
         );
     }
@@ -202,20 +143,28 @@ fn a_connection_open_while_more_than_the_waiting_limit_finish_is_reported_early_
     let waiting = tlsmortem::flow::MAX_WAITING as u32;
     let short = waiting * 3 / 2;
     let (long_client, server) = ([10, 255, 0, 1], [192, 0, 2, 1]);
-    let mut pcap = Pcap::new();
-    pcap.tcp(0, long_client, server, 50000, 443, 7, SYN, &[]);
+    let mut pcap = Pcap::default();
+    pcap.push(&tcp(0, long_client, server, (50000, 443), 7, SYN, &[]));
     // Short connections, reset at once, over 60 s: each is finished 10 s after its reset,
     // and its record waits behind the long connection, which started first.
     for i in 0..short {
         let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
         let t = 1 + u64::from(i) * 60_000_000 / u64::from(short);
-        pcap.tcp(t, src, server, 40000, 443, i, SYN, &[]);
-        pcap.tcp(t + 1, server, src, 443, 40000, 0, RST | ACK, &[]);
+        pcap.push(&tcp(t, src, server, (40000, 443), i, SYN, &[]));
+        pcap.push(&tcp(t + 1, server, src, (443, 40000), 0, RST | ACK, &[]));
     }
-    pcap.tcp(61_000_000, long_client, server, 50000, 443, 8, ACK, &[]);
+    pcap.push(&tcp(
+        61_000_000,
+        long_client,
+        server,
+        (50000, 443),
+        8,
+        ACK,
+        &[],
+    ));
     // Decisions to finish old flows are taken between chunks: small ones, for a small file.
     let chunk = 64 * 1024;
-    let one = records("waiting.pcap", &pcap.0, 1, chunk);
+    let one = records("waiting.pcap", pcap.bytes(), 1, chunk);
     // The long connection twice (reported early, then its last packet on its own), and every
     // short one.
     assert_eq!(one.len(), short as usize + 2);
@@ -228,7 +177,7 @@ fn a_connection_open_while_more_than_the_waiting_limit_finish_is_reported_early_
     assert!(long[1].contains("\"mid-stream\""), "{}", long[1]);
     for threads in [2, 3] {
         assert!(
-            one == records("waiting.pcap", &pcap.0, threads, chunk),
+            one == records("waiting.pcap", pcap.bytes(), threads, chunk),
             "{threads} workers"
         );
     }

@@ -12,11 +12,15 @@
 // The mirrors exist to be deserialized; most of their fields are never read.
 #![allow(dead_code)]
 
+mod common;
+
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::fixtures::root;
+use common::run::{run, tlsmortem};
 
 // ---------------------------------------------------------------------------------------------
 // Field helpers
@@ -695,10 +699,6 @@ fn check_summary(v: serde_json::Value) -> Result<Vec<String>, String> {
 // The captures
 // ---------------------------------------------------------------------------------------------
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A capture file name as the CLI looks for them in directories: `*.pcap`, `*.pcapng`,
 /// `*.cap`, optionally compressed.
 fn is_capture_name(name: &str) -> bool {
@@ -785,25 +785,23 @@ struct Tally {
     problems: Vec<String>,
 }
 
-/// Runs `tlsmortem --json --summary --all-flows OPTIONS INPUTS` and checks every line.
+/// Runs `tlsmortem --json --summary --all-flows OPTIONS INPUTS` (paths relative to the package
+/// root, the runner's working directory) and checks every line.
 fn check_run(inputs: &[&str], options: &[&str], tally: &mut Tally) {
     let input = inputs.join(" ");
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsmortem"))
-        .current_dir(root())
+    let r = run(tlsmortem()
         .args(["--json", "--summary", "--all-flows"])
         .args(options)
-        .args(inputs)
-        .output()
-        .expect("tlsmortem runs");
-    if !out.status.success() {
+        .args(inputs));
+    if r.code != Some(0) {
         tally.problems.push(format!(
             "{input}: exit {:?}: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).trim()
+            r.code,
+            r.stderr_text().trim()
         ));
         return;
     }
-    let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
+    let stdout = String::from_utf8(r.stdout).expect("UTF-8 output");
     let mut summaries_began = false;
     for (n, line) in stdout.lines().enumerate() {
         let at = format!("{input} line {}", n + 1);

@@ -7,63 +7,20 @@
 //!
 //! Assertions are field-level, so adding output fields does not break them.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
 
-fn dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("captures")
-        .join(sub)
-}
+use common::fixtures::captures;
+use common::json::{finding_ids, sha256_list};
+use common::run::tlsmortem;
+use common::truth::Truth;
 
-fn truth(sub: &str, file: &str) -> Value {
-    let path = dir(sub).join("truth.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let t: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-    let entry = t["files"][file].clone();
-    assert!(
-        entry.is_object(),
-        "{sub}/truth.json has no entry for {file}"
-    );
-    entry
-}
-
-fn leaf_sha256(sub: &str) -> String {
-    let path = dir(sub).join("truth.json");
-    let t: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    t["leaf_sha256"]
-        .as_str()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
-/// `tlsmortem --json captures/SUB/FILE`: exit 0 or 1, every line one JSON object.
+/// `tlsmortem --json captures/SUB/FILE`: exit 0 or 1, every non-empty line one JSON object.
 fn run_json(sub: &str, file: &str) -> Vec<Value> {
-    let path = dir(sub).join(file);
+    let path = captures(&format!("{sub}/{file}"));
     assert!(path.exists(), "missing capture {}", path.display());
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsmortem"))
-        .arg("--json")
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tlsmortem on {file}: {e}"));
-    assert!(
-        matches!(out.status.code(), Some(0) | Some(1)),
-        "tlsmortem --json {sub}/{file} exited with {:?}; stderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{file}: stdout line is not JSON ({e}): {l}"))
-        })
-        .collect()
+    common::run::run_json(tlsmortem().arg("--json").arg(&path))
 }
 
 fn summary(conns: &[Value]) -> String {
@@ -76,22 +33,11 @@ fn summary(conns: &[Value]) -> String {
                 c["client"]["port"],
                 c["verdict"]["id"],
                 c["quic"],
-                finding_ids(c).join(",")
+                Vec::from_iter(finding_ids(c)).join(",")
             )
         })
         .collect::<Vec<_>>()
         .join("\n  ")
-}
-
-fn finding_ids(conn: &Value) -> Vec<String> {
-    conn["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f["id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn finding<'a>(conn: &'a Value, id: &str) -> Option<&'a Value> {
@@ -139,7 +85,8 @@ fn hex(v: &Value) -> String {
 // ------------------------------------------------------------------------------------ QUIC
 
 fn check_quic(file: &str) {
-    let t = truth("quic", file);
+    let truth = Truth::of("quic");
+    let t = truth.file(file);
     let conns = run_json("quic", file);
     let expected = t["connections"].as_array().expect("truth connections");
     assert_eq!(
@@ -262,7 +209,8 @@ fn protocol_named(msg: &str, protocol: &str) -> bool {
 }
 
 fn check_starttls_tls(file: &str) {
-    let t = truth("starttls", file);
+    let truth = Truth::of("starttls");
+    let t = truth.file(file);
     let conns = run_json("starttls", file);
     let c = conn_by_client_port(file, &conns, &t["client_port"]);
     let ctx = file;
@@ -297,24 +245,18 @@ fn check_starttls_tls(file: &str) {
         .map(|s| s.as_str().unwrap().to_ascii_lowercase())
         .collect();
     if !want_certs.is_empty() {
-        let got: Vec<String> = c["server_certificates"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|x| {
-                        x["sha256"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_ascii_lowercase()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let got = sha256_list(&c["server_certificates"]);
         assert_eq!(
             got, want_certs,
             "{ctx}: server certificates (TLS 1.2, in clear)"
         );
-        assert_eq!(want_certs[0], leaf_sha256("starttls"));
+        assert_eq!(
+            want_certs[0],
+            truth["leaf_sha256"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        );
     }
 
     let protocol = t["protocol"].as_str().unwrap();
@@ -377,7 +319,8 @@ fn starttls_postgres_openssl() {
 /// port that is not a TLS port), with the finding naming the protocol and pointing at the
 /// command / reply frames.
 fn check_starttls_no_tls(file: &str, id: &str) {
-    let t = truth("starttls", file);
+    let truth = Truth::of("starttls");
+    let t = truth.file(file);
     let conns = run_json("starttls", file);
     let c = conn_by_client_port(file, &conns, &t["client_port"]);
     let ctx = file;
@@ -413,14 +356,16 @@ fn check_starttls_no_tls(file: &str, id: &str) {
 
 #[test]
 fn starttls_refused_454() {
-    let t = truth("starttls", "smtp-starttls-refused.pcap");
+    let truth = Truth::of("starttls");
+    let t = truth.file("smtp-starttls-refused.pcap");
     assert_eq!(t["reply_code"], 454);
     check_starttls_no_tls("smtp-starttls-refused.pcap", "starttls-refused");
 }
 
 #[test]
 fn starttls_accepted_but_no_tls() {
-    let t = truth("starttls", "smtp-starttls-accepted-no-tls.pcap");
+    let truth = Truth::of("starttls");
+    let t = truth.file("smtp-starttls-accepted-no-tls.pcap");
     assert_eq!(t["reply_code"], 220);
     check_starttls_no_tls(
         "smtp-starttls-accepted-no-tls.pcap",
@@ -437,7 +382,7 @@ fn starttls_accepted_but_no_tls() {
 #[test]
 fn transport_captures_are_small() {
     for sub in ["quic", "starttls"] {
-        for e in std::fs::read_dir(dir(sub)).unwrap() {
+        for e in std::fs::read_dir(captures(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "pcap") {
                 let n = std::fs::metadata(&p).unwrap().len();
