@@ -68,8 +68,9 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0u64;
             for (name, bytes) in &inputs {
-                let mut tables: Vec<FlowTable<Conversation>> =
-                    (0..engine::SHARDS).map(|_| FlowTable::new()).collect();
+                let mut tables: Vec<FlowTable<Conversation>> = (0..engine::SHARDS)
+                    .map(|_| FlowTable::new(Default::default()))
+                    .collect();
                 let _ = capture::read_bytes(name, bytes, &mut |f| {
                     if let Ok(p) = tlsmortem::net::decode(f.link_type, f.data) {
                         if let Some(t) = tables.get_mut(engine::shard_of(&p)) {

@@ -35,14 +35,14 @@ use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
 use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::judge::{self, CaptureFacts};
 use crate::net::{self, Packet, Skip};
-use crate::proto::conversation::Conversation;
+use crate::proto::conversation::{Context, Conversation};
 use crate::record::Connection;
 use crate::{Config, InputStats};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 /// Bytes of capture per chunk: the unit of work of a walker, and the step at which the
 /// capture-wide decisions are taken.
@@ -137,10 +137,11 @@ impl<'c, T> Owner<'c, T> {
         workers: usize,
         config: &'c Config,
         prepare: &'c (dyn Fn(Connection) -> T + Sync),
+        context: &Arc<Context>,
     ) -> Self {
         let cap = (MAX_OPEN_FLOWS / SHARDS).max(1);
         let tables = (0..SHARDS)
-            .map(|t| (t % workers == worker).then(|| FlowTable::with_cap(cap)))
+            .map(|t| (t % workers == worker).then(|| FlowTable::with_cap(cap, context.clone())))
             .collect();
         Owner {
             tables,
@@ -384,7 +385,8 @@ pub fn inline<T>(
     sink: &mut dyn FnMut(T),
     read: impl FnOnce(&mut dyn FnMut(&Frame<'_>)) -> Result<CaptureSummary, crate::Error>,
 ) -> Result<InputStats, crate::Error> {
-    let mut owner = Owner::new(name, 0, 1, config, prepare);
+    let context = Arc::new(Context::default());
+    let mut owner = Owner::new(name, 0, 1, config, prepare, &context);
     let mut merger = Merger::new(1);
     let mut decisions = Decisions::default();
     let mut skips = Skips::default();
@@ -718,6 +720,8 @@ impl<'a, 'p> Shared<'a, 'p> {
 struct Coordination<'a, 'p> {
     shared: Mutex<Shared<'a, 'p>>,
     changed: Condvar,
+    /// The run's protocol context, shared by every worker's flow tables.
+    context: Arc<Context>,
 }
 
 impl<'a, 'p> Coordination<'a, 'p> {
@@ -762,6 +766,7 @@ pub fn sharded<T: Send>(
             aborted: false,
         }),
         changed: Condvar::new(),
+        context: Arc::new(Context::default()),
     };
     let coord = &coord;
     std::thread::scope(|scope| {
@@ -836,7 +841,7 @@ fn run_worker<'a, T>(
         }
     }
     let _abort = Abort(coord);
-    let mut owner = Owner::new(name, w, workers, config, prepare);
+    let mut owner = Owner::new(name, w, workers, config, prepare, &coord.context);
     let progress = config.progress.as_deref();
     let mut g = coord.lock();
     loop {

@@ -25,6 +25,7 @@ use crate::net::{flags, IpFacts, Packet, TcpOptions, TcpSegment, Transport, UdpD
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Flows open at once, over all the tables of one input, before the longest-idle ones are
 /// evicted. A capture's flows are spread over a fixed number of tables by a hash of their
@@ -49,7 +50,12 @@ pub const MAX_WAITING: usize = 100_000;
 pub const MAX_TIMELINE: usize = 48;
 
 /// What the application layer on top of a flow does with its bytes.
-pub trait FlowApp: Default {
+pub trait FlowApp {
+    /// What every flow of one run shares, read-only: built once per run and handed to the
+    /// table, which builds each flow's state from it.
+    type Context;
+    /// The state of a new flow.
+    fn new(context: &Self::Context) -> Self;
     /// Ordered bytes (or a gap) of one side.
     fn deliver(&mut self, side: usize, delivery: Delivery<'_>);
     /// Whether this side still wants its bytes at all.
@@ -157,7 +163,7 @@ pub struct Flow<A> {
 }
 
 impl<A: FlowApp> Flow<A> {
-    fn new(first_frame: u64, ts: Timestamp, a: Endpoint, b: Endpoint) -> Self {
+    fn new(first_frame: u64, ts: Timestamp, a: Endpoint, b: Endpoint, app: A) -> Self {
         Flow {
             first_frame,
             start: ts,
@@ -172,7 +178,7 @@ impl<A: FlowApp> Flow<A> {
             control_dropped: 0,
             end: EndReason::EndOfCapture,
             udp: false,
-            app: A::default(),
+            app,
             closed: false,
         }
     }
@@ -313,7 +319,9 @@ struct Slot<A> {
 }
 
 /// The flow table.
-pub struct FlowTable<A> {
+pub struct FlowTable<A: FlowApp> {
+    /// The run's context every new flow's application state is built from.
+    context: Arc<A::Context>,
     map: FxHashMap<Key, usize>,
     /// Flows live boxed in their slots: growing the table moves pointers, not flows.
     slots: Vec<Option<Slot<A>>>,
@@ -330,21 +338,16 @@ pub struct FlowTable<A> {
     pub stats: TableStats,
 }
 
-impl<A: FlowApp> Default for FlowTable<A> {
-    fn default() -> Self {
-        Self::with_cap(MAX_OPEN_FLOWS)
-    }
-}
-
 impl<A: FlowApp> FlowTable<A> {
     /// A table with the whole [`MAX_OPEN_FLOWS`] cap.
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(context: Arc<A::Context>) -> Self {
+        Self::with_cap(MAX_OPEN_FLOWS, context)
     }
 
     /// A table holding at most `max_open` open flows.
-    pub fn with_cap(max_open: usize) -> Self {
+    pub fn with_cap(max_open: usize, context: Arc<A::Context>) -> Self {
         FlowTable {
+            context,
             map: FxHashMap::default(),
             slots: Vec::new(),
             max_open: max_open.max(1),
@@ -485,7 +488,7 @@ impl<A: FlowApp> FlowTable<A> {
             self.evict_idle();
         }
         let slot = Slot {
-            flow: Box::new(Flow::new(frame, ts, src, dst)),
+            flow: Box::new(Flow::new(frame, ts, src, dst, A::new(&self.context))),
             key,
             lo_is_side0: !swapped,
         };

@@ -51,6 +51,12 @@ impl Default for Datagrams {
     }
 }
 
+/// What the conversations of one run share, read-only. Today every limit a conversation
+/// applies is a constant, so it holds nothing yet; a run's decryption keys are the first thing
+/// that will live here, reaching each flow without a global.
+#[derive(Debug, Default)]
+pub struct Context {}
+
 /// Both directions of one connection (TCP, or a UDP flow carrying QUIC or DTLS): the TLS
 /// stage's state per flow. For UDP the QUIC/DTLS parsers' events are copied into `dirs` so
 /// that every later stage reads one shape.
@@ -109,6 +115,12 @@ fn copy_events(
 }
 
 impl FlowApp for Conversation {
+    type Context = Context;
+
+    fn new(_: &Context) -> Self {
+        Conversation::default()
+    }
+
     fn deliver(&mut self, side: usize, delivery: Delivery<'_>) {
         let Some(d) = self.dirs.get_mut(side) else {
             return;

@@ -675,7 +675,7 @@ mod tests {
         }
 
         fn connections(bytes: &[u8], name: &str) -> BTreeMap<Key, Vec<Seen>> {
-            let mut table: FlowTable<Conversation> = FlowTable::new();
+            let mut table: FlowTable<Conversation> = FlowTable::new(Default::default());
             let mut flows = Vec::new();
             let read = capture::read_bytes(name, bytes, &mut |frame| {
                 if let Ok(pkt) = net::decode(frame.link_type, frame.data) {

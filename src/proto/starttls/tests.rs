@@ -607,7 +607,7 @@ fn corpus_flows(
     use crate::proto::conversation::Conversation;
     let path = format!("{}/../shared/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
     let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut table: FlowTable<Conversation> = FlowTable::new();
+    let mut table: FlowTable<Conversation> = FlowTable::new(Default::default());
     let mut flows: Vec<Flow<Conversation>> = Vec::new();
     crate::capture::read_bytes(file, &data, &mut |frame| {
         if let Ok(pkt) = crate::net::decode(frame.link_type, frame.data) {
