@@ -25,7 +25,7 @@ use crate::proto::conversation::{Conversation, Datagrams};
 use crate::proto::fingerprint;
 use crate::proto::starttls;
 use crate::proto::tls::{self, ClientHello, Event, ServerHello};
-use crate::record::{AlertOut, Connection, EndpointOut, Finding};
+use crate::record::{AlertOut, ClientHelloOut, Connection, EndpointOut, Finding, ServerHelloOut};
 use crate::text::rfc3339;
 use crate::x509::chain::TrustStore;
 use crate::x509::CertInfo;
@@ -291,74 +291,106 @@ fn tcp_facts(flow: &Flow<Conversation>, client: usize) -> Tcp<'_> {
     }
 }
 
-/// Builds the connection record of a finished flow.
-pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connection {
-    let client = guess_client(flow);
-    let server = 1 - client;
-    let seen = Seen::gather(flow, client);
-    let (upgrade, looks_like) = plaintext_phase(flow, client);
+/// Problems with the bytes each side sent, with the frame; a plaintext upgrade explains the
+/// bytes that are not TLS, and otherwise the protocol they look like is named.
+fn wire_problems<'a>(
+    seen: &Seen<'a>,
+    upgraded: bool,
+    looks_like: Option<&'static str>,
+) -> Vec<(u64, WireProblem<'a>)> {
+    seen.problems
+        .iter()
+        .filter_map(|&(frame, side, ref p)| match *p {
+            Problem::NotTls(head) => (!upgraded).then_some((
+                frame,
+                WireProblem::NotTls(NotTls {
+                    side,
+                    head,
+                    looks_like,
+                }),
+            )),
+            Problem::Malformed(what) => Some((frame, WireProblem::Malformed(side, what))),
+        })
+        .collect()
+}
 
-    // Bytes that are not TLS are explained by a plaintext upgrade, when there was one.
-    let problems = seen.problems.iter().filter_map(|(frame, side, p)| {
-        let p = match p {
-            Problem::NotTls(head) => WireProblem::NotTls(NotTls {
-                side: *side,
-                head,
-                looks_like,
-            }),
-            Problem::Malformed(what) => WireProblem::Malformed(*side, what),
-        };
-        (upgrade.is_none() || matches!(p, WireProblem::Malformed(..))).then_some((*frame, p))
-    });
-    let problems: Vec<(u64, WireProblem<'_>)> = problems.collect();
-    let mut findings = findings::wire_problems(&problems);
+/// The hellos as the record shows them, with their fingerprints: the first of each, and the
+/// later ones. A ClientHello from the server side (or a ServerHello from the client side)
+/// would mean the sides are mixed up; those stay in the "more" lists rather than being lost.
+struct HellosOut {
+    client: Option<ClientHelloOut>,
+    more_client: Vec<ClientHelloOut>,
+    server: Option<ServerHelloOut>,
+    more_server: Vec<ServerHelloOut>,
+}
 
+fn hellos_out(seen: &Seen<'_>, flow: &Flow<Conversation>, capture: &CaptureFacts) -> HellosOut {
     let fp_transport = match flow.app.udp {
         Datagrams::Quic { .. } => fingerprint::Transport::Quic,
         Datagrams::Dtls { .. } => fingerprint::Transport::Dtls,
         _ => fingerprint::Transport::Tcp,
     };
     let fingerprints = &mut *capture.fingerprints.borrow_mut();
-    // A ClientHello from the server side (or a ServerHello from the client side) would mean
-    // the sides are mixed up; those stay in the "more" lists rather than being lost.
     let mut chs = seen
         .client_hellos
         .iter()
-        .map(|h| parts::ch_out(h.frame, h.msg, fp_transport, fingerprints));
-    let client_hello = chs.next();
-    let more_client_hellos: Vec<_> = chs.collect();
+        .map(|h| parts::ch_out(h.frame, h.msg, fp_transport, fingerprints))
+        .collect::<Vec<_>>()
+        .into_iter();
     let mut shs = seen
         .server_hellos
         .iter()
-        .map(|h| parts::sh_out(h.frame, h.msg, fingerprints));
-    let server_hello = shs.next();
-    let more_server_hellos: Vec<_> = shs.collect();
+        .map(|h| parts::sh_out(h.frame, h.msg, fingerprints))
+        .collect::<Vec<_>>()
+        .into_iter();
+    HellosOut {
+        client: chs.next(),
+        more_client: chs.collect(),
+        server: shs.next(),
+        more_server: shs.collect(),
+    }
+}
 
+/// Both sides' certificates as sent, described and judged.
+struct Certificates {
+    server: Vec<CertInfo>,
+    client: Vec<CertInfo>,
+    /// Index in the findings of the server chain's most telling problem.
+    chain_cause: Option<usize>,
+}
+
+/// Describes and judges the certificates each side sent, adding their findings.
+fn certificates(
+    seen: &Seen<'_>,
+    capture: &CaptureFacts,
+    findings: &mut Vec<Finding>,
+) -> Certificates {
     let infos = |c: Option<CertMsg<'_>>| -> Vec<CertInfo> {
         let mut cache = capture.certs.borrow_mut();
         c.map(|m| m.ders.iter().map(|d| cache.describe(d)).collect())
             .unwrap_or_default()
     };
-    let mut server_certificates = infos(seen.server_certs);
-    let mut client_certificates = infos(seen.client_certs);
-    for c in server_certificates.iter().chain(&client_certificates) {
+    let mut server = infos(seen.server_certs);
+    let mut client = infos(seen.client_certs);
+    for c in server.iter().chain(&client) {
         if let Some(err) = &c.parse_error {
             findings.push(findings::certificate_unparsable(&c.sha256, err));
         }
     }
-    let first_ch = seen.client_hellos.first();
-    let final_sh = seen.final_server_hello();
     let judge_chain =
         |m: CertMsg<'_>, side: Side, infos: &mut Vec<CertInfo>, findings: &mut Vec<Finding>| {
+            let server = side == Side::Server;
             let sent = certs::Sent {
                 ders: m.ders,
                 frame: m.frame,
                 at: m.ts.0.div_euclid(1_000_000_000),
                 side,
-                host: first_ch
+                host: seen
+                    .client_hellos
+                    .first()
                     .and_then(|c| c.msg.sni.as_deref())
-                    .filter(|_| side == Side::Server),
-                stapled: seen.stapled.filter(|_| side == Side::Server),
+                    .filter(|_| server),
+                stapled: seen.stapled.filter(|_| server),
             };
             certs::judge_chain(
                 &sent,
@@ -371,48 +403,71 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         };
     let chain_start = findings.len();
     if let Some(m) = seen.server_certs {
-        judge_chain(m, Side::Server, &mut server_certificates, &mut findings);
+        judge_chain(m, Side::Server, &mut server, findings);
     }
-    let chain_cause = certs::rejection_cause(findings.get(chain_start..).unwrap_or_default());
+    let chain_cause = certs::rejection_cause(findings.get(chain_start..).unwrap_or_default())
+        .map(|i| chain_start + i);
     if let Some(m) = seen.client_certs {
         if m.ders.is_empty() {
             findings.push(findings::client_certificate_missing(m.frame));
         } else {
-            judge_chain(m, Side::Client, &mut client_certificates, &mut findings);
+            judge_chain(m, Side::Client, &mut client, findings);
         }
     }
-    let mut certificate_hidden = false;
-    if let Some(sh) = final_sh {
-        let v = sh.msg.version;
-        let tls13 = tls::is_tls13_version(v);
-        let resumed = if tls13 {
-            sh.msg.extensions.contains(&41)
-        } else {
-            seen.server_certs.is_none()
-                && seen.server_ccs.is_some()
-                && !sh.msg.session_id.is_empty()
-        };
-        certificate_hidden = !resumed && tls13 && seen.server_certs.is_none();
-        findings.extend(findings::negotiated(Negotiated {
-            frame: sh.frame,
-            version: v,
-            resumed,
-            certificate_hidden,
-        }));
+    Certificates {
+        server,
+        client,
+        chain_cause,
     }
-    if let Some(up) = &upgrade {
-        findings.push(findings::starttls(up));
-    }
-    let (cs, ss) = (&flow.sides[client], &flow.sides[server]);
-    let quality = Quality {
+}
+
+/// What the negotiated version says (deprecated, resumed, chain hidden), from the ServerHello
+/// that answered.
+fn negotiated(seen: &Seen<'_>) -> Option<Negotiated> {
+    let sh = seen.final_server_hello()?;
+    let v = sh.msg.version;
+    let tls13 = tls::is_tls13_version(v);
+    let resumed = if tls13 {
+        sh.msg.extensions.contains(&41)
+    } else {
+        seen.server_certs.is_none() && seen.server_ccs.is_some() && !sh.msg.session_id.is_empty()
+    };
+    Some(Negotiated {
+        frame: sh.frame,
+        version: v,
+        resumed,
+        certificate_hidden: !resumed && tls13 && seen.server_certs.is_none(),
+    })
+}
+
+/// What the capture of this flow lacked.
+fn quality<'a>(flow: &Flow<Conversation>, client: usize, capture: &'a CaptureFacts) -> Quality<'a> {
+    Quality {
         udp: flow.udp,
         no_tcp_handshake: flow.syn.is_none() && flow.syn_ack.is_none(),
         first_frame: flow.first_frame,
-        client: side_quality(cs),
-        server: side_quality(ss),
+        client: side_quality(&flow.sides[client]),
+        server: side_quality(&flow.sides[1 - client]),
         end: flow.end,
         truncated: capture.truncated.as_deref(),
-    };
+    }
+}
+
+/// Builds the connection record of a finished flow: gathers the facts, emits the findings in
+/// the README's order, decides the verdict.
+pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connection {
+    let client = guess_client(flow);
+    let server = 1 - client;
+    let seen = Seen::gather(flow, client);
+    let (upgrade, looks_like) = plaintext_phase(flow, client);
+    let problems = wire_problems(&seen, upgrade.is_some(), looks_like);
+    let mut findings = findings::wire_problems(&problems);
+    let hellos = hellos_out(&seen, flow, capture);
+    let certs = certificates(&seen, capture, &mut findings);
+    let negotiated = negotiated(&seen);
+    findings.extend(negotiated.map(findings::negotiated).unwrap_or_default());
+    findings.extend(upgrade.as_ref().map(findings::starttls));
+    let quality = quality(flow, client, capture);
     findings.extend(findings::capture_quality(&quality));
     if let Some(hrr) = seen
         .server_hellos
@@ -421,35 +476,35 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     {
         findings.push(findings::hello_retry_request(hrr.frame));
     }
-    if let Some(f) = seen.cert_request {
-        findings.push(findings::client_certificate_requested(f));
-    }
-    let tls13_rejection = tls13_rejection(flow, client, final_sh.map(|s| s.msg), seen.encrypted[0]);
-    if let Some(frame) = tls13_rejection {
-        findings.push(findings::client_rejected_likely(frame));
-    }
+    findings.extend(
+        seen.cert_request
+            .map(findings::client_certificate_requested),
+    );
+    let final_sh = seen.final_server_hello().map(|h| h.msg);
+    let tls13_rejection = tls13_rejection(flow, client, final_sh, seen.encrypted[0]);
+    findings.extend(tls13_rejection.map(findings::client_rejected_likely));
 
-    let first_not_tls = problems.iter().find_map(|(_, p)| match p {
-        WireProblem::NotTls(n) => Some(*n),
-        WireProblem::Malformed(..) => None,
-    });
+    let ss = &flow.sides[server];
     let facts = Facts {
         udp: flow.udp,
-        client_hello: first_ch.map(|h| (h.frame, h.ts, h.msg)),
-        server_hello: final_sh.map(|h| h.msg),
+        client_hello: seen.client_hellos.first().map(|h| (h.frame, h.ts, h.msg)),
+        server_hello: final_sh,
         handshake_over: match seen.encrypted {
             [Some(a), Some(b)] => Some(a.0.max(b.0)),
             _ => None,
         },
         tls13_rejection,
         fatal: seen.alerts.iter().find(|a| a.level == Some(2)),
-        not_tls: first_not_tls,
+        not_tls: problems.iter().find_map(|(_, p)| match p {
+            WireProblem::NotTls(n) => Some(*n),
+            WireProblem::Malformed(..) => None,
+        }),
         server_not_tls: flow.app.dirs[server]
             .events
             .iter()
             .any(|e| matches!(e.event, Event::NotTls(_))),
-        chain_cause: chain_cause.and_then(|i| findings.get(chain_start + i)),
-        certificate_hidden,
+        chain_cause: certs.chain_cause.and_then(|i| findings.get(i)),
+        certificate_hidden: negotiated.is_some_and(|n| n.certificate_hidden),
         tcp: tcp_facts(flow, client),
         server_first_data: ss.first_data_frame,
         server_payload_bytes: ss.payload_bytes,
@@ -458,6 +513,10 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     };
     let (verdict, explained) = verdict::decide(&facts);
     findings.extend(explained);
+    let endpoint = |s: &crate::flow::Side| EndpointOut {
+        ip: s.endpoint.ip,
+        port: s.endpoint.port,
+    };
     Connection {
         capture: capture.name.clone(),
         transport: if flow.udp {
@@ -467,23 +526,17 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         },
         quic: parts::quic_out(flow),
         starttls: upgrade,
-        client: EndpointOut {
-            ip: cs.endpoint.ip,
-            port: cs.endpoint.port,
-        },
-        server: EndpointOut {
-            ip: ss.endpoint.ip,
-            port: ss.endpoint.port,
-        },
+        client: endpoint(&flow.sides[client]),
+        server: endpoint(ss),
         start: rfc3339(flow.start),
         end: rfc3339(flow.last),
         first_frame: flow.first_frame,
-        client_hello,
-        server_hello,
-        more_client_hellos,
-        more_server_hellos,
-        server_certificates,
-        client_certificates,
+        client_hello: hellos.client,
+        server_hello: hellos.server,
+        more_client_hellos: hellos.more_client,
+        more_server_hellos: hellos.more_server,
+        server_certificates: certs.server,
+        client_certificates: certs.client,
         alerts: seen.alerts,
         key_exchange_group: seen.kx_group,
         tcp: parts::tcp_out(flow, client),
