@@ -86,68 +86,9 @@ pub(super) fn cert_checks(
         } else {
             format!("certificate #{i}")
         };
-        let v = c.validity();
-        let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
-        if at > na {
-            findings.push(finding(
-                FindingId::Expired,
-                Severity::High,
-                vec![i],
-                format!(
-                    "{what} \"{}\" expired {} (notAfter), {} days before {}",
-                    subject_of(c),
-                    date(na),
-                    (at - na) / 86_400,
-                    date(at)
-                ),
-                "renew the certificate and reload the server",
-            ));
-        } else if at < nb {
-            findings.push(finding(
-                FindingId::NotYetValid,
-                Severity::High,
-                vec![i],
-                format!(
-                    "{what} \"{}\" is valid only from {} (notBefore); the time judged is {}",
-                    subject_of(c),
-                    date(nb),
-                    date(at)
-                ),
-                "check the clock of the client (and the issuing system)",
-            ));
-        }
-        let (kt, bits) = key_facts(c.public_key());
-        let weak = match (kt.as_str(), bits) {
-            ("RSA" | "DSA", Some(b)) if b < 2048 => Some(2048),
-            ("EC", Some(b)) if b < 256 => Some(256),
-            _ => None,
-        };
-        if let (Some(min), Some(b)) = (weak, bits) {
-            findings.push(finding(
-                FindingId::WeakKey,
-                Severity::High,
-                vec![i],
-                format!(
-                    "{what} \"{}\" has a {b}-bit {kt} key; at least {min} bits are required",
-                    subject_of(c)
-                ),
-                "reissue with an RSA-2048+ or EC P-256+ key",
-            ));
-        }
-        let self_signed = is_self_signed(c);
-        if let (Some(h), false) = (weak_signature(c), self_signed) {
-            findings.push(finding(
-                FindingId::WeakSignature,
-                Severity::High,
-                vec![i],
-                format!(
-                    "{what} \"{}\" is signed with {} ({h}); clients reject {h} certificate signatures",
-                    subject_of(c),
-                    sig_name(c)
-                ),
-                "reissue the certificate with a SHA-256 signature",
-            ));
-        }
+        findings.extend(validity_finding(c, i, &what, at));
+        findings.extend(weak_key_finding(c, i, &what));
+        findings.extend(weak_signature_finding(c, i, &what));
     }
 
     if !input.server {
@@ -156,29 +97,130 @@ pub(super) fn cert_checks(
     let Some(c) = parsed.get(leaf).and_then(Option::as_ref) else {
         return;
     };
-    if let Some(host) = input.host.filter(|h| !h.is_empty()) {
-        if host.parse::<std::net::IpAddr>().is_err() {
-            let (names, from_san) = leaf_names(c);
-            if !names.iter().any(|n| dns_name_matches(n, host)) {
-                let source = if from_san {
-                    "subjectAltName"
-                } else {
-                    "subject CN (no SAN)"
-                };
-                findings.push(finding(
-                    FindingId::HostnameMismatch,
-                    Severity::High,
-                    vec![leaf],
-                    format!(
-                        "the client asked for \"{host}\" but the leaf's {source} covers only [{}]",
-                        names.join(", ")
-                    ),
-                    format!("serve a certificate whose subjectAltName includes {host}"),
-                ));
-            }
-        }
+    findings.extend(hostname_finding(c, leaf, input.host));
+    findings.extend(lifetime_finding(c, leaf, anchored));
+    match input.stapled_ocsp {
+        None => findings.extend(must_staple_finding(c, leaf)),
+        Some(der) => ocsp_findings(der, c, leaf, at, findings),
     }
+}
 
+/// Flags a certificate expired or not yet valid at `at`.
+fn validity_finding(
+    c: &X509Certificate<'_>,
+    i: usize,
+    what: &str,
+    at: i64,
+) -> Option<ChainFinding> {
+    let v = c.validity();
+    let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
+    if at > na {
+        Some(finding(
+            FindingId::Expired,
+            Severity::High,
+            vec![i],
+            format!(
+                "{what} \"{}\" expired {} (notAfter), {} days before {}",
+                subject_of(c),
+                date(na),
+                (at - na) / 86_400,
+                date(at)
+            ),
+            "renew the certificate and reload the server",
+        ))
+    } else if at < nb {
+        Some(finding(
+            FindingId::NotYetValid,
+            Severity::High,
+            vec![i],
+            format!(
+                "{what} \"{}\" is valid only from {} (notBefore); the time judged is {}",
+                subject_of(c),
+                date(nb),
+                date(at)
+            ),
+            "check the clock of the client (and the issuing system)",
+        ))
+    } else {
+        None
+    }
+}
+
+/// Flags an RSA or DSA key under 2048 bits, or an EC key under 256 bits.
+fn weak_key_finding(c: &X509Certificate<'_>, i: usize, what: &str) -> Option<ChainFinding> {
+    let (kt, bits) = key_facts(c.public_key());
+    let weak = match (kt.as_str(), bits) {
+        ("RSA" | "DSA", Some(b)) if b < 2048 => Some(2048),
+        ("EC", Some(b)) if b < 256 => Some(256),
+        _ => None,
+    };
+    let (Some(min), Some(b)) = (weak, bits) else {
+        return None;
+    };
+    Some(finding(
+        FindingId::WeakKey,
+        Severity::High,
+        vec![i],
+        format!(
+            "{what} \"{}\" has a {b}-bit {kt} key; at least {min} bits are required",
+            subject_of(c)
+        ),
+        "reissue with an RSA-2048+ or EC P-256+ key",
+    ))
+}
+
+/// Flags an MD2, MD5 or SHA-1 signature on a certificate that is not self-signed.
+fn weak_signature_finding(c: &X509Certificate<'_>, i: usize, what: &str) -> Option<ChainFinding> {
+    let self_signed = is_self_signed(c);
+    let (Some(h), false) = (weak_signature(c), self_signed) else {
+        return None;
+    };
+    Some(finding(
+        FindingId::WeakSignature,
+        Severity::High,
+        vec![i],
+        format!(
+            "{what} \"{}\" is signed with {} ({h}); clients reject {h} certificate signatures",
+            subject_of(c),
+            sig_name(c)
+        ),
+        "reissue the certificate with a SHA-256 signature",
+    ))
+}
+
+/// Flags a server leaf whose names do not cover the SNI (DNS names only, not IP addresses).
+fn hostname_finding(
+    c: &X509Certificate<'_>,
+    leaf: usize,
+    host: Option<&str>,
+) -> Option<ChainFinding> {
+    let host = host.filter(|h| !h.is_empty())?;
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let (names, from_san) = leaf_names(c);
+    if names.iter().any(|n| dns_name_matches(n, host)) {
+        return None;
+    }
+    let source = if from_san {
+        "subjectAltName"
+    } else {
+        "subject CN (no SAN)"
+    };
+    Some(finding(
+        FindingId::HostnameMismatch,
+        Severity::High,
+        vec![leaf],
+        format!(
+            "the client asked for \"{host}\" but the leaf's {source} covers only [{}]",
+            names.join(", ")
+        ),
+        format!("serve a certificate whose subjectAltName includes {host}"),
+    ))
+}
+
+/// Flags a server leaf valid for longer than the CA/Browser Forum allows at its issue date.
+fn lifetime_finding(c: &X509Certificate<'_>, leaf: usize, anchored: bool) -> Option<ChainFinding> {
     let v = c.validity();
     let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
     let lifetime = na.saturating_sub(nb);
@@ -186,45 +228,46 @@ pub(super) fn cert_checks(
     // 2018-03-01. Apple enforces these for every TLS server certificate.
     const SEPT_2020: i64 = 1_598_918_400;
     const MARCH_2018: i64 = 1_519_862_400;
-    let limit = if nb >= SEPT_2020 {
-        Some(398)
+    let days = if nb >= SEPT_2020 {
+        398
     } else if nb >= MARCH_2018 {
-        Some(825)
+        825
     } else {
-        None
+        return None;
     };
-    if let Some(days) = limit {
-        if lifetime > days * 86_400 {
-            findings.push(finding(
-                FindingId::ValidityTooLong,
-                if anchored { Severity::Medium } else { Severity::Low },
-                vec![leaf],
-                format!(
-                    "the leaf is valid for {} days ({} to {}); certificates issued after {} may last at most {days} days",
-                    lifetime / 86_400,
-                    date(nb),
-                    date(na),
-                    if days == 398 { "2020-09-01" } else { "2018-03-01" }
-                ),
-                format!("reissue with a lifetime of {days} days or less"),
-            ));
-        }
+    if lifetime <= days * 86_400 {
+        return None;
     }
-
-    let staple_wanted = must_staple(c);
-    match input.stapled_ocsp {
-        None if staple_wanted => findings.push(finding(
-            FindingId::MustStapleMissing,
-            Severity::High,
-            vec![leaf],
-            "the leaf has the TLS Feature status_request (OCSP must-staple, RFC 7633) but no OCSP response was stapled; Firefox refuses the connection".to_string(),
-            "enable OCSP stapling on the server (e.g. nginx ssl_stapling on) or reissue without must-staple",
-        )),
-        None => {}
-        Some(der) => ocsp_findings(der, c, leaf, at, findings),
-    }
+    Some(finding(
+        FindingId::ValidityTooLong,
+        if anchored { Severity::Medium } else { Severity::Low },
+        vec![leaf],
+        format!(
+            "the leaf is valid for {} days ({} to {}); certificates issued after {} may last at most {days} days",
+            lifetime / 86_400,
+            date(nb),
+            date(na),
+            if days == 398 { "2020-09-01" } else { "2018-03-01" }
+        ),
+        format!("reissue with a lifetime of {days} days or less"),
+    ))
 }
 
+/// Flags a server leaf that asks for OCSP must-staple (RFC 7633) when nothing was stapled.
+fn must_staple_finding(c: &X509Certificate<'_>, leaf: usize) -> Option<ChainFinding> {
+    if !must_staple(c) {
+        return None;
+    }
+    Some(finding(
+        FindingId::MustStapleMissing,
+        Severity::High,
+        vec![leaf],
+        "the leaf has the TLS Feature status_request (OCSP must-staple, RFC 7633) but no OCSP response was stapled; Firefox refuses the connection".to_string(),
+        "enable OCSP stapling on the server (e.g. nginx ssl_stapling on) or reissue without must-staple",
+    ))
+}
+
+/// Reports what the stapled OCSP response says about the leaf: its status, revocation, staleness.
 fn ocsp_findings(
     der: &[u8],
     leaf_cert: &X509Certificate<'_>,

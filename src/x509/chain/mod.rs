@@ -16,10 +16,11 @@
 //! Deliberately not done: fetching anything (AIA, OCSP, CRL), checking the OCSP response's
 //! signature, name constraints and policies beyond what webpki checks, CT.
 //!
-//! Layout: this file holds the public types and [`analyze`], which works out what the path
-//! means; `trust` is the store, `facts` what one certificate says about itself, `path` the
-//! issuer links and webpki's verdict, `checks` the per-certificate findings, `ocsp` the stapled
-//! response parser; the unit tests are in `tests.rs`.
+//! Layout: this file holds the public types and [`analyze`], a short driver over helpers that
+//! work out what the path means (its top, a missing issuer, extra certificates, a rejection
+//! nothing else explains); `trust` is the store, `facts` what one certificate says about itself,
+//! `path` the issuer links and webpki's verdict, `checks` the per-certificate findings, `ocsp`
+//! the stapled response parser; the unit tests are in `tests.rs`.
 
 mod checks;
 mod facts;
@@ -34,7 +35,7 @@ pub use trust::TrustStore;
 use crate::ids::{FindingId, Severity};
 use checks::cert_checks;
 use facts::{aia, details, is_self_signed, subject_of, Sig};
-use path::{build_path, order_findings, pick_leaf, webpki_verdict, AnchorLink};
+use path::{attach_sent_root, build_path, order_findings, pick_leaf, webpki_verdict, AnchorLink};
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -129,7 +130,70 @@ fn finding(
 /// Judges one chain. Never panics; anything odd in the input is a finding.
 pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
     let mut findings = Vec::new();
-    let all = input.certs;
+    let certs = capped(input.certs, &mut findings);
+    let parsed = parse_all(certs);
+    malformed_findings(certs, &parsed, &mut findings);
+    let mut report = empty_report(&parsed);
+    if certs.is_empty() {
+        findings.push(no_certificate(input.server));
+        report.findings = findings;
+        return report;
+    }
+
+    // The leaf is the first certificate (RFC 8446 §4.4.2, RFC 5246 §7.4.2), unless the first is
+    // a CA and a non-CA certificate was sent later: then the order is wrong.
+    let leaf = pick_leaf(&parsed);
+    let (mut path, top_issuer) = build_path(leaf, &parsed, store, &mut findings);
+    attach_sent_root(&parsed, store, top_issuer, &mut path);
+    let top = path.last().copied().unwrap_or(leaf);
+
+    // webpki's verdict, the reference for `trusted`.
+    let verdict = webpki_verdict(certs, leaf, input, store);
+    // Clients take the first certificate as the leaf: a chain that only verifies from a later
+    // one is not trusted in practice.
+    report.trusted = verdict.is_ok() && leaf == 0;
+    let anchored = adopt_verdict(verdict, top_issuer, store, &mut path, &mut report);
+    let top = path.last().copied().unwrap_or(top);
+
+    order_findings(leaf, &path, &mut findings);
+    let mut explained = vec![false; certs.len()];
+    mark_explained(&mut explained, &path);
+    let top_cert = parsed.get(top).and_then(Option::as_ref);
+    let top_self_signed = report.per_cert.get(top).is_some_and(|d| d.self_signed);
+
+    // What the end of the path means.
+    if anchored {
+        findings.extend(anchored_top(top, top_cert, top_self_signed, path.len()));
+    } else if let Some(AnchorLink(a, Sig::Invalid)) = top_issuer {
+        findings.push(anchor_signature_invalid(store, a, top));
+    } else if top_self_signed {
+        findings.push(untrusted_self_signed(top, top_cert, path.len()));
+    } else if let Some(c) = top_cert {
+        report.missing_issuer = Some(c.issuer().to_string());
+        report.aia_ca_issuers = aia(c).0;
+        let stray = stray_intermediates(&parsed, &path);
+        mark_explained(&mut explained, &stray);
+        findings.push(missing_issuer(
+            c,
+            top,
+            &stray,
+            &parsed,
+            store,
+            &report.aia_ca_issuers,
+        ));
+    }
+
+    extra_cert_findings(certs, &parsed, &explained, store, &mut findings);
+    cert_checks(input, &parsed, &path, leaf, anchored, &mut findings);
+    let rejected = unexplained_rejection(&findings, &report, leaf);
+    findings.extend(rejected);
+    report.path = path;
+    report.findings = findings;
+    report
+}
+
+/// Caps the chain at [`MAX_CHAIN_CERTS`], with a finding when certificates were left out.
+fn capped<'a>(all: &'a [Vec<u8>], findings: &mut Vec<ChainFinding>) -> &'a [Vec<u8>] {
     let certs = all.get(..MAX_CHAIN_CERTS).unwrap_or(all);
     if all.len() > certs.len() {
         findings.push(finding(
@@ -143,14 +207,23 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
             "send only the leaf and the intermediates leading to a trusted root",
         ));
     }
-    let parsed: Vec<Option<X509Certificate<'_>>> = certs
+    certs
+}
+
+/// Parses each certificate; `None` for one that is not X.509.
+fn parse_all(certs: &[Vec<u8>]) -> Vec<Option<X509Certificate<'_>>> {
+    certs
         .iter()
         .map(|d| X509Certificate::from_der(d).ok().map(|(_, c)| c))
-        .collect();
-    let per_cert: Vec<CertDetails> = parsed
-        .iter()
-        .map(|c| c.as_ref().map(details).unwrap_or_default())
-        .collect();
+        .collect()
+}
+
+/// Flags each sent certificate that does not parse as X.509.
+fn malformed_findings(
+    certs: &[Vec<u8>],
+    parsed: &[Option<X509Certificate<'_>>],
+    findings: &mut Vec<ChainFinding>,
+) {
     for (i, c) in parsed.iter().enumerate() {
         if c.is_none() {
             findings.push(finding(
@@ -165,7 +238,15 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
             ));
         }
     }
-    let mut report = ChainReport {
+}
+
+/// A report with each certificate's facts and nothing judged yet.
+fn empty_report(parsed: &[Option<X509Certificate<'_>>]) -> ChainReport {
+    let per_cert = parsed
+        .iter()
+        .map(|c| c.as_ref().map(details).unwrap_or_default())
+        .collect();
+    ChainReport {
         findings: Vec::new(),
         path: Vec::new(),
         anchored_by: None,
@@ -174,209 +255,222 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
         trusted: false,
         webpki_error: None,
         per_cert,
-    };
-    if certs.is_empty() {
-        findings.push(finding(
-            FindingId::NoCertificate,
-            Severity::High,
-            vec![],
-            "the Certificate message was empty".to_string(),
-            if input.server {
-                "configure a certificate on the server"
-            } else {
-                "configure a client certificate, or do not request one"
-            },
-        ));
-        report.findings = findings;
-        return report;
     }
+}
 
-    // The leaf is the first certificate (RFC 8446 §4.4.2, RFC 5246 §7.4.2), unless the first is
-    // a CA and a non-CA certificate was sent later: then the order is wrong.
-    let leaf = pick_leaf(&parsed);
-    let (mut path, top_issuer) = build_path(leaf, &parsed, store, &mut findings);
-    // A sent copy of the anchor's self-signed root belongs at the top of the path (and is then
-    // `unnecessary-root-sent`); a cross-signed copy stays an extra certificate.
-    if let Some(AnchorLink(a, s)) = top_issuer {
-        let root = parsed.iter().enumerate().position(|(i, c)| {
-            !path.contains(&i)
-                && c.as_ref()
-                    .is_some_and(|c| store.same_as(c) == Some(a) && is_self_signed(c))
-        });
-        if let (Some(i), true) = (root, s != Sig::Invalid) {
-            path.push(i);
-        }
-    }
-    let top = path.last().copied().unwrap_or(leaf);
+/// Flags an empty Certificate message.
+fn no_certificate(server: bool) -> ChainFinding {
+    finding(
+        FindingId::NoCertificate,
+        Severity::High,
+        vec![],
+        "the Certificate message was empty".to_string(),
+        if server {
+            "configure a certificate on the server"
+        } else {
+            "configure a client certificate, or do not request one"
+        },
+    )
+}
 
-    // webpki's verdict, the reference for `trusted`.
-    let verdict = webpki_verdict(certs, leaf, input, store);
-    // Clients take the first certificate as the leaf: a chain that only verifies from a later
-    // one is not trusted in practice.
-    report.trusted = verdict.is_ok() && leaf == 0;
-
+/// Takes webpki's verdict into the report and path; returns whether the path is anchored.
+fn adopt_verdict(
+    verdict: Result<(Vec<usize>, String), String>,
+    top_issuer: Option<AnchorLink>,
+    store: &TrustStore,
+    path: &mut Vec<usize>,
+    report: &mut ChainReport,
+) -> bool {
     let mut anchored = matches!(top_issuer, Some(AnchorLink(_, s)) if s != Sig::Invalid);
-    match &verdict {
+    match verdict {
         Ok((vpath, anchor_subject)) => {
             // webpki found a path: it wins over our own when they differ, so nothing below
             // can call a trusted chain incomplete.
             if !anchored {
-                path = vpath.clone();
+                *path = vpath;
                 anchored = true;
             }
-            report.anchored_by = Some(anchor_subject.clone());
+            report.anchored_by = Some(anchor_subject);
         }
-        Err(e) => report.webpki_error = Some(e.clone()),
+        Err(e) => report.webpki_error = Some(e),
     }
     if report.anchored_by.is_none() {
-        if let Some(AnchorLink(a, s)) = &top_issuer {
-            if *s != Sig::Invalid {
-                report.anchored_by = store.anchors.get(*a).map(|a| a.subject.clone());
+        if let Some(AnchorLink(a, s)) = top_issuer {
+            if s != Sig::Invalid {
+                report.anchored_by = store.anchors.get(a).map(|a| a.subject.clone());
             }
         }
     }
-    let top = path.last().copied().unwrap_or(top);
+    anchored
+}
 
-    order_findings(leaf, &path, &mut findings);
-    let mut explained = vec![false; certs.len()];
-    for &i in &path {
+/// Marks the given wire indexes as accounted for (on the path, or named by a finding).
+fn mark_explained(explained: &mut [bool], indexes: &[usize]) {
+    for &i in indexes {
         if let Some(e) = explained.get_mut(i) {
             *e = true;
         }
     }
-    let top_cert = parsed.get(top).and_then(Option::as_ref);
-    let top_self_signed = report.per_cert.get(top).is_some_and(|d| d.self_signed);
+}
 
-    if anchored {
-        if top_self_signed && path.len() > 1 {
-            findings.push(finding(
-                FindingId::UnnecessaryRootSent,
-                Severity::Info,
-                vec![top],
-                format!(
-                    "the root \"{}\" was sent; clients use their own copy, so it only adds bytes",
-                    top_cert.map(subject_of).unwrap_or_default()
-                ),
-                "leave the root out of the chain file",
-            ));
-        } else if top_self_signed && path.len() == 1 {
-            findings.push(finding(
-                FindingId::SelfSigned,
-                Severity::Info,
-                vec![top],
-                "the certificate is self-signed and trusted only because the store holds it"
-                    .to_string(),
-                "fine for private use; use a CA-issued certificate for public clients",
-            ));
-        }
-    } else if let Some(AnchorLink(a, Sig::Invalid)) = &top_issuer {
-        let name = store
-            .anchors
-            .get(*a)
-            .map(|a| a.subject.clone())
-            .unwrap_or_default();
-        findings.push(finding(
-            FindingId::BadSignature,
+/// On an anchored path, flags a self-signed top: a needless root, or a trusted self-signed leaf.
+fn anchored_top(
+    top: usize,
+    top_cert: Option<&X509Certificate<'_>>,
+    top_self_signed: bool,
+    path_len: usize,
+) -> Option<ChainFinding> {
+    if top_self_signed && path_len > 1 {
+        Some(finding(
+            FindingId::UnnecessaryRootSent,
+            Severity::Info,
+            vec![top],
+            format!(
+                "the root \"{}\" was sent; clients use their own copy, so it only adds bytes",
+                top_cert.map(subject_of).unwrap_or_default()
+            ),
+            "leave the root out of the chain file",
+        ))
+    } else if top_self_signed && path_len == 1 {
+        Some(finding(
+            FindingId::SelfSigned,
+            Severity::Info,
+            vec![top],
+            "the certificate is self-signed and trusted only because the store holds it"
+                .to_string(),
+            "fine for private use; use a CA-issued certificate for public clients",
+        ))
+    } else {
+        None
+    }
+}
+
+/// Flags a top certificate whose signature does not verify with the trust anchor that names it.
+fn anchor_signature_invalid(store: &TrustStore, anchor: usize, top: usize) -> ChainFinding {
+    let name = store
+        .anchors
+        .get(anchor)
+        .map(|a| a.subject.clone())
+        .unwrap_or_default();
+    finding(
+        FindingId::BadSignature,
+        Severity::High,
+        vec![top],
+        format!("certificate #{top} names \"{name}\" as issuer, but its signature does not verify with that trust anchor's key"),
+        "the certificate is forged or damaged; get it reissued by the CA",
+    )
+}
+
+/// Flags an untrusted self-signed top: a self-signed leaf, or a complete chain to an unknown root.
+fn untrusted_self_signed(
+    top: usize,
+    top_cert: Option<&X509Certificate<'_>>,
+    path_len: usize,
+) -> ChainFinding {
+    let subject = top_cert.map(subject_of).unwrap_or_default();
+    if path_len == 1 {
+        finding(
+            FindingId::SelfSigned,
             Severity::High,
             vec![top],
-            format!("certificate #{top} names \"{name}\" as issuer, but its signature does not verify with that trust anchor's key"),
-            "the certificate is forged or damaged; get it reissued by the CA",
-        ));
-    } else if top_self_signed {
-        let subject = top_cert.map(subject_of).unwrap_or_default();
-        if path.len() == 1 {
-            findings.push(finding(
-                FindingId::SelfSigned,
-                Severity::High,
-                vec![top],
-                format!("the leaf \"{subject}\" is self-signed and not in the trust store"),
-                "use a certificate from a public CA, or add this one to the clients' trust store (--ca-file)",
-            ));
-        } else {
-            findings.push(finding(
-                FindingId::UnknownRoot,
-                Severity::High,
-                vec![top],
-                format!("the chain is complete up to the root \"{subject}\", which is not in the trust store"),
-                "use a CA whose root clients trust, or add this root to their trust store (--ca-file)",
-            ));
-        }
-    } else if let Some(c) = top_cert {
-        let issuer = c.issuer().to_string();
-        let (urls, _) = aia(c);
-        report.missing_issuer = Some(issuer.clone());
-        report.aia_ca_issuers = urls.clone();
-        let url_text = match urls.first() {
-            Some(u) => format!(" (its caIssuers URL is {u})"),
-            None => " (the certificate has no AIA caIssuers URL)".to_string(),
-        };
-        // CA certificates that were sent but do not continue the path.
-        let stray: Vec<usize> = parsed
-            .iter()
-            .enumerate()
-            .filter(|(i, c)| {
-                !path.contains(i) && c.as_ref().is_some_and(|c| c.is_ca() && !is_self_signed(c))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if !stray.is_empty() {
-            let names: Vec<String> = stray
-                .iter()
-                .filter_map(|&i| parsed.get(i).and_then(Option::as_ref).map(subject_of))
-                .collect();
-            findings.push(finding(
-                FindingId::WrongIntermediate,
-                Severity::High,
-                stray.clone(),
-                format!(
-                    "certificate #{top} \"{}\" was issued by \"{issuer}\", but the server sent \"{}\" instead{url_text}",
-                    subject_of(c),
-                    names.join("\", \"")
-                ),
-                format!("replace the intermediate with \"{issuer}\" in the chain file"),
-            ));
-            for i in stray {
-                if let Some(e) = explained.get_mut(i) {
-                    *e = true;
-                }
-            }
-        } else {
-            let in_store_by_name = !store.named(c.issuer()).is_empty();
-            if c.is_ca() && !in_store_by_name {
-                // The top sent certificate is an intermediate: its issuer is usually a root, one
-                // this store lacks (private, removed like Baltimore or DST Root CA X3, or newer
-                // than webpki-roots). Calling that "incomplete" would blame the server wrongly.
-                findings.push(finding(
-                    FindingId::UnknownIssuer,
-                    Severity::High,
-                    vec![top],
-                    format!(
-                        "certificate #{top} \"{}\" was issued by \"{issuer}\", which was not sent and is not in the trust store{url_text}: a root these clients do not trust, or a missing intermediate",
-                        subject_of(c)
-                    ),
-                    format!("if \"{issuer}\" is a root, clients must trust it (--ca-file) or the certificate must come from a trusted CA; if it is an intermediate, send it"),
-                ));
-            } else {
-                let hint = if in_store_by_name {
-                    " A trust anchor has that name but not the key that signed it."
-                } else {
-                    ""
-                };
-                findings.push(finding(
-                    FindingId::IncompleteChain,
-                    Severity::High,
-                    vec![top],
-                    format!(
-                        "the issuer \"{issuer}\" of certificate #{top} \"{}\" was not sent and is not a trusted root{url_text}.{hint} Browsers may fetch it; Android, Java, Python and curl will not",
-                        subject_of(c)
-                    ),
-                    format!("append the intermediate \"{issuer}\" after the certificate in the chain file (fullchain.pem)"),
-                ));
-            }
-        }
+            format!("the leaf \"{subject}\" is self-signed and not in the trust store"),
+            "use a certificate from a public CA, or add this one to the clients' trust store (--ca-file)",
+        )
+    } else {
+        finding(
+            FindingId::UnknownRoot,
+            Severity::High,
+            vec![top],
+            format!("the chain is complete up to the root \"{subject}\", which is not in the trust store"),
+            "use a CA whose root clients trust, or add this root to their trust store (--ca-file)",
+        )
     }
+}
 
-    // Sent but unused.
+/// CA certificates that were sent but do not continue the path.
+fn stray_intermediates(parsed: &[Option<X509Certificate<'_>>], path: &[usize]) -> Vec<usize> {
+    parsed
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            !path.contains(i) && c.as_ref().is_some_and(|c| c.is_ca() && !is_self_signed(c))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Flags the top's missing issuer: wrong intermediate, unknown issuer or incomplete chain.
+fn missing_issuer(
+    c: &X509Certificate<'_>,
+    top: usize,
+    stray: &[usize],
+    parsed: &[Option<X509Certificate<'_>>],
+    store: &TrustStore,
+    urls: &[String],
+) -> ChainFinding {
+    let issuer = c.issuer().to_string();
+    let url_text = match urls.first() {
+        Some(u) => format!(" (its caIssuers URL is {u})"),
+        None => " (the certificate has no AIA caIssuers URL)".to_string(),
+    };
+    if !stray.is_empty() {
+        let names: Vec<String> = stray
+            .iter()
+            .filter_map(|&i| parsed.get(i).and_then(Option::as_ref).map(subject_of))
+            .collect();
+        return finding(
+            FindingId::WrongIntermediate,
+            Severity::High,
+            stray.to_vec(),
+            format!(
+                "certificate #{top} \"{}\" was issued by \"{issuer}\", but the server sent \"{}\" instead{url_text}",
+                subject_of(c),
+                names.join("\", \"")
+            ),
+            format!("replace the intermediate with \"{issuer}\" in the chain file"),
+        );
+    }
+    let in_store_by_name = !store.named(c.issuer()).is_empty();
+    if c.is_ca() && !in_store_by_name {
+        // The top sent certificate is an intermediate: its issuer is usually a root, one
+        // this store lacks (private, removed like Baltimore or DST Root CA X3, or newer
+        // than webpki-roots). Calling that "incomplete" would blame the server wrongly.
+        return finding(
+            FindingId::UnknownIssuer,
+            Severity::High,
+            vec![top],
+            format!(
+                "certificate #{top} \"{}\" was issued by \"{issuer}\", which was not sent and is not in the trust store{url_text}: a root these clients do not trust, or a missing intermediate",
+                subject_of(c)
+            ),
+            format!("if \"{issuer}\" is a root, clients must trust it (--ca-file) or the certificate must come from a trusted CA; if it is an intermediate, send it"),
+        );
+    }
+    let hint = if in_store_by_name {
+        " A trust anchor has that name but not the key that signed it."
+    } else {
+        ""
+    };
+    finding(
+        FindingId::IncompleteChain,
+        Severity::High,
+        vec![top],
+        format!(
+            "the issuer \"{issuer}\" of certificate #{top} \"{}\" was not sent and is not a trusted root{url_text}.{hint} Browsers may fetch it; Android, Java, Python and curl will not",
+            subject_of(c)
+        ),
+        format!("append the intermediate \"{issuer}\" after the certificate in the chain file (fullchain.pem)"),
+    )
+}
+
+/// Flags certificates sent but unused: copies, cross-signed trusted roots, or off the path.
+fn extra_cert_findings(
+    certs: &[Vec<u8>],
+    parsed: &[Option<X509Certificate<'_>>],
+    explained: &[bool],
+    store: &TrustStore,
+    findings: &mut Vec<ChainFinding>,
+) {
     for (i, d) in certs.iter().enumerate() {
         if explained.get(i).copied().unwrap_or(true) {
             continue;
@@ -407,10 +501,14 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
             "remove it from the chain file",
         ));
     }
+}
 
-    cert_checks(input, &parsed, &path, leaf, anchored, &mut findings);
-
-    // webpki said no, and nothing above says why (EKU, basic constraints, name constraints…).
+/// Flags webpki's rejection when no high finding already says why (EKU, basic constraints…).
+fn unexplained_rejection(
+    findings: &[ChainFinding],
+    report: &ChainReport,
+    leaf: usize,
+) -> Option<ChainFinding> {
     let explained_by = [
         FindingId::IncompleteChain,
         FindingId::UnknownIssuer,
@@ -428,19 +526,17 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
     let explained = findings
         .iter()
         .any(|f| f.level == Severity::High && explained_by.contains(&f.id));
-    if !report.trusted && !explained {
-        let why = report.webpki_error.clone().unwrap_or_default();
-        findings.push(finding(
-            FindingId::ChainRejected,
-            Severity::High,
-            vec![leaf],
-            format!("rustls-webpki rejects the chain: {why}"),
-            "check the certificate's extensions (key usage, EKU, basic constraints) and the chain",
-        ));
+    if report.trusted || explained {
+        return None;
     }
-    report.path = path;
-    report.findings = findings;
-    report
+    let why = report.webpki_error.clone().unwrap_or_default();
+    Some(finding(
+        FindingId::ChainRejected,
+        Severity::High,
+        vec![leaf],
+        format!("rustls-webpki rejects the chain: {why}"),
+        "check the certificate's extensions (key usage, EKU, basic constraints) and the chain",
+    ))
 }
 
 #[cfg(test)]

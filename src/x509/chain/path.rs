@@ -1,8 +1,8 @@
 //! path: the parsed certificates a peer sent, the trust store and the role in; the chain's
 //! path out, twice: our own (the leaf, then each certificate's issuer among those sent, linked
-//! by name, key identifiers and signature, until a trust anchor or a dead end) and
-//! rustls-webpki's verdict on the same certificates, with the ring-backed signature algorithms
-//! webpki needs.
+//! by name, key identifiers and signature, until a trust anchor or a dead end, then a sent copy
+//! of that anchor's self-signed root) and rustls-webpki's verdict on the same certificates,
+//! with the ring-backed signature algorithms webpki needs.
 //!
 //! Guarantees: the path never repeats a certificate, so building it ends; trust anchors are
 //! tried before sent certificates, so a sent cross-signed copy of a trusted root is not needed;
@@ -234,6 +234,27 @@ pub(super) fn build_path(
                 path.push(i);
             }
             None => return (path, best_anchor.map(|(s, a)| AnchorLink(a, s))),
+        }
+    }
+}
+
+/// Puts a sent copy of the anchor's self-signed root at the top of the path.
+pub(super) fn attach_sent_root(
+    parsed: &[Option<X509Certificate<'_>>],
+    store: &TrustStore,
+    top_issuer: Option<AnchorLink>,
+    path: &mut Vec<usize>,
+) {
+    // A sent copy of the anchor's self-signed root belongs at the top of the path (and is then
+    // `unnecessary-root-sent`); a cross-signed copy stays an extra certificate.
+    if let Some(AnchorLink(a, s)) = top_issuer {
+        let root = parsed.iter().enumerate().position(|(i, c)| {
+            !path.contains(&i)
+                && c.as_ref()
+                    .is_some_and(|c| store.same_as(c) == Some(a) && is_self_signed(c))
+        });
+        if let (Some(i), true) = (root, s != Sig::Invalid) {
+            path.push(i);
         }
     }
 }
