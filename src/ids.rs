@@ -47,6 +47,8 @@ pub enum Family {
     Handshake,
     /// A certificate chain as sent (findings carry a `side`).
     Certificate,
+    /// What the network between the ends did: packets lost on the path, ICMP errors.
+    Path,
     /// What the capture lacks or had to give up.
     Capture,
 }
@@ -189,6 +191,9 @@ finding_ids! {
     StarttlsNotFollowed = "starttls-not-followed", Handshake, Medium;
     RstAfterClientHello = "rst-after-client-hello", Handshake, Medium;
     FinAfterClientHello = "fin-after-client-hello", Handshake, Medium;
+    // The path.
+    ClientHelloDropped = "client-hello-dropped", Path, High;
+    PathMtuBlackHole = "path-mtu-black-hole", Path, High;
     // Certificates.
     IncompleteChain = "incomplete-chain", Certificate, High, rejects 0;
     WrongIntermediate = "wrong-intermediate", Certificate, High, rejects 1;
@@ -263,6 +268,8 @@ pub enum VerdictId {
     VersionMismatch,
     NoSharedCipher,
     ClientRejectedLikely,
+    /// The ClientHello never reached the server: lost on the path.
+    DroppedOnPath,
     /// The client rejected the chain, and this chain finding says why.
     Rejected(FindingId),
     Incomplete,
@@ -284,6 +291,7 @@ impl VerdictId {
         VerdictId::VersionMismatch,
         VerdictId::NoSharedCipher,
         VerdictId::ClientRejectedLikely,
+        VerdictId::DroppedOnPath,
         VerdictId::Incomplete,
         VerdictId::Inconclusive,
     ];
@@ -311,6 +319,7 @@ impl VerdictId {
             VerdictId::VersionMismatch => "version-mismatch",
             VerdictId::NoSharedCipher => "no-shared-cipher",
             VerdictId::ClientRejectedLikely => "client-rejected-likely",
+            VerdictId::DroppedOnPath => "dropped-on-path",
             VerdictId::Rejected(f) => f.as_str(),
             VerdictId::Incomplete => "incomplete",
             VerdictId::Inconclusive => "inconclusive",

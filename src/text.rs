@@ -79,6 +79,13 @@ pub fn ms(ns: i64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
 }
 
+/// Nanoseconds as seconds, with at most three decimals and no trailing zeros ("1.2", "15").
+pub fn secs(ns: i64) -> String {
+    let s = format!("{:.3}", ns as f64 / 1e9);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
 /// Bytes as text with anything unprintable shown as `.`, then the first eight bytes in hex.
 pub fn printable(b: &[u8]) -> String {
     let text: String = b

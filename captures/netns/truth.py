@@ -87,8 +87,9 @@ SCENARIOS = {
     "silent-drop": dict(
         what="router drops every client→server segment containing 'blocked.example.test' (router.py --drop-sni); "
              "the client retransmits the ClientHello; captures stop after ~4 s, before the client is killed",
-        client=dict(verdict="no-server-response",
-                    note="ClientHello plus its retransmissions, no answer (not even an ACK)"),
+        client=dict(verdict="dropped-on-path", by=MB,
+                    note="the router dropped the ClientHello and each retransmission; the server's ACKs "
+                         "never covered it and it sent nothing"),
         server=dict(verdict="no-client-hello",
                     note="only the TCP handshake arrived; nothing here indicates the cut")),
     "server-app-abort": dict(

@@ -105,6 +105,13 @@ pub struct Side {
     pub last_frame: u64,
     /// First frame in which this side sent payload.
     pub first_data_frame: Option<u64>,
+    /// The highest sequence number of this side's that the other side acknowledged (its
+    /// highest ACK field): which of this side's bytes are known to have reached the other end.
+    pub acked_by_peer: Option<u32>,
+    /// Payload bytes carried by this side's RSTs: evidence, never stream data.
+    pub rst_payload_bytes: u64,
+    /// One past the highest sequence number this side used (SYN and FIN count one).
+    pub seq_end: Option<u32>,
 }
 
 impl Side {
@@ -118,6 +125,9 @@ impl Side {
             first: None,
             last_frame: 0,
             first_data_frame: None,
+            acked_by_peer: None,
+            rst_payload_bytes: 0,
+            seq_end: None,
         }
     }
 }
@@ -147,6 +157,8 @@ pub struct Flow<A> {
     pub sides: [Side; 2],
     pub syn: Option<TcpEvent>,
     pub syn_ack: Option<TcpEvent>,
+    /// A SYN-ACK with another ISN than `syn_ack`'s, which the client did not acknowledge.
+    pub other_syn_ack: Option<TcpEvent>,
     /// The client's first ACK after the SYN-ACK (completes the three-way handshake).
     pub handshake_ack: Option<TcpEvent>,
     pub resets: Vec<TcpEvent>,
@@ -171,6 +183,7 @@ impl<A: FlowApp> Flow<A> {
             sides: [Side::new(a), Side::new(b)],
             syn: None,
             syn_ack: None,
+            other_syn_ack: None,
             handshake_ack: None,
             resets: Vec::new(),
             fins: Vec::new(),
@@ -206,12 +219,26 @@ impl<A: FlowApp> Flow<A> {
         if f & flags::SYN != 0 {
             if f & flags::ACK == 0 {
                 self.syn.get_or_insert(ev);
-            } else {
+            } else if self.syn_ack.is_none_or(|sa| sa.seq == ev.seq) {
                 self.syn_ack.get_or_insert(ev);
+            } else {
+                // Another SYN-ACK with another ISN (an injected one, or a server answering a
+                // retransmitted SYN after a restart): the one the client acknowledges is the
+                // connection's (RFC 9293 §3.5).
+                self.other_syn_ack.get_or_insert(ev);
             }
         } else if f & flags::ACK != 0 && self.handshake_ack.is_none() {
-            if let (Some(syn), Some(sa)) = (self.syn, self.syn_ack) {
-                if ev.side == syn.side && ev.ack == sa.seq.wrapping_add(1) {
+            if self.syn.is_some_and(|s| s.side == ev.side) {
+                let acks = |sa: &TcpEvent| ev.ack == sa.seq.wrapping_add(1);
+                if self.syn_ack.is_some_and(|sa| acks(&sa)) {
+                    self.handshake_ack = Some(ev);
+                } else if let Some(other) = self.other_syn_ack.filter(acks) {
+                    if let Some(first) = self.syn_ack.replace(other) {
+                        self.other_syn_ack = Some(first);
+                        self.sides[other.side]
+                            .stream
+                            .resyn(Seq(first.seq), Seq(other.seq));
+                    }
                     self.handshake_ack = Some(ev);
                 }
             }
@@ -234,9 +261,29 @@ impl<A: FlowApp> Flow<A> {
     }
 
     fn segment(&mut self, side: usize, seg: &TcpSegment<'_>, origin: Origin, missing: u32) {
+        if seg.flags & flags::ACK != 0 {
+            let peer = &mut self.sides[1 - side];
+            if peer
+                .acked_by_peer
+                .is_none_or(|a| Seq(a).is_before(Seq(seg.ack)))
+            {
+                peer.acked_by_peer = Some(seg.ack);
+            }
+        }
         let s = &mut self.sides[side];
         s.packets += 1;
         s.last_frame = origin.frame;
+        let used = seg.payload.len() as u32 + u32::from(seg.flags & (flags::SYN | flags::FIN) != 0);
+        let end = seg.seq.wrapping_add(used);
+        if seg.flags & flags::RST == 0 && s.seq_end.is_none_or(|e| Seq(e).is_before(Seq(end))) {
+            s.seq_end = Some(end);
+        }
+        if seg.flags & flags::RST != 0 {
+            // RFC 9293 §3.5.3 lets a RST carry diagnostic text, never stream data; injectors put
+            // block pages or filler there. It is evidence about the RST, kept out of the stream.
+            s.rst_payload_bytes += seg.payload.len() as u64;
+            return;
+        }
         s.payload_bytes += seg.payload.len() as u64;
         s.payload_missing += u64::from(missing);
         if seg.flags & flags::SYN != 0 {
@@ -305,6 +352,8 @@ fn key_of(a: Endpoint, b: Endpoint, udp: bool) -> (Key, bool) {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableStats {
     pub flows: u64,
+    /// Packets that came after their connection had closed and been reported.
+    pub after_close: u64,
     pub evicted: u64,
     pub forced: u64,
     pub peak_open: usize,
@@ -335,8 +384,28 @@ pub struct FlowTable<A: FlowApp> {
     recent: Option<(Key, usize)>,
     /// Finished flows not yet handed out.
     done: Vec<Box<Flow<A>>>,
+    /// Connections that closed and were finished, by key: their late packets are theirs.
+    closed: FxHashMap<Key, Closed>,
     pub stats: TableStats,
 }
+
+/// What is kept of a closed connection once it was finished, to recognise its late packets
+/// (retransmissions, a late FIN) until a new SYN with a new ISN starts another connection.
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    /// The last packet's time, this one's included.
+    last: Timestamp,
+    /// The client's ISN, when its SYN was seen.
+    syn_isn: Option<u32>,
+    /// One past the highest sequence number each end used, by which endpoint of the key
+    /// (`lo`, `hi`).
+    seq_end: [Option<u32>; 2],
+}
+
+/// How far behind (or ahead of) a closed connection's last sequence number a late packet may
+/// be and still belong to it.
+const LATE_WINDOW_BEHIND: u32 = 1 << 24;
+const LATE_WINDOW_AHEAD: u32 = 1 << 16;
 
 impl<A: FlowApp> FlowTable<A> {
     /// A table with the whole [`MAX_OPEN_FLOWS`] cap.
@@ -355,6 +424,7 @@ impl<A: FlowApp> FlowTable<A> {
             open: BTreeMap::new(),
             recent: None,
             done: Vec::new(),
+            closed: FxHashMap::default(),
             stats: TableStats::default(),
         }
     }
@@ -387,11 +457,12 @@ impl<A: FlowApp> FlowTable<A> {
         let is_syn = seg.flags & (flags::SYN | flags::ACK) == flags::SYN;
         let mut slot_idx = self.find(&key);
         if let (Some(i), true) = (slot_idx, is_syn) {
-            // A SYN on a closed flow, or with a new ISN, starts a new connection.
+            // A SYN with a new ISN, or on a closed flow whose SYN was not seen, starts a new
+            // connection; one with the flow's own ISN is a retransmission (RFC 9293 §3.4).
             if let Some(Some(slot)) = self.slots.get(i) {
                 let f = &slot.flow;
-                let new_isn = f.syn.is_some_and(|s| s.seq != seg.seq);
-                if f.closed || new_isn {
+                let same_isn = f.syn.map(|s| s.seq == seg.seq);
+                if same_isn == Some(false) || (f.closed && same_isn.is_none()) {
                     self.finish(i, EndReason::Reused);
                     slot_idx = None;
                 }
@@ -399,7 +470,12 @@ impl<A: FlowApp> FlowTable<A> {
         }
         let i = match slot_idx {
             Some(i) => i,
-            None => self.open_flow(key, src, dst, swapped, frame, ts),
+            None => {
+                if self.after_close(&key, swapped, &seg, ts) {
+                    return;
+                }
+                self.open_flow(key, src, dst, swapped, frame, ts)
+            }
         };
         let Some(Some(slot)) = self.slots.get_mut(i) else {
             return;
@@ -429,6 +505,39 @@ impl<A: FlowApp> FlowTable<A> {
             flow.control(ev);
         }
         flow.segment(side, &seg, Origin { frame, ts }, pkt.payload_missing);
+    }
+
+    /// Whether this packet, on a 5-tuple with no open flow, belongs to a connection that closed
+    /// and was already reported: a retransmission or a late FIN in its sequence space, or its
+    /// SYN again. It is then counted, not made into a connection of its own.
+    fn after_close(
+        &mut self,
+        key: &Key,
+        swapped: bool,
+        seg: &TcpSegment<'_>,
+        ts: Timestamp,
+    ) -> bool {
+        let Some(c) = self.closed.get_mut(key) else {
+            return false;
+        };
+        let syn = seg.flags & flags::SYN != 0;
+        let belongs = if syn {
+            seg.flags & flags::ACK == 0 && c.syn_isn == Some(seg.seq)
+        } else {
+            // `swapped`: the sender is the key's `hi` endpoint.
+            c.seq_end[usize::from(swapped)].is_some_and(|end| {
+                let behind = end.wrapping_sub(seg.seq);
+                let ahead = seg.seq.wrapping_sub(end);
+                behind <= LATE_WINDOW_BEHIND || ahead <= LATE_WINDOW_AHEAD
+            })
+        };
+        if belongs {
+            c.last = ts;
+            self.stats.after_close += 1;
+        } else if syn {
+            self.closed.remove(key);
+        }
+        belongs
     }
 
     fn find(&mut self, key: &Key) -> Option<usize> {
@@ -523,6 +632,17 @@ impl<A: FlowApp> FlowTable<A> {
         }
         let mut flow = slot.flow;
         self.open.remove(&flow.first_frame);
+        if flow.closed && !flow.udp && self.closed.len() < self.max_open {
+            let lo = usize::from(!slot.lo_is_side0);
+            self.closed.insert(
+                slot.key,
+                Closed {
+                    last: flow.last,
+                    syn_isn: flow.syn.map(|s| s.seq),
+                    seq_end: [flow.sides[lo].seq_end, flow.sides[1 - lo].seq_end],
+                },
+            );
+        }
         flow.end = reason;
         flow.flush();
         self.done.push(flow);
@@ -547,6 +667,8 @@ impl<A: FlowApp> FlowTable<A> {
         for i in expired {
             self.finish(i, EndReason::Timeout);
         }
+        self.closed
+            .retain(|_, c| now.0.saturating_sub(c.last.0) <= IDLE_TIMEOUT_NS);
     }
 
     /// The table is full: finish the eighth of flows that have been idle longest.

@@ -114,6 +114,16 @@ impl HalfStream {
         }
     }
 
+    /// The connection's ISN turned out to be `isn`, not `was` (the SYN-ACK the client
+    /// acknowledged was not the first one seen): starts over from it, as long as the stream
+    /// has not moved past `was`.
+    pub fn resyn(&mut self, was: Seq, isn: Seq) {
+        if self.pending.is_empty() && self.next == Some(was.plus(1)) {
+            self.next = Some(isn.plus(1));
+            self.base = isn.plus(1);
+        }
+    }
+
     /// Whether the stream has a position yet.
     pub fn started(&self) -> bool {
         self.next.is_some()

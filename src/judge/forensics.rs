@@ -145,6 +145,9 @@ pub struct Tcp<'a> {
     pub fins: &'a [TcpEvent],
     /// Each side's first packet (by side index).
     pub first: [Option<&'a TcpEvent>; 2],
+    /// By side index: the other end's highest ACK, i.e. how far that side's bytes are known to
+    /// have arrived.
+    pub acked: [Option<u32>; 2],
 }
 
 impl Tcp<'_> {
@@ -549,6 +552,7 @@ pub(crate) mod tests {
             resets,
             fins: &[],
             first: [by_frame(1), by_frame(2)],
+            acked: [None, None],
         }
     }
 

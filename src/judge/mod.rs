@@ -15,6 +15,7 @@ pub mod certs;
 pub mod findings;
 pub mod forensics;
 mod parts;
+pub mod path;
 pub mod verdict;
 
 use crate::capture::Timestamp;
@@ -288,6 +289,7 @@ fn tcp_facts(flow: &Flow<Conversation>, client: usize) -> Tcp<'_> {
         resets: &flow.resets,
         fins: &flow.fins,
         first: [flow.sides[0].first.as_ref(), flow.sides[1].first.as_ref()],
+        acked: [flow.sides[0].acked_by_peer, flow.sides[1].acked_by_peer],
     }
 }
 

@@ -7,6 +7,7 @@
 //! mismatch). Who cut a handshake is the forensics module's question.
 
 use super::forensics::{self, Cut, Tcp};
+use super::path;
 use crate::capture::Timestamp;
 use crate::flow::TcpEvent;
 use crate::ids::{Culprit, FindingId, Severity, Side, VerdictId};
@@ -89,7 +90,9 @@ pub const RULES: &[Rule] = &[
     tls13_rejected,
     udp,
     complete,
+    refused_before_hello,
     not_tls_answer,
+    dropped_on_path,
     cut,
     chain_rejected,
     mismatch,
@@ -169,27 +172,144 @@ fn not_tls_answer(f: &Facts<'_>) -> Option<Decision> {
     Some(plain(VerdictId::NotTls, n.message()))
 }
 
+/// The client's first FIN after the ClientHello, while the handshake was open: it gave up.
+fn client_gave_up<'a>(f: &Facts<'a>, ch_frame: u64) -> Option<&'a TcpEvent> {
+    let open = |e: &&TcpEvent| e.frame > ch_frame && f.handshake_over.is_none_or(|d| e.frame < d);
+    f.tcp
+        .fins
+        .iter()
+        .filter(|e| e.side == f.tcp.client)
+        .filter(open)
+        .min_by_key(|e| e.frame)
+}
+
 /// The packet that cut an open handshake: the first RST after the ClientHello while the
 /// handshake was open, or a server FIN before the server said anything. Alerts and RSTs after
-/// it are its echoes.
+/// it are its echoes, and so is anything after the client's own FIN: the end that closed first
+/// ended the handshake, the other only answered (RFC 9293 §3.6).
 fn the_cut<'a>(f: &Facts<'a>, ch_frame: u64) -> Option<&'a TcpEvent> {
     let server = 1 - f.tcp.client;
-    let rst = f
-        .tcp
-        .resets
-        .iter()
-        .filter(|r| r.frame > ch_frame && f.handshake_over.is_none_or(|d| r.frame < d))
-        .min_by_key(|r| r.frame);
+    let open = |e: &&TcpEvent| e.frame > ch_frame && f.handshake_over.is_none_or(|d| e.frame < d);
+    let rst = f.tcp.resets.iter().filter(open).min_by_key(|r| r.frame);
     let server_fin = f
         .tcp
         .fins
         .iter()
-        .filter(|r| r.frame > ch_frame && r.side == server && !server_spoke_before(f, r.frame))
+        .filter(open)
+        .filter(|r| r.side == server && !server_spoke_before(f, r.frame))
         .min_by_key(|r| r.frame);
+    let gave_up = client_gave_up(f, ch_frame).map_or(u64::MAX, |e| e.frame);
     [rst, server_fin]
         .into_iter()
         .flatten()
+        .filter(|e| e.frame < gave_up)
         .min_by_key(|e| e.frame)
+}
+
+/// The server refused the SYN with a RST; a ClientHello sent into the dead connection (a
+/// raw-socket client does that) changes nothing.
+fn refused_before_hello(f: &Facts<'_>) -> Option<Decision> {
+    let (ch_frame, _, _) = f.client_hello?;
+    let server = 1 - f.tcp.client;
+    let refused = f.tcp.syn.is_some()
+        && f.tcp.syn_ack.is_none()
+        && f.tcp
+            .resets
+            .iter()
+            .any(|r| r.side == server && r.frame < ch_frame);
+    refused.then(|| {
+        plain(
+            VerdictId::ConnectionRefused,
+            "the server refused the TCP connection (RST to the SYN); the ClientHello sent after it went nowhere",
+        )
+    })
+}
+
+/// Transmissions of a segment, at least, before its loss says more than a slow ACK.
+const DROPPED_AFTER_SENDS: u32 = 3;
+
+/// The ClientHello never reached the server: the server's ACKs never covered the segment that
+/// carried it, though it was sent again and again, and the server sent nothing. A device on the
+/// path that drops instead of resetting (DPI that reads the SNI) leaves exactly this; so does a
+/// path-MTU black hole, when only the full-size segments are lost.
+fn dropped_on_path(f: &Facts<'_>) -> Option<Decision> {
+    let (ch_frame, ch_ts, _) = f.client_hello?;
+    if f.server_hello.is_some() || f.server_payload_bytes > 0 {
+        return None;
+    }
+    let client = f.tcp.client;
+    let lost = path::unacked(&f.tcp, client).filter(|u| u.sent >= DROPPED_AFTER_SENDS)?;
+    // A RST while the segment was still being sent is a cut, judged as such.
+    let last_send = lost.frames.last().copied().unwrap_or(ch_frame);
+    if f.tcp
+        .resets
+        .iter()
+        .any(|r| r.frame > ch_frame && r.frame < last_send)
+    {
+        return None;
+    }
+    let isn = f.tcp.syn.map(|s| s.seq);
+    let acked = f.tcp.acked.get(client).copied().flatten();
+    let mut evidence = vec![format!("the client's segment: {}", lost.describe(isn))];
+    let partly = acked.zip(isn).is_some_and(|(a, i)| a.wrapping_sub(i) > 1);
+    if let Some(a) = acked {
+        let rel = isn.map_or(a, |i| a.wrapping_sub(i));
+        evidence.push(format!(
+            "the server acknowledged the client's bytes up to relative seq {rel}{}",
+            if partly {
+                " (part of the ClientHello arrived)"
+            } else {
+                " (the SYN only)"
+            }
+        ));
+    }
+    let server = 1 - client;
+    if let Some(fin) = f
+        .tcp
+        .fins
+        .iter()
+        .find(|e| e.side == server && e.frame > ch_frame)
+    {
+        evidence.push(format!(
+            "the server's FIN (frame {}) {} s after the ClientHello closes a connection that never got its ClientHello: a handshake timeout, not a refusal",
+            fin.frame,
+            crate::text::secs(fin.ts.0 - ch_ts.0)
+        ));
+    }
+    let frames = lost.frames.clone();
+    let (finding, verdict) = match path::mtu_black_hole(&f.tcp, client, &lost) {
+        Some((small, big)) => {
+            evidence.push(format!(
+                "the largest segment acknowledged had {small} bytes; the lost one has {big}"
+            ));
+            let summary = format!("only the full-size segments of the ClientHello were lost on the path ({big} bytes lost, {small} acknowledged): a path-MTU black hole");
+            (
+                Finding::new(FindingId::PathMtuBlackHole, summary.clone())
+                    .advice("lower the MTU or clamp the MSS on the client's path (e.g. iptables TCPMSS --clamp-mss-to-pmtu), and let ICMP fragmentation-needed through")
+                    .severity(Severity::High),
+                Verdict::new(VerdictId::DroppedOnPath, summary),
+            )
+        }
+        None => {
+            let summary = format!(
+                "the ClientHello was dropped on the path: sent {} times, never acknowledged by the server, which sent nothing",
+                lost.sent
+            );
+            let confidence = if partly { 0.9 } else { 0.75 };
+            (
+                Finding::new(FindingId::ClientHelloDropped, summary.clone())
+                    .advice("a device between client and server drops the ClientHello (DPI reading the SNI drops rather than resets); compare with another name or path, or with ECH, to confirm")
+                    .severity(Severity::High),
+                Verdict {
+                    id: VerdictId::DroppedOnPath,
+                    by: Some(Culprit::Middlebox),
+                    confidence: Some(confidence),
+                    summary,
+                },
+            )
+        }
+    };
+    Some((verdict, Some(finding.frames(frames).evidence(evidence))))
 }
 
 fn server_spoke_before(f: &Facts<'_>, frame: u64) -> bool {
@@ -379,13 +499,19 @@ fn alert(f: &Facts<'_>) -> Option<Decision> {
 }
 
 fn no_server_response(f: &Facts<'_>) -> Option<Decision> {
-    f.client_hello?;
-    (f.server_hello.is_none() && f.server_payload_bytes == 0).then(|| {
-        plain(
-            VerdictId::NoServerResponse,
-            "the ClientHello got no TLS answer from the server",
-        )
-    })
+    let (ch_frame, ch_ts, _) = f.client_hello?;
+    if f.server_hello.is_some() || f.server_payload_bytes > 0 {
+        return None;
+    }
+    let summary = match client_gave_up(f, ch_frame) {
+        Some(fin) => format!(
+            "the ClientHello got no TLS answer from the server; the client gave up after {} s (FIN in frame {})",
+            crate::text::secs(fin.ts.0 - ch_ts.0),
+            fin.frame
+        ),
+        None => "the ClientHello got no TLS answer from the server".to_string(),
+    };
+    Some(plain(VerdictId::NoServerResponse, summary))
 }
 
 /// The connection was opened but no ClientHello came: the rules below it only judge that.
@@ -746,5 +872,129 @@ mod tests {
         assert_eq!(no_server_response(&f), None);
         assert_eq!(cut(&f), None);
         assert_eq!(mismatch(&f), None);
+    }
+
+    /// The client's ClientHello (frame 4, 517 bytes at seq 1001) sent `copies` more times,
+    /// 200 ms apart, with no answer.
+    fn unanswered_hello(copies: u64) -> Vec<TcpEvent> {
+        let mut t = handshake();
+        t[3].seq = 1001;
+        for k in 0..copies {
+            let mut again = t[3];
+            again.frame = 5 + k;
+            again.ts = Timestamp(t[3].ts.0 + 200_000_000 * (k as i64 + 1));
+            t.push(again);
+        }
+        t
+    }
+
+    #[test]
+    fn a_client_hello_sent_three_times_and_never_acknowledged_was_dropped_on_the_path() {
+        let t = unanswered_hello(2);
+        let ch = hello();
+        let mut f = facts(&t, &ch);
+        f.tcp.acked = [Some(1001), None];
+        let (v, finding) = decide(&f);
+        assert_eq!(
+            (v.id, v.by),
+            (VerdictId::DroppedOnPath, Some(Culprit::Middlebox))
+        );
+        let finding = finding.expect("the drop's finding");
+        assert_eq!(finding.id, FindingId::ClientHelloDropped);
+        assert_eq!(finding.frames, vec![4, 5, 6]);
+        assert!(
+            finding.evidence[0].contains("sent 3 times"),
+            "{:?}",
+            finding.evidence
+        );
+    }
+
+    #[test]
+    fn a_client_hello_sent_twice_or_acknowledged_is_not_dropped() {
+        let ch = hello();
+        let t = unanswered_hello(1);
+        let mut f = facts(&t, &ch);
+        f.tcp.acked = [Some(1001), None];
+        assert_eq!(dropped_on_path(&f), None, "one retransmission says little");
+        let t = unanswered_hello(4);
+        let mut f = facts(&t, &ch);
+        f.tcp.acked = [Some(1518), None];
+        assert_eq!(
+            dropped_on_path(&f),
+            None,
+            "the server acknowledged it: a silent server"
+        );
+        assert_eq!(id(&decide(&f)), VerdictId::NoServerResponse);
+        f.tcp.acked = [Some(1001), None];
+        f.server_payload_bytes = 50;
+        assert_eq!(dropped_on_path(&f), None, "the server answered");
+    }
+
+    #[test]
+    fn the_servers_fin_after_it_timed_out_is_no_refusal_when_the_hello_was_lost() {
+        let mut t = unanswered_hello(3);
+        let fin = ev(20, 1, 15_000, flags::FIN | flags::ACK);
+        t.push(fin);
+        let ch = hello();
+        let fins = [fin];
+        let mut f = facts(&t, &ch);
+        f.tcp.fins = &fins;
+        f.tcp.acked = [Some(1001), None];
+        let (v, finding) = decide(&f);
+        assert_eq!(v.id, VerdictId::DroppedOnPath);
+        assert!(finding.is_some_and(|x| x.evidence.iter().any(|e| e.contains("handshake timeout"))));
+    }
+
+    #[test]
+    fn the_servers_fin_that_answers_the_clients_is_no_cut() {
+        let mut t = handshake();
+        let client_fin = ev(5, 0, 1042, flags::FIN | flags::ACK);
+        let server_fin = ev(6, 1, 1082, flags::FIN | flags::ACK);
+        t.extend([client_fin, server_fin]);
+        let ch = hello();
+        let fins = [client_fin, server_fin];
+        let mut f = facts(&t, &ch);
+        f.tcp.fins = &fins;
+        assert_eq!(cut(&f), None);
+        let (v, _) = decide(&f);
+        assert_eq!(v.id, VerdictId::NoServerResponse);
+        assert!(
+            v.summary
+                .ends_with("the client gave up after 1 s (FIN in frame 5)"),
+            "{}",
+            v.summary
+        );
+        // The server's FIN first is a cut.
+        let mut early = server_fin;
+        early.frame = 5;
+        let mut late = client_fin;
+        late.frame = 6;
+        let both = [early, late];
+        f.tcp.fins = &both;
+        assert_eq!(
+            cut(&f).map(|d| d.0.id),
+            Some(VerdictId::FinAfterClientHello)
+        );
+    }
+
+    #[test]
+    fn a_syn_refused_before_a_raw_client_sent_its_hello_is_connection_refused() {
+        let mut t = vec![
+            ev(1, 0, 0, flags::SYN),
+            ev(2, 1, 40, flags::RST | flags::ACK),
+        ];
+        let mut ch_packet = ev(3, 0, 50, flags::ACK | flags::PSH);
+        ch_packet.payload_len = 517;
+        t.push(ch_packet);
+        let ch = hello();
+        let resets = [t[1]];
+        let mut f = facts(&t, &ch);
+        f.client_hello = Some((3, Timestamp(50_000_000), &ch));
+        f.tcp.syn_ack = None;
+        f.tcp.resets = &resets;
+        assert_eq!(id(&decide(&f)), VerdictId::ConnectionRefused);
+        // A RST after the hello is a cut, not a refusal.
+        f.client_hello = Some((1, Timestamp(0), &ch));
+        assert_eq!(refused_before_hello(&f), None);
     }
 }

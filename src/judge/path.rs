@@ -1,0 +1,234 @@
+//! path: a connection's TCP facts in; what the network between the ends did to its packets,
+//! out: which bytes never reached the other end (the peer's ACKs say which did), whether the
+//! lost ones were the large ones only (a path-MTU black hole), and where the capture was taken.
+//!
+//! These are small functions over plain facts ([`Tcp`]), unit-tested without a pcap. They see
+//! only the first packets of a connection (its timeline, [`crate::flow::MAX_TIMELINE`]), which
+//! is where a handshake lives; they say nothing about bulk transfers.
+
+use super::forensics::Tcp;
+use crate::capture::Timestamp;
+use crate::flow::reassembly::Seq;
+use crate::flow::TcpEvent;
+use crate::ids::Side;
+use crate::net::flags;
+use crate::text::secs;
+
+/// Transmissions of one segment that no ACK from the other end ever covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unacked {
+    pub seq: u32,
+    /// The first transmission's length.
+    pub len: u32,
+    /// The shortest transmission's length (a stack may send more or less with a
+    /// retransmission).
+    pub min_len: u32,
+    /// Times it was sent (1 + retransmissions).
+    pub sent: u32,
+    pub frames: Vec<u64>,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+impl Unacked {
+    /// "974 bytes at seq 1, sent 7 times over 7.96 s (frames 102, 131, …), never acknowledged".
+    pub fn describe(&self, isn: Option<u32>) -> String {
+        let frames: Vec<String> = self.frames.iter().take(8).map(u64::to_string).collect();
+        let more = if self.frames.len() > 8 { ", …" } else { "" };
+        let seq = isn.map_or(self.seq, |i| self.seq.wrapping_sub(i));
+        format!(
+            "{} bytes at relative seq {seq}, sent {} times over {} s (frames {}{more}), never acknowledged",
+            self.len,
+            self.sent,
+            secs(self.last.0 - self.first.0),
+            frames.join(", ")
+        )
+    }
+}
+
+/// A segment is unacknowledged when the other end's highest ACK does not reach past its first
+/// byte (RFC 9293 §3.4: an ACK acknowledges every byte before it).
+fn never_acked(e: &TcpEvent, acked: Option<u32>) -> bool {
+    acked.is_none_or(|a| !Seq(e.seq).is_before(Seq(a)))
+}
+
+fn is_data(e: &TcpEvent) -> bool {
+    e.payload_len > 0 && e.flags & flags::RST == 0
+}
+
+/// The lowest data segment `side` sent that the other end never acknowledged, with how often
+/// it was sent.
+pub fn unacked(tcp: &Tcp<'_>, side: usize) -> Option<Unacked> {
+    let acked = tcp.acked.get(side).copied().flatten();
+    let lost: Vec<&TcpEvent> = tcp
+        .timeline
+        .iter()
+        .filter(|e| e.side == side && is_data(e) && never_acked(e, acked))
+        .collect();
+    let lowest = lost
+        .iter()
+        .min_by(|a, b| Seq(a.seq).diff(Seq(b.seq)).cmp(&0))?
+        .seq;
+    let copies: Vec<&&TcpEvent> = lost.iter().filter(|e| e.seq == lowest).collect();
+    let (first, last) = (copies.first()?, copies.last()?);
+    Some(Unacked {
+        seq: lowest,
+        len: first.payload_len,
+        min_len: copies.iter().map(|e| e.payload_len).min().unwrap_or(0),
+        sent: copies.len() as u32,
+        frames: copies.iter().map(|e| e.frame).collect(),
+        first: first.ts,
+        last: last.ts,
+    })
+}
+
+/// Segments at least this long count as full-size for a path-MTU black hole: every common
+/// path MTU less its headers is above it, a ClientHello in one small segment is below it.
+pub const FULL_SIZE: u32 = 1200;
+
+/// A path-MTU black hole: `side`'s full-size segments were never acknowledged, though smaller
+/// ones were (RFC 4821 §1: the ICMP that should shrink them is lost or filtered). The largest
+/// acknowledged segment and the lost one.
+pub fn mtu_black_hole(tcp: &Tcp<'_>, side: usize, lost: &Unacked) -> Option<(u32, u32)> {
+    if lost.min_len < FULL_SIZE || lost.sent < 2 {
+        return None;
+    }
+    let acked = tcp.acked.get(side).copied().flatten();
+    let largest_acked = tcp
+        .timeline
+        .iter()
+        .filter(|e| e.side == side && is_data(e) && !never_acked(e, acked))
+        .map(|e| e.payload_len)
+        .max()?;
+    (largest_acked < lost.min_len).then_some((largest_acked, lost.min_len))
+}
+
+/// Initial TTLs of common stacks: a packet captured with one of them has not been routed yet.
+const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
+
+/// Where the capture was taken, from the TTLs: an end whose packets arrive with an initial
+/// TTL (64, 128, 255) was not a hop away, when the other end's were. `None` when both or
+/// neither look local (loopback, a lab, or a path that rewrites TTLs).
+pub fn capture_point(tcp: &Tcp<'_>) -> Option<(Side, u8, u8)> {
+    let ttl = |side: usize| {
+        let first = tcp.first.get(side).copied().flatten()?;
+        Some(first.ip.ttl)
+    };
+    let (c, s) = (ttl(tcp.client)?, ttl(1 - tcp.client)?);
+    match (INITIAL_TTLS.contains(&c), INITIAL_TTLS.contains(&s)) {
+        (true, false) => Some((Side::Client, c, s)),
+        (false, true) => Some((Side::Server, s, c)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::forensics::tests::{ev, handshake, tcp};
+
+    fn data(frame: u64, side: usize, ms: i64, seq: u32, len: u32) -> TcpEvent {
+        let mut e = ev(frame, side, ms, flags::ACK | flags::PSH);
+        e.seq = seq;
+        e.payload_len = len;
+        e
+    }
+
+    /// The client's ClientHello in two segments: the first is acknowledged, the second is
+    /// sent `copies` times and never is.
+    fn second_segment_lost(copies: i64) -> Vec<TcpEvent> {
+        let mut t = handshake();
+        t.pop();
+        t.push(data(4, 0, 42, 1001, 500));
+        for k in 0..copies {
+            t.push(data(5 + k as u64, 0, 43 + 200 * k, 1501, 700));
+        }
+        t
+    }
+
+    #[test]
+    fn a_segment_retransmitted_and_never_acknowledged_is_unacked_with_its_count() {
+        let t = second_segment_lost(7);
+        let mut facts = tcp(&t, &[]);
+        facts.acked = [Some(1501), None];
+        let u = unacked(&facts, 0).expect("the second segment is lost");
+        assert_eq!((u.seq, u.len, u.sent), (1501, 700, 7));
+        assert_eq!(u.frames.first(), Some(&5));
+        assert!(
+            u.describe(Some(1000))
+                .contains("relative seq 501, sent 7 times over 1.2 s"),
+            "{}",
+            u.describe(Some(1000))
+        );
+    }
+
+    #[test]
+    fn acknowledged_data_is_not_unacked() {
+        let t = second_segment_lost(3);
+        let mut facts = tcp(&t, &[]);
+        facts.acked = [Some(2201), None];
+        assert_eq!(unacked(&facts, 0), None);
+        // An ACK of the first byte only does not cover the segment that starts there.
+        facts.acked = [Some(1501), None];
+        assert!(unacked(&facts, 0).is_some());
+    }
+
+    #[test]
+    fn without_any_ack_every_data_segment_is_unacked() {
+        let t = second_segment_lost(1);
+        let facts = tcp(&t, &[]);
+        assert_eq!(unacked(&facts, 0).map(|u| u.seq), Some(1001));
+    }
+
+    #[test]
+    fn rst_payload_is_not_data() {
+        let mut t = handshake();
+        t.pop();
+        let mut rst = data(4, 0, 42, 1001, 6);
+        rst.flags = flags::RST | flags::ACK;
+        t.push(rst);
+        assert_eq!(unacked(&tcp(&t, &[]), 0), None);
+    }
+
+    #[test]
+    fn only_full_size_segments_lost_while_small_ones_pass_is_an_mtu_black_hole() {
+        let mut t = handshake();
+        t.pop();
+        t.push(data(4, 0, 42, 1001, 300));
+        t.push(data(5, 0, 43, 1301, 1448));
+        t.push(data(6, 0, 243, 1301, 1448));
+        let mut facts = tcp(&t, &[]);
+        facts.acked = [Some(1301), None];
+        let lost = unacked(&facts, 0).expect("lost");
+        assert_eq!(mtu_black_hole(&facts, 0, &lost), Some((300, 1448)));
+        // A small lost segment is no MTU problem.
+        let t = second_segment_lost(3);
+        let mut facts = tcp(&t, &[]);
+        facts.acked = [Some(1501), None];
+        let lost = unacked(&facts, 0).expect("lost");
+        assert_eq!(mtu_black_hole(&facts, 0, &lost), None);
+        // Nor is a small segment lost again and again, then resent with more data behind it.
+        let mut t = second_segment_lost(3);
+        t.push(data(9, 0, 900, 1501, 1400));
+        let mut facts = tcp(&t, &[]);
+        facts.acked = [Some(1501), None];
+        let lost = unacked(&facts, 0).expect("lost");
+        assert_eq!((lost.len, lost.min_len, lost.sent), (700, 700, 4));
+        assert_eq!(mtu_black_hole(&facts, 0, &lost), None);
+    }
+
+    #[test]
+    fn an_unrouted_ttl_at_one_end_only_says_where_the_capture_was_taken() {
+        let t = handshake();
+        assert_eq!(
+            capture_point(&tcp(&t, &[])),
+            Some((Side::Client, 64, 52)),
+            "the client's SYN left with 64, the server's answer came 12 hops"
+        );
+        let mut t = handshake();
+        t[1].ip.ttl = 64;
+        assert_eq!(capture_point(&tcp(&t, &[])), None, "loopback: both local");
+        t[0].ip.ttl = 57;
+        assert_eq!(capture_point(&tcp(&t, &[])), Some((Side::Server, 64, 57)));
+    }
+}
