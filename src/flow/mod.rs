@@ -227,20 +227,21 @@ impl<A: FlowApp> Flow<A> {
                 // connection's (RFC 9293 §3.5).
                 self.other_syn_ack.get_or_insert(ev);
             }
-        } else if f & flags::ACK != 0 && self.handshake_ack.is_none() {
-            if self.syn.is_some_and(|s| s.side == ev.side) {
-                let acks = |sa: &TcpEvent| ev.ack == sa.seq.wrapping_add(1);
-                if self.syn_ack.is_some_and(|sa| acks(&sa)) {
-                    self.handshake_ack = Some(ev);
-                } else if let Some(other) = self.other_syn_ack.filter(acks) {
-                    if let Some(first) = self.syn_ack.replace(other) {
-                        self.other_syn_ack = Some(first);
-                        self.sides[other.side]
-                            .stream
-                            .resyn(Seq(first.seq), Seq(other.seq));
-                    }
-                    self.handshake_ack = Some(ev);
+        } else if f & flags::ACK != 0
+            && self.handshake_ack.is_none()
+            && self.syn.is_some_and(|s| s.side == ev.side)
+        {
+            let acks = |sa: &TcpEvent| ev.ack == sa.seq.wrapping_add(1);
+            if self.syn_ack.is_some_and(|sa| acks(&sa)) {
+                self.handshake_ack = Some(ev);
+            } else if let Some(other) = self.other_syn_ack.filter(acks) {
+                if let Some(first) = self.syn_ack.replace(other) {
+                    self.other_syn_ack = Some(first);
+                    self.sides[other.side]
+                        .stream
+                        .resyn(Seq(first.seq), Seq(other.seq));
                 }
+                self.handshake_ack = Some(ev);
             }
         }
         if f & (flags::RST | flags::FIN) != 0 {
