@@ -194,6 +194,9 @@ finding_ids! {
     // The path.
     ClientHelloDropped = "client-hello-dropped", Path, High;
     PathMtuBlackHole = "path-mtu-black-hole", Path, High;
+    IcmpTimeExceeded = "icmp-time-exceeded", Path, Medium;
+    IcmpUnreachable = "icmp-unreachable", Path, Medium;
+    IcmpTooBig = "icmp-too-big", Path, Low;
     // Certificates.
     IncompleteChain = "incomplete-chain", Certificate, High, rejects 0;
     WrongIntermediate = "wrong-intermediate", Certificate, High, rejects 1;

@@ -21,7 +21,9 @@ pub mod reassembly;
 
 use crate::capture::Timestamp;
 use crate::flow::reassembly::{Delivery, HalfStream, Origin, Seq};
-use crate::net::{flags, IpFacts, Packet, TcpOptions, TcpSegment, Transport, UdpDatagram};
+use crate::net::{
+    flags, IcmpError, IcmpKind, IpFacts, Packet, TcpOptions, TcpSegment, Transport, UdpDatagram,
+};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -82,6 +84,22 @@ pub struct TcpEvent {
     pub ip: IpFacts,
     pub options: TcpOptions,
     pub payload_len: u32,
+}
+
+/// An ICMP error about one of a flow's packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpEvent {
+    pub frame: u64,
+    pub ts: Timestamp,
+    /// Who sent the error (a router, or the destination host).
+    pub router: IpAddr,
+    pub kind: IcmpKind,
+    /// Whose packet it answers.
+    pub side: usize,
+    /// The quoted TCP sequence number.
+    pub seq: Option<u32>,
+    /// The quoted packet's TTL or hop limit where it was dropped.
+    pub ttl: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -165,6 +183,8 @@ pub struct Flow<A> {
     pub fins: Vec<TcpEvent>,
     /// Every packet from the first, while the handshake is open, up to [`MAX_TIMELINE`].
     pub timeline: Vec<TcpEvent>,
+    /// ICMP errors about this flow's packets (capped like RSTs and FINs).
+    pub icmp: Vec<IcmpEvent>,
     /// RST/FIN packets beyond the cap.
     pub control_dropped: u64,
     pub end: EndReason,
@@ -188,6 +208,7 @@ impl<A: FlowApp> Flow<A> {
             resets: Vec::new(),
             fins: Vec::new(),
             timeline: Vec::new(),
+            icmp: Vec::new(),
             control_dropped: 0,
             end: EndReason::EndOfCapture,
             udp: false,
@@ -355,6 +376,8 @@ pub struct TableStats {
     pub flows: u64,
     /// Packets that came after their connection had closed and been reported.
     pub after_close: u64,
+    /// ICMP errors about packets of no open flow.
+    pub icmp_unmatched: u64,
     pub evicted: u64,
     pub forced: u64,
     pub peak_open: usize,
@@ -445,6 +468,7 @@ impl<A: FlowApp> FlowTable<A> {
         let seg = match pkt.transport {
             Transport::Tcp(seg) => seg,
             Transport::Udp(d) => return self.datagram(pkt, &d, frame, ts),
+            Transport::Icmp(e) => return self.icmp(pkt, &e, frame, ts),
         };
         let src = Endpoint {
             ip: pkt.src,
@@ -550,6 +574,40 @@ impl<A: FlowApp> FlowTable<A> {
         let i = self.map.get(key).copied()?;
         self.recent = Some((*key, i));
         Some(i)
+    }
+
+    /// An ICMP error: kept with the flow of the packet it quotes, when that flow is open.
+    fn icmp(&mut self, pkt: &Packet<'_>, e: &IcmpError, frame: u64, ts: Timestamp) {
+        let q = &e.quoted;
+        let src = Endpoint {
+            ip: q.src,
+            port: q.src_port,
+        };
+        let dst = Endpoint {
+            ip: q.dst,
+            port: q.dst_port,
+        };
+        let (key, swapped) = key_of(src, dst, q.udp);
+        let Some(i) = self.find(&key) else {
+            self.stats.icmp_unmatched += 1;
+            return;
+        };
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return;
+        };
+        let side = usize::from(swapped == slot.lo_is_side0);
+        let flow = &mut slot.flow;
+        if flow.icmp.len() < MAX_CONTROL_EVENTS {
+            flow.icmp.push(IcmpEvent {
+                frame,
+                ts,
+                router: pkt.src,
+                kind: e.kind,
+                side,
+                seq: q.seq,
+                ttl: q.ttl,
+            });
+        }
     }
 
     /// A UDP datagram: the application looks for QUIC or DTLS in it.

@@ -471,6 +471,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     findings.extend(upgrade.as_ref().map(findings::starttls));
     let quality = quality(flow, client, capture);
     findings.extend(findings::capture_quality(&quality));
+    findings.extend(path::icmp_findings(&flow.icmp, &flow.timeline, client));
     if let Some(hrr) = seen
         .server_hellos
         .iter()
@@ -512,6 +513,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         server_payload_bytes: ss.payload_bytes,
         mid_stream: quality.mid_stream(),
         lacking: quality.lacking(),
+        icmp: &flow.icmp,
     };
     let (verdict, explained) = verdict::decide(&facts);
     findings.extend(explained);

@@ -9,9 +9,10 @@
 use super::forensics::Tcp;
 use crate::capture::Timestamp;
 use crate::flow::reassembly::Seq;
-use crate::flow::TcpEvent;
-use crate::ids::Side;
-use crate::net::flags;
+use crate::flow::{IcmpEvent, TcpEvent};
+use crate::ids::{FindingId, Severity, Side};
+use crate::net::{flags, IcmpKind, Unreachable};
+use crate::record::Finding;
 use crate::text::secs;
 
 /// Transmissions of one segment that no ACK from the other end ever covered.
@@ -122,6 +123,77 @@ pub fn capture_point(tcp: &Tcp<'_>) -> Option<(Side, u8, u8)> {
     }
 }
 
+/// What an ICMP error said about a packet, in words: "expired in transit 3 hops out (router
+/// 198.108.11.10)".
+pub fn icmp_said(e: &IcmpEvent, timeline: &[TcpEvent]) -> String {
+    let router = e.router;
+    match e.kind {
+        IcmpKind::TimeExceeded => {
+            // The TTL the sender gave the packet is how many hops it got: when the capture is
+            // at the sender, the quoted sequence number finds it.
+            let sent_ttl = timeline
+                .iter()
+                .find(|p| p.side == e.side && Some(p.seq) == e.seq && p.payload_len > 0)
+                .map(|p| p.ip.ttl);
+            match sent_ttl {
+                Some(ttl) => format!("expired in transit {ttl} hop(s) out (ICMP time exceeded from {router}; it was sent with TTL {ttl})"),
+                None => format!("expired in transit (ICMP time exceeded from {router})"),
+            }
+        }
+        IcmpKind::Unreachable(why) => {
+            let why = match why {
+                Unreachable::Prohibited => "administratively prohibited: a firewall rejected it",
+                Unreachable::Port => "port unreachable: nothing listens there",
+                Unreachable::Host => "host unreachable",
+                Unreachable::Network => "network unreachable",
+                Unreachable::Other(_) => "unreachable",
+            };
+            format!("was rejected by {router} with ICMP destination unreachable ({why})")
+        }
+        IcmpKind::TooBig { mtu } => {
+            format!("was too big for the path: {router} said the next hop's MTU is {mtu}")
+        }
+    }
+}
+
+/// One finding per ICMP error about the connection's packets (the first of each kind).
+pub fn icmp_findings(icmp: &[IcmpEvent], timeline: &[TcpEvent], client: usize) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for e in icmp {
+        let (id, severity) = match e.kind {
+            IcmpKind::TimeExceeded => (FindingId::IcmpTimeExceeded, Severity::Medium),
+            IcmpKind::Unreachable(Unreachable::Prohibited) => {
+                (FindingId::IcmpUnreachable, Severity::High)
+            }
+            IcmpKind::Unreachable(_) => (FindingId::IcmpUnreachable, Severity::Medium),
+            IcmpKind::TooBig { .. } => (FindingId::IcmpTooBig, Severity::Low),
+        };
+        if out.iter().any(|f| f.id == id) {
+            continue;
+        }
+        let whose = if e.side == client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let advice = match e.kind {
+            IcmpKind::TimeExceeded => "a packet sent with a small TTL (a traceroute) or a routing loop: check the route and the sender's TTL",
+            IcmpKind::Unreachable(_) => "the device that sent the ICMP error refused the packet: check its filtering rules for this address and port",
+            IcmpKind::TooBig { .. } => "normal path-MTU discovery when the sender then sends smaller segments; if it does not, clamp the MSS",
+        };
+        out.push(
+            Finding::new(
+                id,
+                format!("the {whose}'s packet {}", icmp_said(e, timeline)),
+            )
+            .severity(severity)
+            .frame(e.frame)
+            .advice(advice),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +302,56 @@ mod tests {
         assert_eq!(capture_point(&tcp(&t, &[])), None, "loopback: both local");
         t[0].ip.ttl = 57;
         assert_eq!(capture_point(&tcp(&t, &[])), Some((Side::Server, 64, 57)));
+    }
+
+    fn icmp(kind: IcmpKind, seq: u32) -> IcmpEvent {
+        IcmpEvent {
+            frame: 9,
+            ts: Timestamp(60_000_000),
+            router: "198.51.100.7".parse().expect("an address"),
+            kind,
+            side: 0,
+            seq: Some(seq),
+            ttl: 1,
+        }
+    }
+
+    #[test]
+    fn a_time_exceeded_names_the_hop_from_the_ttl_the_hello_was_sent_with() {
+        let mut t = handshake();
+        t[3].seq = 1001;
+        t[3].ip.ttl = 3;
+        let f = icmp_findings(&[icmp(IcmpKind::TimeExceeded, 1001)], &t, 0);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, FindingId::IcmpTimeExceeded);
+        assert!(
+            f[0].message.contains("expired in transit 3 hop(s) out"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].message.contains("198.51.100.7"));
+        // A quote of a packet the capture did not see still says what happened.
+        let f = icmp_findings(&[icmp(IcmpKind::TimeExceeded, 77)], &t, 0);
+        assert!(f[0]
+            .message
+            .ends_with("expired in transit (ICMP time exceeded from 198.51.100.7)"));
+    }
+
+    #[test]
+    fn an_administrative_reject_is_high_and_repeats_are_one_finding() {
+        let t = handshake();
+        let reject = icmp(IcmpKind::Unreachable(Unreachable::Prohibited), 1);
+        let f = icmp_findings(&[reject, reject], &t, 0);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].id, f[0].severity),
+            (FindingId::IcmpUnreachable, Severity::High)
+        );
+        assert!(f[0].message.contains("a firewall rejected it"));
+        let port = icmp(IcmpKind::Unreachable(Unreachable::Port), 1);
+        assert_eq!(icmp_findings(&[port], &t, 0)[0].severity, Severity::Medium);
+        let big = icmp(IcmpKind::TooBig { mtu: 1400 }, 1);
+        assert_eq!(icmp_findings(&[big], &t, 0)[0].id, FindingId::IcmpTooBig);
+        assert!(icmp_findings(&[], &t, 0).is_empty());
     }
 }

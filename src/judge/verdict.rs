@@ -9,7 +9,7 @@
 use super::forensics::{self, Cut, Tcp};
 use super::path;
 use crate::capture::Timestamp;
-use crate::flow::TcpEvent;
+use crate::flow::{IcmpEvent, TcpEvent};
 use crate::ids::{Culprit, FindingId, Severity, Side, VerdictId};
 use crate::net::flags;
 use crate::proto::codepoints::{alert_name, version_name};
@@ -78,6 +78,53 @@ pub struct Facts<'a> {
     pub mid_stream: bool,
     /// The capture lacks packets: one side silent, mid-stream, bytes missing, or cut short.
     pub lacking: bool,
+    /// ICMP errors about the connection's packets.
+    pub icmp: &'a [IcmpEvent],
+}
+
+impl Facts<'_> {
+    /// The first ICMP error that says the client's packets did not get through (not a mere
+    /// "too big", which the sender recovers from).
+    fn client_packet_rejected(&self) -> Option<&IcmpEvent> {
+        self.icmp.iter().find(|e| {
+            e.side == self.tcp.client && !matches!(e.kind, crate::net::IcmpKind::TooBig { .. })
+        })
+    }
+
+    /// "; the client's packet expired in transit …", when an ICMP error says so.
+    fn icmp_note(&self) -> String {
+        self.client_packet_rejected()
+            .map(|e| {
+                format!(
+                    "; the client's packet {}",
+                    path::icmp_said(e, self.tcp.timeline)
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// The SYN got no SYN-ACK but a RST from the server, or an ICMP unreachable: why, in words.
+    fn syn_refused(&self, before: u64) -> Option<String> {
+        if self.tcp.syn.is_none() || self.tcp.syn_ack.is_some() {
+            return None;
+        }
+        let server = 1 - self.tcp.client;
+        if self
+            .tcp
+            .resets
+            .iter()
+            .any(|r| r.side == server && r.frame < before)
+        {
+            return Some("the server refused the TCP connection (RST to the SYN)".into());
+        }
+        let e = self.client_packet_rejected().filter(|e| {
+            e.frame < before && matches!(e.kind, crate::net::IcmpKind::Unreachable(_))
+        })?;
+        Some(format!(
+            "the TCP connection was refused: the SYN {}",
+            path::icmp_said(e, self.tcp.timeline)
+        ))
+    }
 }
 
 /// A verdict, and the finding that explains it when the findings do not already.
@@ -511,7 +558,7 @@ fn no_server_response(f: &Facts<'_>) -> Option<Decision> {
         ),
         None => "the ClientHello got no TLS answer from the server".to_string(),
     };
-    Some(plain(VerdictId::NoServerResponse, summary))
+    Some(plain(VerdictId::NoServerResponse, summary + &f.icmp_note()))
 }
 
 /// The connection was opened but no ClientHello came: the rules below it only judge that.
@@ -520,17 +567,8 @@ fn before_hello<'f, 'a>(f: &'f Facts<'a>) -> Option<&'f Facts<'a>> {
 }
 
 fn connection_refused(f: &Facts<'_>) -> Option<Decision> {
-    let f = before_hello(f)?;
-    let server = 1 - f.tcp.client;
-    (f.tcp.syn.is_some()
-        && f.tcp.syn_ack.is_none()
-        && f.tcp.resets.iter().any(|r| r.side == server))
-    .then(|| {
-        plain(
-            VerdictId::ConnectionRefused,
-            "the server refused the TCP connection (RST to the SYN)",
-        )
-    })
+    let why = before_hello(f)?.syn_refused(u64::MAX)?;
+    Some(plain(VerdictId::ConnectionRefused, why))
 }
 
 fn not_tls_only(f: &Facts<'_>) -> Option<Decision> {
@@ -540,8 +578,12 @@ fn not_tls_only(f: &Facts<'_>) -> Option<Decision> {
 
 fn syn_unanswered(f: &Facts<'_>) -> Option<Decision> {
     let f = before_hello(f)?;
-    (f.tcp.syn.is_some() && f.tcp.syn_ack.is_none())
-        .then(|| plain(VerdictId::NoServerResponse, "the SYN got no answer"))
+    (f.tcp.syn.is_some() && f.tcp.syn_ack.is_none()).then(|| {
+        plain(
+            VerdictId::NoServerResponse,
+            format!("the SYN got no answer{}", f.icmp_note()),
+        )
+    })
 }
 
 fn no_client_hello(f: &Facts<'_>) -> Option<Decision> {
@@ -613,6 +655,7 @@ mod tests {
             server_payload_bytes: 0,
             mid_stream: false,
             lacking: false,
+            icmp: &[],
         }
     }
 
@@ -996,5 +1039,58 @@ mod tests {
         // A RST after the hello is a cut, not a refusal.
         f.client_hello = Some((1, Timestamp(0), &ch));
         assert_eq!(refused_before_hello(&f), None);
+    }
+
+    fn icmp_about_client(frame: u64, kind: crate::net::IcmpKind, seq: u32) -> IcmpEvent {
+        IcmpEvent {
+            frame,
+            ts: Timestamp(frame as i64 * 1_000_000),
+            router: "198.51.100.7".parse().expect("an address"),
+            kind,
+            side: 0,
+            seq: Some(seq),
+            ttl: 1,
+        }
+    }
+
+    #[test]
+    fn a_syn_rejected_by_an_icmp_unreachable_is_connection_refused_and_names_the_router() {
+        use crate::net::{IcmpKind, Unreachable};
+        let t = [ev(1, 0, 0, flags::SYN)];
+        let ch = hello();
+        let icmp = [icmp_about_client(
+            2,
+            IcmpKind::Unreachable(Unreachable::Prohibited),
+            1000,
+        )];
+        let mut f = facts(&t, &ch);
+        f.client_hello = None;
+        f.tcp.syn_ack = None;
+        f.icmp = &icmp;
+        let (v, _) = decide(&f);
+        assert_eq!(v.id, VerdictId::ConnectionRefused);
+        assert!(
+            v.summary.contains("198.51.100.7") && v.summary.contains("a firewall rejected it"),
+            "{}",
+            v.summary
+        );
+        // A "too big" is path-MTU discovery, not a refusal.
+        let icmp = [icmp_about_client(2, IcmpKind::TooBig { mtu: 1400 }, 1000)];
+        f.icmp = &icmp;
+        assert_eq!(id(&decide(&f)), VerdictId::NoServerResponse);
+    }
+
+    #[test]
+    fn an_expired_hello_says_so_in_the_no_answer_verdict() {
+        use crate::net::IcmpKind;
+        let mut t = handshake();
+        t[3].ip.ttl = 2;
+        let ch = hello();
+        let icmp = [icmp_about_client(5, IcmpKind::TimeExceeded, t[3].seq)];
+        let mut f = facts(&t, &ch);
+        f.icmp = &icmp;
+        let (v, _) = decide(&f);
+        assert_eq!(v.id, VerdictId::NoServerResponse);
+        assert!(v.summary.ends_with("expired in transit 2 hop(s) out (ICMP time exceeded from 198.51.100.7; it was sent with TTL 2)"), "{}", v.summary);
     }
 }

@@ -161,6 +161,8 @@ pub(super) fn sliced_ip(data: &[u8], expected: Option<u8>) -> Result<Packet<'_>,
     let (transport, missing) = match payload.ip_number {
         IpNumber::TCP => tcp(payload.payload, ip_missing)?,
         IpNumber::UDP => udp(payload.payload, ip_missing)?,
+        IpNumber::ICMP => (Transport::Icmp(super::icmp::v4(payload.payload)?), 0),
+        IpNumber::IPV6_ICMP => (Transport::Icmp(super::icmp::v6(payload.payload)?), 0),
         _ => return Err(Skip::OtherTransport),
     };
     Ok(Packet {

@@ -19,11 +19,13 @@
 //! SLL2, BSD loopback, PPP) to the IP header; `ip` decodes IPv4 and IPv6 and the TCP or UDP
 //! header inside, TCP options included.
 
+mod icmp;
 mod ip;
 mod link;
 #[cfg(test)]
 mod tests;
 
+pub use icmp::{IcmpError, IcmpKind, Quoted, Unreachable};
 pub use link::MAX_VLAN_TAGS;
 
 use etherparse::Ethernet2Slice;
@@ -94,6 +96,9 @@ pub struct UdpDatagram<'a> {
 pub enum Transport<'a> {
     Tcp(TcpSegment<'a>),
     Udp(UdpDatagram<'a>),
+    /// An ICMP error about a TCP or UDP packet (the packet's own addresses are the router's
+    /// and the host it writes to).
+    Icmp(IcmpError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,15 +185,22 @@ pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
 /// A hash of the flow a packet belongs to, the same for both directions: what spreads flows
 /// over tables and workers.
 pub fn packet_hash(p: &Packet<'_>) -> u64 {
-    let (sp, dp) = match p.transport {
-        Transport::Tcp(t) => (t.src_port, t.dst_port),
-        Transport::Udp(u) => (u.src_port, u.dst_port),
-    };
     let word = |ip: IpAddr| match ip {
         IpAddr::V4(a) => u128::from(u32::from(a)),
         IpAddr::V6(a) => u128::from(a),
     };
-    symmetric_hash(word(p.src), sp, word(p.dst), dp)
+    let (src, sp, dst, dp) = match p.transport {
+        Transport::Tcp(t) => (p.src, t.src_port, p.dst, t.dst_port),
+        Transport::Udp(u) => (p.src, u.src_port, p.dst, u.dst_port),
+        // An ICMP error belongs with the flow of the packet it quotes.
+        Transport::Icmp(e) => (
+            e.quoted.src,
+            e.quoted.src_port,
+            e.quoted.dst,
+            e.quoted.dst_port,
+        ),
+    };
+    symmetric_hash(word(src), sp, word(dst), dp)
 }
 
 /// Each (address, port) folded into a word, the lower word first, mixed by multiplication

@@ -130,14 +130,14 @@ fn sample_ipv6() -> Vec<u8> {
 fn tcp_of<'a>(p: &Packet<'a>) -> TcpSegment<'a> {
     match p.transport {
         Transport::Tcp(t) => t,
-        Transport::Udp(u) => panic!("expected TCP, got {u:?}"),
+        other => panic!("expected TCP, got {other:?}"),
     }
 }
 
 fn udp_of<'a>(p: &Packet<'a>) -> UdpDatagram<'a> {
     match p.transport {
         Transport::Udp(u) => u,
-        Transport::Tcp(t) => panic!("expected UDP, got {t:?}"),
+        other => panic!("expected UDP, got {other:?}"),
     }
 }
 
@@ -683,6 +683,7 @@ fn a_packet_and_its_answer_hash_alike_and_other_flows_mostly_do_not() {
                     dst_port: u.src_port,
                     ..u
                 }),
+                Transport::Icmp(e) => Transport::Icmp(e),
             },
             ..p
         };
@@ -935,4 +936,78 @@ fn malformed_inputs_are_skipped_with_a_reason() {
     for (what, link_type, frame, want) in cases {
         assert_eq!(decode(link_type, &frame).unwrap_err(), want, "{what}");
     }
+}
+
+/// An ICMPv4 error of `icmp_type`/`code` (with `rest`, the 4 bytes after the checksum) that
+/// quotes the first 28 bytes of `sample_ipv4()`, sent by a router at 10.9.9.9.
+fn icmp_error(icmp_type: u8, code: u8, rest: [u8; 4]) -> Vec<u8> {
+    let quoted = sample_ipv4();
+    let mut icmp = vec![icmp_type, code, 0, 0];
+    icmp.extend(rest);
+    icmp.extend(
+        quoted
+            .get(..28)
+            .expect("a 20-byte IP header and 8 bytes of TCP"),
+    );
+    let mut ip = ipv4_bytes(1, 7, 0, &[], &icmp);
+    ip[12..16].copy_from_slice(&[10, 9, 9, 9]);
+    ip
+}
+
+#[test]
+fn icmp_errors_quote_the_packet_they_answer_and_hash_with_its_flow() {
+    let bytes = sample_ipv4();
+    let original = decode(linktype::RAW, &bytes).expect("valid");
+    let t = tcp_of(&original);
+    for (icmp_type, code, rest, kind) in [
+        (11, 0, [0; 4], IcmpKind::TimeExceeded),
+        (
+            3,
+            13,
+            [0; 4],
+            IcmpKind::Unreachable(Unreachable::Prohibited),
+        ),
+        (3, 3, [0; 4], IcmpKind::Unreachable(Unreachable::Port)),
+        (3, 4, [0, 0, 0x05, 0x78], IcmpKind::TooBig { mtu: 1400 }),
+    ] {
+        let bytes = icmp_error(icmp_type, code, rest);
+        let p = decode(linktype::RAW, &bytes).expect("an ICMP error");
+        let Transport::Icmp(e) = p.transport else {
+            panic!("type {icmp_type} code {code}: {p:?}");
+        };
+        assert_eq!(e.kind, kind);
+        assert_eq!(
+            (
+                e.quoted.src,
+                e.quoted.dst,
+                e.quoted.src_port,
+                e.quoted.dst_port,
+                e.quoted.seq
+            ),
+            (
+                original.src,
+                original.dst,
+                t.src_port,
+                t.dst_port,
+                Some(t.seq)
+            )
+        );
+        assert!(!e.quoted.udp);
+        assert_eq!(packet_hash(&p), packet_hash(&original));
+    }
+}
+
+#[test]
+fn icmp_that_is_no_error_or_quotes_too_little_is_skipped() {
+    let echo = ipv4_bytes(1, 7, 0, &[], &[8, 0, 0, 0, 0, 1, 0, 1]);
+    assert_eq!(decode(linktype::RAW, &echo), Err(Skip::OtherTransport));
+    let mut short = icmp_error(11, 0, [0; 4]);
+    short.truncate(short.len() - 6);
+    // The IP total length still promises the full quote: fix it to what is left.
+    let len = u16::try_from(short.len()).expect("small");
+    short[2..4].copy_from_slice(&len.to_be_bytes());
+    assert!(matches!(
+        decode(linktype::RAW, &short),
+        Err(Skip::Malformed(_))
+    ));
 }
