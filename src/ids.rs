@@ -186,6 +186,7 @@ finding_ids! {
     ClientCertificateMissing = "client-certificate-missing", Handshake, Medium;
     CertificateNotVisible = "certificate-not-visible", Handshake, Info;
     ClientRejectedLikely = "client-rejected-likely", Handshake, High;
+    WeakDh = "weak-dh", Handshake, High;
     Starttls = "starttls", Handshake, Info;
     StarttlsRefused = "starttls-refused", Handshake, Medium;
     StarttlsNotFollowed = "starttls-not-followed", Handshake, Medium;
@@ -273,6 +274,8 @@ pub enum VerdictId {
     ClientRejectedLikely,
     /// The ClientHello never reached the server: lost on the path.
     DroppedOnPath,
+    /// The client refused the server's too small Diffie-Hellman group.
+    WeakDh,
     /// The client rejected the chain, and this chain finding says why.
     Rejected(FindingId),
     Incomplete,
@@ -295,6 +298,7 @@ impl VerdictId {
         VerdictId::NoSharedCipher,
         VerdictId::ClientRejectedLikely,
         VerdictId::DroppedOnPath,
+        VerdictId::WeakDh,
         VerdictId::Incomplete,
         VerdictId::Inconclusive,
     ];
@@ -323,6 +327,7 @@ impl VerdictId {
             VerdictId::NoSharedCipher => "no-shared-cipher",
             VerdictId::ClientRejectedLikely => "client-rejected-likely",
             VerdictId::DroppedOnPath => "dropped-on-path",
+            VerdictId::WeakDh => "weak-dh",
             VerdictId::Rejected(f) => f.as_str(),
             VerdictId::Incomplete => "incomplete",
             VerdictId::Inconclusive => "inconclusive",

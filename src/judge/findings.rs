@@ -9,7 +9,7 @@
 use super::verdict::{NotTls, CHECK_CHAIN};
 use crate::flow::reassembly::MAX_PENDING_BYTES;
 use crate::flow::{EndReason, MAX_WAITING};
-use crate::ids::{FindingId, Side};
+use crate::ids::{FindingId, Severity, Side};
 use crate::proto::codepoints::version_name;
 use crate::proto::starttls::Upgrade;
 use crate::record::Finding;
@@ -277,6 +277,36 @@ pub fn hello_retry_request(frame: u64) -> Finding {
     .frame(frame)
 }
 
+/// DH groups under this many bits are refused by current clients (OpenSSL 3 at its default
+/// security level, Chrome, Firefox; RFC 7919 §1 on the Logjam attack).
+pub const MIN_DH_BITS: u32 = 1024;
+/// DH groups under this many bits are weak (NIST SP 800-57: 112-bit security).
+pub const GOOD_DH_BITS: u32 = 2048;
+
+/// `weak-dh`, for a DHE ServerKeyExchange in `frame` whose prime has `bits` bits: high under
+/// [`MIN_DH_BITS`], low under [`GOOD_DH_BITS`], none above.
+pub fn weak_dh(frame: u64, bits: u32) -> Option<Finding> {
+    let (severity, why) = if bits < MIN_DH_BITS {
+        (
+            Severity::High,
+            "current clients refuse it and end the handshake",
+        )
+    } else if bits < GOOD_DH_BITS {
+        (Severity::Low, "it is weak; some clients already refuse it")
+    } else {
+        return None;
+    };
+    Some(
+        Finding::new(
+            FindingId::WeakDh,
+            format!("the server's ServerKeyExchange offers a {bits}-bit Diffie-Hellman group: {why}"),
+        )
+        .severity(severity)
+        .frame(frame)
+        .advice("configure a DH group of 2048 bits or more (RFC 7919 ffdhe2048), or prefer ECDHE suites"),
+    )
+}
+
 /// `client-certificate-requested`, for the CertificateRequest in `frame`.
 pub fn client_certificate_requested(frame: u64) -> Finding {
     Finding::new(
@@ -308,7 +338,6 @@ pub fn alert_sized(length: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::Severity;
 
     fn ids(fs: &[Finding]) -> Vec<FindingId> {
         fs.iter().map(|f| f.id).collect()
@@ -473,5 +502,16 @@ mod tests {
         assert_eq!(client_certificate_missing(3).severity, Severity::Medium);
         assert_eq!(client_rejected_likely(3).severity, Severity::High);
         assert_eq!(hello_retry_request(3).severity, Severity::Info);
+    }
+
+    #[test]
+    fn dh_groups_under_1024_bits_are_high_under_2048_low_and_above_nothing() {
+        assert_eq!(
+            weak_dh(7, 512).map(|f| (f.id, f.severity, f.frames)),
+            Some((FindingId::WeakDh, Severity::High, vec![7]))
+        );
+        assert_eq!(weak_dh(7, 1024).map(|f| f.severity), Some(Severity::Low));
+        assert!(weak_dh(7, 2048).is_none());
+        assert!(weak_dh(7, 512).is_some_and(|f| f.message.contains("512-bit")));
     }
 }

@@ -129,6 +129,8 @@ struct Seen<'a> {
     server_ccs: Option<u64>,
     alerts: Vec<AlertOut>,
     kx_group: Option<u16>,
+    /// The server's DHE group: its ServerKeyExchange frame and the prime's size in bits.
+    dh: Option<(u64, u32)>,
     cert_request: Option<u64>,
     /// Each side's first encrypted record: frame and length (client, server).
     encrypted: [Option<(u64, u16)>; 2],
@@ -193,7 +195,12 @@ impl<'a> Seen<'a> {
             Event::CertificateRequest { .. } if server => {
                 self.cert_request.get_or_insert(e.frame);
             }
-            Event::ServerKeyExchange { group } => self.kx_group = self.kx_group.or(*group),
+            Event::ServerKeyExchange { group, dh_bits } => {
+                self.kx_group = self.kx_group.or(*group);
+                if let Some(bits) = dh_bits.filter(|_| server) {
+                    self.dh.get_or_insert((e.frame, bits));
+                }
+            }
             Event::Alert {
                 level,
                 description,
@@ -514,6 +521,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         mid_stream: quality.mid_stream(),
         lacking: quality.lacking(),
         icmp: &flow.icmp,
+        dh: seen.dh,
     };
     let (verdict, explained) = verdict::decide(&facts);
     findings.extend(explained);

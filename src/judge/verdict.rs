@@ -6,6 +6,7 @@
 //! add the finding that explains its verdict (a cut with its scored evidence, a version
 //! mismatch). Who cut a handshake is the forensics module's question.
 
+use super::findings;
 use super::forensics::{self, Cut, Tcp};
 use super::path;
 use crate::capture::Timestamp;
@@ -80,6 +81,8 @@ pub struct Facts<'a> {
     pub lacking: bool,
     /// ICMP errors about the connection's packets.
     pub icmp: &'a [IcmpEvent],
+    /// The server's DHE group: its ServerKeyExchange frame and the prime's size in bits.
+    pub dh: Option<(u64, u32)>,
 }
 
 impl Facts<'_> {
@@ -138,6 +141,7 @@ pub const RULES: &[Rule] = &[
     udp,
     complete,
     refused_before_hello,
+    weak_dh_refused,
     not_tls_answer,
     dropped_on_path,
     cut,
@@ -270,6 +274,44 @@ fn refused_before_hello(f: &Facts<'_>) -> Option<Decision> {
             "the server refused the TCP connection (RST to the SYN); the ClientHello sent after it went nowhere",
         )
     })
+}
+
+/// The server offered a DH group under 1024 bits and the client ended the handshake after it:
+/// with a fatal alert, a RST or a FIN. That group is the cause, whatever the certificates say
+/// (OpenSSL 3 refuses it at its default security level).
+fn weak_dh_refused(f: &Facts<'_>) -> Option<Decision> {
+    let (ske, bits) = f.dh.filter(|&(_, bits)| bits < findings::MIN_DH_BITS)?;
+    let client = f.tcp.client;
+    let open = |frame: u64| frame > ske && f.handshake_over.is_none_or(|d| frame < d);
+    let how = if let Some(a) = f.fatal.filter(|a| a.from == Side::Client && open(a.frame)) {
+        format!(
+            "with a fatal {} alert",
+            a.description_name.unwrap_or("unknown")
+        )
+    } else if let Some(e) = f
+        .tcp
+        .resets
+        .iter()
+        .chain(f.tcp.fins)
+        .filter(|e| e.side == client && open(e.frame))
+        .min_by_key(|e| e.frame)
+    {
+        format!(
+            "by closing the connection ({} in frame {})",
+            if e.flags & flags::RST != 0 {
+                "RST"
+            } else {
+                "FIN"
+            },
+            e.frame
+        )
+    } else {
+        return None;
+    };
+    Some(plain(
+        VerdictId::WeakDh,
+        format!("the client refused the server's {bits}-bit Diffie-Hellman group {how}: configure a group of 2048 bits or more, or ECDHE"),
+    ))
 }
 
 /// Transmissions of a segment, at least, before its loss says more than a slow ACK.
@@ -656,6 +698,7 @@ mod tests {
             mid_stream: false,
             lacking: false,
             icmp: &[],
+            dh: None,
         }
     }
 
@@ -1092,5 +1135,51 @@ mod tests {
         let (v, _) = decide(&f);
         assert_eq!(v.id, VerdictId::NoServerResponse);
         assert!(v.summary.ends_with("expired in transit 2 hop(s) out (ICMP time exceeded from 198.51.100.7; it was sent with TTL 2)"), "{}", v.summary);
+    }
+
+    #[test]
+    fn a_client_that_refuses_a_512_bit_dh_group_is_judged_on_the_group_not_the_chain() {
+        let t = handshake();
+        let ch = hello();
+        let sh = server_hello(0x0303);
+        let a = alert_from(Side::Client, 8, 71);
+        let cause = Finding::new(FindingId::SelfSigned, "server chain: self-signed");
+        let mut f = facts(&t, &ch);
+        f.server_hello = Some(&sh);
+        f.fatal = Some(&a);
+        f.chain_cause = Some(&cause);
+        f.dh = Some((6, 512));
+        let (v, _) = decide(&f);
+        assert_eq!(v.id, VerdictId::WeakDh);
+        assert!(
+            v.summary.contains("512-bit") && v.summary.contains("insufficient_security"),
+            "{}",
+            v.summary
+        );
+        // A 2048-bit group is no cause: the chain is.
+        f.dh = Some((6, 2048));
+        assert_eq!(id(&decide(&f)), VerdictId::Rejected(FindingId::SelfSigned));
+        // An alert before the ServerKeyExchange does not answer it.
+        f.dh = Some((9, 512));
+        assert_eq!(weak_dh_refused(&f), None);
+    }
+
+    #[test]
+    fn a_client_that_closes_after_a_small_dh_group_refused_it() {
+        let mut t = handshake();
+        let fin = ev(9, 0, 90, flags::FIN | flags::ACK);
+        t.push(fin);
+        let ch = hello();
+        let fins = [fin];
+        let mut f = facts(&t, &ch);
+        f.tcp.fins = &fins;
+        f.server_payload_bytes = 2000;
+        f.server_first_data = Some(6);
+        f.dh = Some((6, 768));
+        let (v, _) = decide(&f);
+        assert_eq!(v.id, VerdictId::WeakDh);
+        assert!(v.summary.contains("FIN in frame 9"), "{}", v.summary);
+        f.tcp.fins = &[];
+        assert_eq!(weak_dh_refused(&f), None, "the client did not end it");
     }
 }

@@ -657,13 +657,9 @@ fn message(dir: &mut Dir<'_>, msg_type: u8, body: &[u8], facts: &mut RecordFacts
             },
             _ => Event::Malformed("DTLS CertificateStatus too short".into()),
         },
-        hs::SERVER_KEY_EXCHANGE => Event::ServerKeyExchange {
-            // ECParameters: curve_type 3 = named_curve, then the NamedGroup (RFC 8422 §5.4).
-            group: match body {
-                [3, a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
-                _ => None,
-            },
-        },
+        hs::SERVER_KEY_EXCHANGE => {
+            tls::server_key_exchange(body, tls::negotiated_suite(dir.events))
+        }
         other => Event::Handshake(other),
     };
     dir.push(event);

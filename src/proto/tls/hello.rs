@@ -17,7 +17,8 @@ use super::{ClientHello, ServerHello, HRR_RANDOM};
 use tls_parser::{
     parse_tls_extension_alpn_content, parse_tls_extension_ec_point_formats_content,
     parse_tls_extension_elliptic_curves_content, parse_tls_extension_signature_algorithms_content,
-    parse_tls_extension_sni_content, parse_tls_handshake_client_hello, TlsExtension,
+    parse_tls_extension_sni_content, parse_tls_handshake_client_hello, TlsCipherKx,
+    TlsCipherSuiteID, TlsExtension,
 };
 
 fn u16s(b: &[u8]) -> Vec<u16> {
@@ -270,5 +271,39 @@ pub(super) fn parse_sslv2_client_hello(msg: &[u8]) -> Option<ClientHello> {
             .map(|c| u32::from_be_bytes([0, c[0], c[1], c[2]]))
             .collect(),
         ..Default::default()
+    })
+}
+
+/// A ServerKeyExchange (RFC 5246 §7.4.3): the named group of an ECDHE one (RFC 8422 §5.4), or
+/// the size in bits of the prime of a DHE one; which it is, the negotiated cipher suite says.
+/// With no ServerHello seen, a body that starts like ECParameters is taken as ECDHE.
+pub fn server_key_exchange(body: &[u8], suite: Option<u16>) -> super::Event {
+    let kx = suite.and_then(|s| TlsCipherSuiteID(s).get_ciphersuite().map(|c| c.kx));
+    let dhe = matches!(kx, Some(TlsCipherKx::Dhe | TlsCipherKx::Dh));
+    let group = match body {
+        [3, a, b, ..] if !dhe => Some(u16::from_be_bytes([*a, *b])),
+        _ => None,
+    };
+    super::Event::ServerKeyExchange {
+        group,
+        dh_bits: if dhe { dh_prime_bits(body) } else { None },
+    }
+}
+
+/// The bit length of `dh_p`, the first field of ServerDHParams (an opaque `<1..2^16-1>`).
+fn dh_prime_bits(body: &[u8]) -> Option<u32> {
+    let (len, rest) = body.split_first_chunk::<2>()?;
+    let p = rest.get(..usize::from(u16::from_be_bytes(*len)))?;
+    let start = p.iter().position(|&b| b != 0)?;
+    let p = p.get(start..)?;
+    let top = p.first()?;
+    Some(u32::try_from(p.len()).ok()? * 8 - top.leading_zeros())
+}
+
+/// The cipher suite of the last ServerHello among `events`.
+pub fn negotiated_suite(events: &[super::Located]) -> Option<u16> {
+    events.iter().rev().find_map(|e| match &e.event {
+        super::Event::ServerHello(sh) => Some(sh.cipher_suite),
+        _ => None,
     })
 }

@@ -27,7 +27,7 @@ use crate::capture::Timestamp;
 mod hello;
 mod record;
 
-pub use hello::{parse_client_hello, parse_server_hello};
+pub use hello::{negotiated_suite, parse_client_hello, parse_server_hello, server_key_exchange};
 pub(crate) use record::Mode;
 pub use record::{looks_like_record_start, Direction, RecordHeader};
 
@@ -154,9 +154,11 @@ pub enum Event {
         status_type: u8,
         response: Vec<u8>,
     },
-    /// ServerKeyExchange: the named group for ECDHE (RFC 8422 §5.4), None for DHE/other.
+    /// ServerKeyExchange: the named group for ECDHE (RFC 8422 §5.4); for DHE the size of the
+    /// prime in bits.
     ServerKeyExchange {
         group: Option<u16>,
+        dh_bits: Option<u32>,
     },
     /// Any other plaintext handshake message, by type.
     Handshake(u8),

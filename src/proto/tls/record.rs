@@ -15,7 +15,9 @@
 //! rest were dropped). It does not decide who is client or server, does not decrypt, and does
 //! not parse hello bodies itself.
 
-use super::hello::{parse_sslv2_client_hello, parse_sslv2_server_hello};
+use super::hello::{
+    negotiated_suite, parse_sslv2_client_hello, parse_sslv2_server_hello, server_key_exchange,
+};
 use super::{
     content, hs, is_tls13_version, parse_client_hello, parse_server_hello, Event, Located,
     PlaintextChunk, MAX_EVENTS, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT, MAX_PLAINTEXT_CHUNKS,
@@ -531,13 +533,7 @@ impl Direction {
                 }
                 _ => Event::Malformed("CertificateStatus too short".into()),
             },
-            hs::SERVER_KEY_EXCHANGE => Event::ServerKeyExchange {
-                // ECParameters: curve_type 3 = named_curve, then the NamedGroup (RFC 8422 §5.4).
-                group: match body {
-                    [3, a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
-                    _ => None,
-                },
-            },
+            hs::SERVER_KEY_EXCHANGE => server_key_exchange(body, negotiated_suite(&self.events)),
             other => Event::Handshake(other),
         };
         self.push(origin, event);

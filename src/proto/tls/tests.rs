@@ -227,3 +227,33 @@ fn truncated_and_garbage_inputs_never_panic() {
         d.feed(input, origin(1));
     }
 }
+
+#[test]
+fn a_dhe_server_key_exchange_gives_the_size_of_its_prime_and_an_ecdhe_one_its_group() {
+    use super::server_key_exchange;
+    let mut dhe = vec![0, 64];
+    dhe.extend([0xff; 64]);
+    dhe.extend([0, 1, 2, 0, 1, 5]);
+    let ske = |body: &[u8], suite| match server_key_exchange(body, suite) {
+        Event::ServerKeyExchange { group, dh_bits } => (group, dh_bits),
+        other => panic!("{other:?}"),
+    };
+    // DHE-RSA-AES128-GCM-SHA256.
+    assert_eq!(ske(&dhe, Some(0x009e)), (None, Some(512)));
+    // A prime written with a leading zero byte, and one whose top bit is clear.
+    let mut padded = vec![0, 65, 0];
+    padded.extend([0xff; 64]);
+    assert_eq!(ske(&padded, Some(0x009e)), (None, Some(512)));
+    let mut short_top = vec![0, 64, 0x7f];
+    short_top.extend([0xff; 63]);
+    assert_eq!(ske(&short_top, Some(0x009e)), (None, Some(511)));
+    // ECDHE-RSA-AES128-GCM-SHA256 with x25519.
+    assert_eq!(ske(&[3, 0, 29, 32], Some(0xc02f)), (Some(29), None));
+    // Without a ServerHello, ECParameters are recognised; nothing else is guessed.
+    assert_eq!(ske(&[3, 0, 23, 65], None), (Some(23), None));
+    assert_eq!(ske(&dhe, None), (None, None));
+    // A DHE body cut short, or a zero prime, says nothing.
+    assert_eq!(ske(&[0, 64, 0xff], Some(0x009e)), (None, None));
+    assert_eq!(ske(&[0, 2, 0, 0], Some(0x009e)), (None, None));
+    assert_eq!(ske(&[], Some(0x009e)), (None, None));
+}
