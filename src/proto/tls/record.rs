@@ -124,7 +124,10 @@ pub fn looks_like_record_start(b: &[u8]) -> bool {
                         (&content::HANDSHAKE, Some(t)) => {
                             matches!(t, 0..=4 | 8 | 11..=16 | 20..=24 | 67)
                         }
-                        (&content::ALERT, Some(l)) => len == 2 && (*l == 1 || *l == 2),
+                        // A plaintext alert, or an encrypted one (a stream seen from its middle).
+                        (&content::ALERT, Some(l)) => {
+                            (len == 2 && (*l == 1 || *l == 2)) || len >= MIN_ENCRYPTED_ALERT
+                        }
                         (&content::CHANGE_CIPHER_SPEC, _) => len == 1,
                         _ => true,
                     }
@@ -135,6 +138,10 @@ pub fn looks_like_record_start(b: &[u8]) -> bool {
         _ => is_sslv2_record(b),
     }
 }
+
+/// The shortest encrypted alert: 2 bytes of alert and an AEAD tag of 16 (RFC 5246 §6.2.3.3,
+/// RFC 8446 §5.2); a plaintext alert record holds 2-byte alerts, in practice one.
+const MIN_ENCRYPTED_ALERT: usize = 18;
 
 /// SSLv2 CLIENT-HELLO or SERVER-HELLO header (2-byte length with the high bit set).
 fn is_sslv2_record(b: &[u8]) -> bool {
@@ -383,6 +390,7 @@ impl Direction {
         });
         let encrypted = self.tls13_server
             || ct == content::APPLICATION_DATA
+            || (ct == content::ALERT && body.len() >= MIN_ENCRYPTED_ALERT)
             || (self.ccs
                 && !(ct == content::HANDSHAKE && self.offered_tls13 && plaintext_handshake(body)));
         if encrypted && ct != content::CHANGE_CIPHER_SPEC {

@@ -257,3 +257,50 @@ fn a_dhe_server_key_exchange_gives_the_size_of_its_prime_and_an_ecdhe_one_its_gr
     assert_eq!(ske(&[0, 2, 0, 0], Some(0x009e)), (None, None));
     assert_eq!(ske(&[], Some(0x009e)), (None, None));
 }
+
+#[test]
+fn a_stream_seen_from_its_middle_that_starts_with_an_encrypted_alert_or_data_is_tls() {
+    let origin = Origin {
+        frame: 9,
+        ts: crate::capture::Timestamp(0),
+    };
+    for (ct, len) in [(21u8, 26u16), (23, 40)] {
+        let mut rec = vec![ct, 3, 3];
+        rec.extend(len.to_be_bytes());
+        rec.extend(vec![0xa5; usize::from(len)]);
+        let mut d = Direction::default();
+        d.feed(&rec, origin);
+        assert!(d.saw_tls, "content type {ct}");
+        assert!(
+            !d.events
+                .iter()
+                .any(|e| matches!(e.event, Event::NotTls(_) | Event::Malformed(_))),
+            "content type {ct}: {:?}",
+            d.events
+        );
+        let alert = d.events.iter().any(|e| {
+            matches!(
+                e.event,
+                Event::Alert {
+                    encrypted: true,
+                    ..
+                }
+            )
+        });
+        assert_eq!(alert, ct == 21, "content type {ct}");
+    }
+    // A plaintext alert is still read as one, and a short odd alert record is no encrypted one.
+    let mut d = Direction::default();
+    d.feed(&[21, 3, 3, 0, 2, 2, 40], origin);
+    assert!(d.events.iter().any(|e| matches!(
+        e.event,
+        Event::Alert {
+            level: Some(2),
+            description: Some(40),
+            encrypted: false
+        }
+    )));
+    let mut d = Direction::default();
+    d.feed(&[21, 3, 3, 0, 5, 2, 40, 1, 1, 1], origin);
+    assert!(!d.saw_tls);
+}
