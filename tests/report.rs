@@ -137,7 +137,12 @@ fn the_aggregates_count_every_netns_connection_per_name_and_per_server() {
     assert_eq!(blocked.complete, 0);
     assert_eq!(blocked.cut.middlebox, 2, "single RST and RST+ACK burst");
     assert_eq!(blocked.cut.client, 1, "the client's own abort");
-    assert_eq!(blocked.failed.get("no-server-response"), Some(&1));
+    assert_eq!(
+        blocked.failed.get("dropped-on-path"),
+        Some(&1),
+        "silent-drop: the router dropped the ClientHello"
+    );
+    assert_eq!(blocked.blocked(), 3, "two forged RSTs and the drop");
     let none = rows.iter().find(|r| r.0.is_none()).expect("no-SNI row").1;
     assert_eq!(none.failed.get("connection-refused"), Some(&1));
 

@@ -121,6 +121,8 @@ pub struct Judgement {
     pub signals: Vec<Signal>,
     /// The packet judged.
     pub frame: u64,
+    /// Where the capture was taken, when the TTLs say so: evidence for the timing signals.
+    pub capture_point: Option<String>,
 }
 
 /// Score at or above which (with two independent positive signals) the cut is forged.
@@ -173,8 +175,11 @@ pub struct Cut<'a> {
     pub before: Vec<&'a TcpEvent>,
     /// The claimed sender's packet to compare with: its last before the cut, else its first.
     pub baseline: Option<&'a TcpEvent>,
-    /// The capture was taken near the client (SYN → SYN-ACK holds the round trip).
+    /// The capture was taken near the client (from the TTLs, else because SYN → SYN-ACK
+    /// holds the round trip).
     pub near_client: bool,
+    /// Where the TTLs say the capture was taken: the end, its TTL and the other end's.
+    pub point: Option<(Side, u8, u8)>,
     /// The round trip, from the three-way handshake.
     pub rtt_ns: Option<i64>,
 }
@@ -194,9 +199,13 @@ impl<'a> Cut<'a> {
             .last()
             .copied()
             .or(first.filter(|e| e.frame < packet.frame));
-        let near_client = match (tcp.syn, tcp.syn_ack, tcp.handshake_ack) {
-            (Some(s), Some(sa), Some(a)) => (sa.ts.0 - s.ts.0) > (a.ts.0 - sa.ts.0),
-            (Some(_), Some(_), None) => true,
+        // Where the capture was taken: from the TTLs when one end's are unrouted, else near
+        // the client when SYN → SYN-ACK holds the round trip.
+        let point = capture_point(&tcp);
+        let near_client = match (point, tcp.syn, tcp.syn_ack, tcp.handshake_ack) {
+            (Some((at, _, _)), ..) => at == Side::Client,
+            (None, Some(s), Some(sa), Some(a)) => (sa.ts.0 - s.ts.0) > (a.ts.0 - sa.ts.0),
+            (None, Some(_), Some(_), None) => true,
             _ => false,
         };
         let rtt_ns = tcp.rtt_ns.or_else(|| match (tcp.syn, tcp.syn_ack) {
@@ -211,12 +220,32 @@ impl<'a> Cut<'a> {
             before,
             baseline,
             near_client,
+            point,
             rtt_ns,
         }
     }
 
     fn is_rst(&self) -> bool {
         self.packet.flags & flags::RST != 0
+    }
+}
+
+/// Initial TTLs of common stacks: a packet captured with one of them has not been routed yet.
+const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
+
+/// Where the capture was taken, from the TTLs: an end whose packets arrive with an initial
+/// TTL (64, 128, 255) was not a hop away, when the other end's were. `None` when both or
+/// neither look local (loopback, a lab, or a path that rewrites TTLs).
+pub fn capture_point(tcp: &Tcp<'_>) -> Option<(Side, u8, u8)> {
+    let ttl = |side: usize| {
+        let first = tcp.first.get(side).copied().flatten()?;
+        Some(first.ip.ttl)
+    };
+    let (c, s) = (ttl(tcp.client)?, ttl(1 - tcp.client)?);
+    match (INITIAL_TTLS.contains(&c), INITIAL_TTLS.contains(&s)) {
+        (true, false) => Some((Side::Client, c, s)),
+        (false, true) => Some((Side::Server, s, c)),
+        _ => None,
     }
 }
 
@@ -236,12 +265,19 @@ const SIGNALS: &[fn(&Cut<'_>) -> Option<Signal>] = &[
 pub fn judge(cut: &Cut<'_>) -> Judgement {
     let signals: Vec<Signal> = SIGNALS.iter().filter_map(|s| s(cut)).collect();
     let (by, score, confidence) = culprit(&signals, cut.claimed);
+    let capture_point = cut.point.map(|(at, here, there)| {
+        format!(
+            "the capture was taken at the {at}: its packets carry TTL {here}, unrouted, the {}'s arrive with {there}",
+            at.other()
+        )
+    });
     Judgement {
         by,
         confidence,
         score,
         signals,
         frame: cut.packet.frame,
+        capture_point,
     }
 }
 
@@ -799,5 +835,20 @@ pub(crate) mod tests {
                 "README.md's table names {word:?}, which SignalId does not have"
             );
         }
+    }
+
+    #[test]
+    fn an_unrouted_ttl_at_one_end_only_says_where_the_capture_was_taken() {
+        let t = handshake();
+        assert_eq!(
+            capture_point(&tcp(&t, &[])),
+            Some((Side::Client, 64, 52)),
+            "the client's SYN left with 64, the server's answer came 12 hops"
+        );
+        let mut t = handshake();
+        t[1].ip.ttl = 64;
+        assert_eq!(capture_point(&tcp(&t, &[])), None, "loopback: both local");
+        t[0].ip.ttl = 57;
+        assert_eq!(capture_point(&tcp(&t, &[])), Some((Side::Server, 64, 57)));
     }
 }

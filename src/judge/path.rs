@@ -1,6 +1,6 @@
 //! path: a connection's TCP facts in; what the network between the ends did to its packets,
 //! out: which bytes never reached the other end (the peer's ACKs say which did), whether the
-//! lost ones were the large ones only (a path-MTU black hole), and where the capture was taken.
+//! lost ones were the large ones only (a path-MTU black hole), and what ICMP errors said.
 //!
 //! These are small functions over plain facts ([`Tcp`]), unit-tested without a pcap. They see
 //! only the first packets of a connection (its timeline, [`crate::flow::MAX_TIMELINE`]), which
@@ -102,25 +102,6 @@ pub fn mtu_black_hole(tcp: &Tcp<'_>, side: usize, lost: &Unacked) -> Option<(u32
         .map(|e| e.payload_len)
         .max()?;
     (largest_acked < lost.min_len).then_some((largest_acked, lost.min_len))
-}
-
-/// Initial TTLs of common stacks: a packet captured with one of them has not been routed yet.
-const INITIAL_TTLS: [u8; 3] = [64, 128, 255];
-
-/// Where the capture was taken, from the TTLs: an end whose packets arrive with an initial
-/// TTL (64, 128, 255) was not a hop away, when the other end's were. `None` when both or
-/// neither look local (loopback, a lab, or a path that rewrites TTLs).
-pub fn capture_point(tcp: &Tcp<'_>) -> Option<(Side, u8, u8)> {
-    let ttl = |side: usize| {
-        let first = tcp.first.get(side).copied().flatten()?;
-        Some(first.ip.ttl)
-    };
-    let (c, s) = (ttl(tcp.client)?, ttl(1 - tcp.client)?);
-    match (INITIAL_TTLS.contains(&c), INITIAL_TTLS.contains(&s)) {
-        (true, false) => Some((Side::Client, c, s)),
-        (false, true) => Some((Side::Server, s, c)),
-        _ => None,
-    }
 }
 
 /// What an ICMP error said about a packet, in words: "expired in transit 3 hops out (router
@@ -287,21 +268,6 @@ mod tests {
         let lost = unacked(&facts, 0).expect("lost");
         assert_eq!((lost.len, lost.min_len, lost.sent), (700, 700, 4));
         assert_eq!(mtu_black_hole(&facts, 0, &lost), None);
-    }
-
-    #[test]
-    fn an_unrouted_ttl_at_one_end_only_says_where_the_capture_was_taken() {
-        let t = handshake();
-        assert_eq!(
-            capture_point(&tcp(&t, &[])),
-            Some((Side::Client, 64, 52)),
-            "the client's SYN left with 64, the server's answer came 12 hops"
-        );
-        let mut t = handshake();
-        t[1].ip.ttl = 64;
-        assert_eq!(capture_point(&tcp(&t, &[])), None, "loopback: both local");
-        t[0].ip.ttl = 57;
-        assert_eq!(capture_point(&tcp(&t, &[])), Some((Side::Server, 64, 57)));
     }
 
     fn icmp(kind: IcmpKind, seq: u32) -> IcmpEvent {

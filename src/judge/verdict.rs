@@ -458,6 +458,7 @@ fn cut(f: &Facts<'_>) -> Option<Decision> {
         .iter()
         .map(|s| format!("{} ({:+}): {}", s.id, s.weight, s.detail))
         .collect();
+    evidence.extend(j.capture_point.clone());
     evidence.push(format!("score {:+}; {} judged the sender", j.score, j.by));
     let finding = Finding::new(finding_id, summary.clone())
         .severity(severity)

@@ -96,9 +96,17 @@ impl Counts {
     }
 
     /// Handshakes stopped the way name filtering stops them: cut after the ClientHello by
-    /// anyone but the client itself, or a ClientHello never answered.
+    /// anyone but the client itself, a ClientHello dropped on the path, or one never answered.
     pub fn blocked(&self) -> u64 {
-        self.cut.total() - self.cut.client + self.no_response()
+        self.cut.total() - self.cut.client + self.dropped() + self.no_response()
+    }
+
+    /// ClientHellos dropped on the path (verdict `dropped-on-path`).
+    pub fn dropped(&self) -> u64 {
+        self.failed
+            .get(VerdictId::DroppedOnPath.as_str())
+            .copied()
+            .unwrap_or_default()
     }
 
     pub(super) fn no_response(&self) -> u64 {
@@ -344,7 +352,8 @@ impl Aggregates {
                 list.sort_by_key(|t| std::cmp::Reverse(t.counts.handshakes));
             }
             let sum = |f: fn(&Counts) -> u64| blocked.iter().map(|t| f(&t.counts)).sum::<u64>();
-            let middlebox = sum(|c| c.cut.middlebox);
+            // A ClientHello dropped on the path was stopped by a device there, like a forged RST.
+            let middlebox = sum(|c| c.cut.middlebox + c.dropped());
             let server = sum(|c| c.cut.server);
             let all = sum(Counts::blocked);
             let cut_by = if middlebox * 2 > all {
