@@ -18,6 +18,8 @@
 //! payload bytes.
 
 pub mod reassembly;
+#[cfg(test)]
+mod tests;
 
 use crate::capture::Timestamp;
 use crate::flow::reassembly::{Delivery, HalfStream, Origin, Seq};
@@ -130,7 +132,31 @@ pub struct Side {
     pub rst_payload_bytes: u64,
     /// One past the highest sequence number this side used (SYN and FIN count one).
     pub seq_end: Option<u32>,
+    /// The payload of a FIN that opened this direction, not yet delivered.
+    held: Option<Held>,
+    /// That payload was raced: other bytes came at its sequence numbers after it.
+    pub raced: Option<Raced>,
 }
+
+/// Payload of a FIN held back from the stream.
+#[derive(Debug)]
+struct Held {
+    seq: u32,
+    bytes: Vec<u8>,
+    origin: Origin,
+}
+
+/// A FIN's payload that the same end's later data contradicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raced {
+    pub fin_frame: u64,
+    pub fin_len: u32,
+    /// The first packet with other bytes at the same sequence numbers.
+    pub real_frame: u64,
+}
+
+/// Bytes of a FIN's payload held back per side (a block page fits).
+const MAX_HELD_BYTES: usize = 4096;
 
 impl Side {
     fn new(endpoint: Endpoint) -> Self {
@@ -146,6 +172,8 @@ impl Side {
             acked_by_peer: None,
             rst_payload_bytes: 0,
             seq_end: None,
+            held: None,
+            raced: None,
         }
     }
 }
@@ -314,6 +342,7 @@ impl<A: FlowApp> Flow<A> {
         if seg.payload.is_empty() {
             return;
         }
+        let opens_stream = s.first_data_frame.is_none();
         s.first_data_frame.get_or_insert(origin.frame);
         // Data on a SYN (TCP Fast Open) starts at ISN + 1.
         let seq = if seg.flags & flags::SYN != 0 {
@@ -321,7 +350,46 @@ impl<A: FlowApp> Flow<A> {
         } else {
             Seq(seg.seq)
         };
+        if let Some(held) = s.held.take() {
+            if Seq(seg.seq).is_before(Seq(held.seq).plus(held.bytes.len() as u32))
+                && !Seq(seg.seq).is_before(Seq(held.seq))
+                && held.bytes.get(..seg.payload.len().min(held.bytes.len()))
+                    != seg.payload.get(..seg.payload.len().min(held.bytes.len()))
+            {
+                // Other bytes at the sequence numbers the FIN's payload claimed: the FIN was
+                // not this end's (an injector's block page raced by the real answer).
+                s.raced = Some(Raced {
+                    fin_frame: held.origin.frame,
+                    fin_len: held.bytes.len() as u32,
+                    real_frame: origin.frame,
+                });
+            } else {
+                let app = &mut self.app;
+                if app.wants_data(side) {
+                    s.stream
+                        .segment(Seq(held.seq), &held.bytes, held.origin, &mut |d| {
+                            app.deliver(side, d)
+                        });
+                }
+            }
+        }
         let app = &mut self.app;
+        // Data on a FIN that opens a direction while the handshake is open and is not TLS is
+        // held back: a genuine end's last words are delivered when the flow ends, an
+        // injector's block page is dropped when the real answer takes its sequence numbers.
+        if seg.flags & flags::FIN != 0
+            && opens_stream
+            && app.wants_buffering(side)
+            && !crate::proto::tls::looks_like_record_start(seg.payload)
+        {
+            let keep = seg.payload.len().min(MAX_HELD_BYTES);
+            s.held = Some(Held {
+                seq: seq.0,
+                bytes: seg.payload.get(..keep).unwrap_or_default().to_vec(),
+                origin,
+            });
+            return;
+        }
         if app.wants_data(side) {
             if !app.wants_buffering(side) {
                 s.stream.stop_buffering();
@@ -338,6 +406,14 @@ impl<A: FlowApp> Flow<A> {
     fn flush(&mut self) {
         let app = &mut self.app;
         for (i, s) in self.sides.iter_mut().enumerate() {
+            if let Some(held) = s.held.take() {
+                if app.wants_data(i) {
+                    s.stream
+                        .segment(Seq(held.seq), &held.bytes, held.origin, &mut |d| {
+                            app.deliver(i, d)
+                        });
+                }
+            }
             if app.wants_data(i) {
                 s.stream.flush(&mut |d| app.deliver(i, d));
             }

@@ -25,7 +25,7 @@
 //! dropped ClientHello leaves no packet to judge (that is `no-server-response`).
 
 use crate::capture::Timestamp;
-use crate::flow::TcpEvent;
+use crate::flow::{Raced, TcpEvent};
 use crate::ids::{Culprit, Side};
 use crate::net::flags;
 use crate::text::ms;
@@ -46,6 +46,7 @@ pub enum SignalId {
     TimestampContinues,
     TimestampJumps,
     SenderAliveAfterRst,
+    FinPayloadRaced,
     RstBurst,
     RstBothDirections,
     PayloadInRst,
@@ -63,6 +64,7 @@ impl SignalId {
         SignalId::TimestampContinues,
         SignalId::TimestampJumps,
         SignalId::SenderAliveAfterRst,
+        SignalId::FinPayloadRaced,
         SignalId::RstBurst,
         SignalId::RstBothDirections,
         SignalId::PayloadInRst,
@@ -80,6 +82,7 @@ impl SignalId {
             SignalId::TimestampContinues => "timestamp-continues",
             SignalId::TimestampJumps => "timestamp-jumps",
             SignalId::SenderAliveAfterRst => "sender-alive-after-rst",
+            SignalId::FinPayloadRaced => "fin-payload-raced",
             SignalId::RstBurst => "rst-burst",
             SignalId::RstBothDirections => "rst-both-directions",
             SignalId::PayloadInRst => "payload-in-rst",
@@ -150,6 +153,8 @@ pub struct Tcp<'a> {
     /// By side index: the other end's highest ACK, i.e. how far that side's bytes are known to
     /// have arrived.
     pub acked: [Option<u32>; 2],
+    /// By side index: a FIN's payload that this side's later data contradicted.
+    pub raced: [Option<Raced>; 2],
 }
 
 impl Tcp<'_> {
@@ -256,6 +261,7 @@ const SIGNALS: &[fn(&Cut<'_>) -> Option<Signal>] = &[
     ip_id,
     timestamps,
     sender_alive_after_rst,
+    fin_payload_raced,
     rst_burst,
     rst_both_directions,
     payload_in_rst,
@@ -443,6 +449,23 @@ fn sender_alive_after_rst(c: &Cut<'_>) -> Option<Signal> {
     )
 }
 
+/// The race, for a FIN with payload (a block page): the claimed sender's later data put other
+/// bytes at the sequence numbers that payload claimed.
+fn fin_payload_raced(c: &Cut<'_>) -> Option<Signal> {
+    let r = c.tcp.raced.get(c.packet.side).copied().flatten()?;
+    if r.fin_frame != c.packet.frame {
+        return None;
+    }
+    signal(
+        SignalId::FinPayloadRaced,
+        3.0,
+        format!(
+            "the {}'s data in frame {} put other bytes at the sequence numbers of the FIN's {} payload bytes",
+            c.claimed, r.real_frame, r.fin_len
+        ),
+    )
+}
+
 /// Bursts: several RSTs from the claimed sender's address that no one host would send.
 fn rst_burst(c: &Cut<'_>) -> Option<Signal> {
     if !c.is_rst() {
@@ -589,6 +612,7 @@ pub(crate) mod tests {
             fins: &[],
             first: [by_frame(1), by_frame(2)],
             acked: [None, None],
+            raced: [None, None],
         }
     }
 
@@ -850,5 +874,34 @@ pub(crate) mod tests {
         assert_eq!(capture_point(&tcp(&t, &[])), None, "loopback: both local");
         t[0].ip.ttl = 57;
         assert_eq!(capture_point(&tcp(&t, &[])), Some((Side::Server, 64, 57)));
+    }
+
+    #[test]
+    fn a_fin_whose_payload_the_sender_contradicts_is_raced_and_other_fins_are_not() {
+        let mut t = handshake();
+        let mut fin = ev(5, 1, 45, flags::FIN | flags::PSH | flags::ACK);
+        fin.payload_len = 40;
+        t.push(fin);
+        let mut facts = tcp(&t, &[]);
+        let c = Cut::new(facts, &fin, Timestamp(42_000_000));
+        assert!(fin_payload_raced(&c).is_none());
+        facts.raced = [
+            None,
+            Some(Raced {
+                fin_frame: 5,
+                fin_len: 40,
+                real_frame: 6,
+            }),
+        ];
+        let j = judge(&Cut::new(facts, &fin, Timestamp(42_000_000)));
+        assert!(j
+            .signals
+            .iter()
+            .any(|s| s.id == SignalId::FinPayloadRaced && s.weight == 3.0));
+        assert_eq!(j.by, Culprit::Middlebox);
+        // Another FIN of the same side is not the raced one.
+        let mut later = fin;
+        later.frame = 9;
+        assert!(fin_payload_raced(&Cut::new(facts, &later, Timestamp(42_000_000))).is_none());
     }
 }

@@ -297,6 +297,7 @@ fn tcp_facts(flow: &Flow<Conversation>, client: usize) -> Tcp<'_> {
         fins: &flow.fins,
         first: [flow.sides[0].first.as_ref(), flow.sides[1].first.as_ref()],
         acked: [flow.sides[0].acked_by_peer, flow.sides[1].acked_by_peer],
+        raced: [flow.sides[0].raced, flow.sides[1].raced],
     }
 }
 
