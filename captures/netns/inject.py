@@ -1,16 +1,19 @@
 #!/usr/bin/python3
-"""On-path RST injector (scapy), run in the router namespace next to router.py.
+"""On-path RST/FIN injector (scapy), run in the router namespace next to router.py.
 
     inject.py SPEC_JSON LOGFILE
 
 It sniffs the router's client-side interface (spec["iface"], frames arriving from the client,
 i.e. *before* router.py's delay line) for a TLS ClientHello (record type 22, handshake type 1)
-whose bytes contain spec["sni"], once, and then forges RSTs like a censor's tap would:
+whose bytes contain spec["sni"], once, and then forges RSTs (or FINs) like a censor's tap would:
 
   spec["to_client"] / spec["to_server"]: null or
-    {"ttl": int, "ip_id": int | "random" | "server+1", "flags": "R" | "RA",
+    {"ttl": int, "ip_id": int | "random" | "server+1", "flags": "R" | "RA" | "FPA" | …,
      "count": n, "seq_offsets": [..n], "delay_ms": first send after the ClientHello was seen,
-     "interval_ms": gap between burst members, "tcp_timestamps": bool}
+     "interval_ms": gap between burst members, "tcp_timestamps": bool,
+     "payload_hex": "000000000000" | "payload_text": "HTTP/1.1 403 …" (optional: bytes the
+     forged segment carries, e.g. the 6 zero bytes of the Iranian censor's RST or a block
+     page riding a FIN), "window": int (default 0)}
 
   toward the client: src = server, seq = ClientHello.ack + offset (the client's rcv_nxt),
     ack = ClientHello.seq + len; sent out of the router's client-side port (no delay line)
@@ -25,7 +28,7 @@ TSecr echoes the other side's last TSval. Everything sent is logged as JSON line
 """
 import json, random, socket, sys, threading, time
 
-from scapy.all import Ether, IP, IPv6, TCP, conf  # noqa: E402
+from scapy.all import Ether, IP, IPv6, TCP, Raw, conf  # noqa: E402
 
 conf.verb = 0
 MAC = {"client": "02:00:00:00:01:02", "router_c": "02:00:00:00:01:01",
@@ -70,8 +73,11 @@ def forge(direction, ch, d, i, off):
     if d.get("tcp_timestamps") and me.get("tsval") is not None:
         tsval = (me["tsval"] + int((time.monotonic() - me["t"]) * 1000)) & 0xFFFFFFFF
         opts = [("NOP", None), ("NOP", None), ("Timestamp", (tsval, peer.get("tsval") or 0))]
+    data = bytes.fromhex(d["payload_hex"]) if "payload_hex" in d else d.get("payload_text", "").encode()
     t = TCP(sport=sport, dport=dport, flags=d["flags"], seq=seq,
-            ack=ack if "A" in d["flags"] else 0, window=0, options=opts)
+            ack=ack if "A" in d["flags"] else 0, window=d.get("window", 0), options=opts)
+    if data:
+        t = t / Raw(data)
     ip_id = None
     if IP in ch:
         if d["ip_id"] == "random":
@@ -86,7 +92,8 @@ def forge(direction, ch, d, i, off):
         l = IPv6(src=src, dst=dst, hlim=d["ttl"])
     return eth / l / t, dict(direction=direction, n=i, seq=seq, ack=t.ack, flags=d["flags"],
                              ttl=d["ttl"], ip_id=ip_id, seq_offset=off,
-                             tcp_timestamps=bool(opts))
+                             tcp_timestamps=bool(opts), payload_len=len(data),
+                             payload_hex=data.hex() if data else None)
 
 
 def fire(ch, seen_mono):

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Regenerates captures/netns/*.pcap and captures/netns/truth.json: TLS handshakes killed by
-# RSTs (injected, genuine server, client), silent drops, FINs and normal handshakes, made in
-# three network namespaces and captured at the client AND at the server.
+# RSTs (injected, with and without payload, genuine server, client), a forged FIN carrying a
+# block page, silent drops, ICMP rejections, FINs, a refused connection a raw client writes into
+# anyway, a client refusing a 512-bit DH group, a client giving up on a silent server, and
+# normal handshakes, made in three network namespaces and captured at the client AND at the
+# server.
 #
 #   sudo bash captures/netns/make.sh
 #
 # Needs: root, iproute2 (ip netns, veth), ethtool, tcpdump, openssl 3 (s_server/s_client),
 # nginx (ssl + http_v2), curl, /usr/bin/python3 with scapy (injector), iptables (legacy or nft
 # front end; kernel with xt_string and REJECT) for the two host-firewall scenarios (skipped if
-# missing), tshark (cross-check in truth.json).
+# missing), gnutls-serv (Debian gnutls-bin; the 512-bit DH server, skipped if missing), tshark
+# (cross-check in truth.json).
 #
 # Network: everything stays inside namespaces this script creates (tlsm-client, tlsm-router,
 # tlsm-server; removed on exit). Addresses: 10.200.1.0/24 + fd00:200::1:0/112 client side,
@@ -20,8 +24,9 @@
 # hop limit, so the server's packets reach the client with TTL 63 (Linux sends 64). Kernel
 # forwarding stays off in the router. Reason: this kernel has no sch_netem (probed below and
 # recorded in truth.json → path.netem_available); the userspace router is used even where
-# netem exists, so that every run builds the same path (and the in-path drop / near-server
-# injector live in it).
+# netem exists, so that every run builds the same path (and the in-path drop, the ICMP
+# rejection and the near-server injector live in it). Captures take "tcp port $PORT", plus
+# "or icmp" in the two ICMP scenarios.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -133,9 +138,10 @@ bg() { # log, cmd...   start in background, remember the pid in BG_PID
 stop() { for p in "$@"; do if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi; done; }
 
 CAP_C="" CAP_S=""
-start_caps() { # name
-  bg "$LOGS/$1.tcpdump-client.err" ip netns exec "$NS_C" tcpdump -Z root --immediate-mode -U -s 0 -i veth-c -w "$HERE/$1.client.pcap" "tcp port $PORT"; CAP_C=$BG_PID
-  bg "$LOGS/$1.tcpdump-server.err" ip netns exec "$NS_S" tcpdump -Z root --immediate-mode -U -s 0 -i veth-s -w "$HERE/$1.server.pcap" "tcp port $PORT"; CAP_S=$BG_PID
+start_caps() { # name [capture filter, default "tcp port $PORT"]
+  local filter="${2:-tcp port $PORT}"
+  bg "$LOGS/$1.tcpdump-client.err" ip netns exec "$NS_C" tcpdump -Z root --immediate-mode -U -s 0 -i veth-c -w "$HERE/$1.client.pcap" "$filter"; CAP_C=$BG_PID
+  bg "$LOGS/$1.tcpdump-server.err" ip netns exec "$NS_S" tcpdump -Z root --immediate-mode -U -s 0 -i veth-s -w "$HERE/$1.server.pcap" "$filter"; CAP_S=$BG_PID
   wait_for "$LOGS/$1.tcpdump-client.err" "listening on"
   wait_for "$LOGS/$1.tcpdump-server.err" "listening on"
   sleep 0.3
@@ -348,8 +354,78 @@ run_client "$name" 5 $(s_client_blocked "$S4")
 sleep 0.5; finish
 facts "$name" "{\"server\": \"helpers.py fin-server: reads one TLS record, plain close()\", \"client\": \"$(s_client_blocked "$S4") </dev/null\"}"
 
+# ---------------------------------------------------------------- 17/18. injected RST with payload, forged FIN + block page
+# Like the Iranian censor's RST: RST+ACK toward the client carrying 6 zero bytes, TTL 45 (the
+# server's packets arrive with 63), random IP ID, at once; nothing dropped.
+inject_scenario inject-rst-payload "$S4" "$S4" 5 "$(spec \
+  '{"ttl":45,"ip_id":"random","flags":"RA","count":1,"seq_offsets":[0],"delay_ms":0,"tcp_timestamps":false,"payload_hex":"000000000000"}' null)"
+# A forged FIN+PSH+ACK "from the server" at the server's next seq (the client's rcv_nxt),
+# carrying an HTTP block page, TTL 50, IP ID 0, at once; the ClientHello is NOT dropped, so the
+# real ServerHello flight (same seq) reaches the client one RTT later, behind the block page.
+inject_scenario inject-fin-psh-blockpage "$S4" "$S4" 5 "$(spec \
+  '{"ttl":50,"ip_id":0,"flags":"FPA","count":1,"seq_offsets":[0],"delay_ms":0,"tcp_timestamps":false,"window":502,"payload_text":"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nConnection: close\r\n\r\nblocked"}' null)"
+
+# ---------------------------------------------------------------- 19/20. router answers with ICMP admin-prohibited
+# The router (the client's first hop) drops the ClientHello (matched by SNI) and every
+# retransmission, each answered at once with ICMP 3/13 quoting it; captures stop at ~4 s.
+ICMP_FILTER="tcp port $PORT or icmp"
+name=icmp-reject
+start_router "$name" --icmp-reject-sni "$SNI_BLOCKED"
+start_s_server "$S4"; start_caps "$name" "$ICMP_FILTER"
+run_client "$name" 4 $(s_client_blocked "$S4")
+finish   # captures stop while the client still retransmits; then it is killed
+facts "$name" "{\"router\": \"router.py --icmp-reject-sni $SNI_BLOCKED (drops every client→server segment containing it, answers each with ICMP type 3 code 13 from 10.200.1.1, TTL 64, at once)\", \"client\": \"$(s_client_blocked "$S4") </dev/null, stopped after 4 s\", \"server\": \"openssl s_server -accept $S4:$PORT -naccept 1 -www\", \"capture_filter\": \"$ICMP_FILTER\"}"
+
+name=icmp-reject-syn
+start_router "$name" --icmp-reject-syn
+start_s_server "$S4"; start_caps "$name" "$ICMP_FILTER"
+run_client "$name" 5 $(s_client_blocked "$S4")
+sleep 0.5; finish
+facts "$name" "{\"router\": \"router.py --icmp-reject-syn (drops every client→server SYN, answers it with ICMP type 3 code 13 from 10.200.1.1, TTL 64, at once)\", \"client\": \"$(s_client_blocked "$S4") </dev/null\", \"server\": \"openssl s_server -accept $S4:$PORT -naccept 1 -www\", \"capture_filter\": \"$ICMP_FILTER\"}"
+
+# ---------------------------------------------------------------- 21. raw client ignores the refusal
+name=raw-client-after-refused
+start_router "$name"; start_caps "$name"
+run_client "$name" 8 "$PY" "$HERE/helpers.py" raw-client "$S4" "$PORT" "$SNI_BLOCKED"
+sleep 0.5; finish
+facts "$name" "{\"server\": \"nothing listening on $S4:$PORT (kernel RST+ACK to the SYN, RST to the ClientHello)\", \"client\": \"helpers.py raw-client: scapy-built SYN over a raw socket; on the RST+ACK it still sends its real ClientHello (Python ssl, SNI $SNI_BLOCKED) with PSH+ACK, seq ISN+1, ack = RST's seq + 1\"}"
+
+# ---------------------------------------------------------------- 22. server offers only a 512-bit DH group
+# The server is gnutls-serv, not openssl s_server: OpenSSL 3 refuses to load DH parameters
+# under 1024 bits even at @SECLEVEL=0 (its default security callback: "no EDH keys weaker
+# than 1024 bits even at level 0"; s_server stops with "dh key too small"). GnuTLS serves the
+# 512-bit group it is given. The client is OpenSSL 3's s_client at its default security
+# level, which refuses the group when the ServerKeyExchange arrives.
+if command -v gnutls-serv >/dev/null; then
+  name=weak-dh-512
+  openssl dhparam -out "$PKI/dh512.pem" 512 2>/dev/null
+  GNUTLS_PRIO='NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+DHE-RSA:-CIPHER-ALL:+AES-128-GCM'
+  start_router "$name"
+  bg "$LOGS/$name.gnutls-serv.log" ip netns exec "$NS_S" gnutls-serv --port "$PORT" \
+    --x509certfile "$PKI/leaf.pem" --x509keyfile "$PKI/leaf.key" --dhparams "$PKI/dh512.pem" \
+    --priority "$GNUTLS_PRIO" --disable-client-cert; S_PID=$BG_PID
+  wait_listen "$NS_S" ":$PORT "
+  start_caps "$name"
+  run_client "$name" 5 openssl s_client -connect "$S4:$PORT" -servername "$SNI" -CAfile "$PKI/root.pem" \
+    -tls1_2 -cipher DHE-RSA-AES128-GCM-SHA256
+  sleep 0.5; finish
+  facts "$name" "{\"server\": \"openssl dhparam -out dh512.pem 512; gnutls-serv $(gnutls-serv --version | head -1 | cut -d' ' -f2) --port $PORT --dhparams dh512.pem --priority '$GNUTLS_PRIO' --disable-client-cert (openssl s_server cannot: OpenSSL 3 refuses DH < 1024 bits even at @SECLEVEL=0)\", \"client\": \"openssl s_client -connect $S4:$PORT -servername $SNI -CAfile root.pem -tls1_2 -cipher DHE-RSA-AES128-GCM-SHA256 </dev/null (OpenSSL $(openssl version | cut -d' ' -f2), default security level)\"}"
+else
+  echo "make.sh: gnutls-serv missing (Debian: gnutls-bin): weak-dh-512 skipped" >&2
+fi
+
+# ---------------------------------------------------------------- 23. client gives up on a silent server
+name=client-timeout-silent-server
+start_router "$name"
+bg "$LOGS/$name.helper.out" ip netns exec "$NS_S" "$PY" "$HERE/helpers.py" silent-server "$S4" "$PORT"; H_PID=$BG_PID
+wait_listen "$NS_S" ":$PORT "
+start_caps "$name"
+run_client "$name" 6 "$PY" "$HERE/helpers.py" timeout-client "$S4" "$PORT" "$SNI_BLOCKED" 2
+sleep 0.5; finish
+facts "$name" "{\"server\": \"helpers.py silent-server: reads one TLS record, answers nothing, close() once the client closed\", \"client\": \"helpers.py timeout-client: Python ssl handshake with a 2 s socket timeout, then plain close()\"}"
+
 # ---------------------------------------------------------------- truth.json
-cp "$LOGS"/*.client.log "$FACTS/" 2>/dev/null || true
+cp "$LOGS"/*.client.log "$LOGS"/*.helper.out "$FACTS/" 2>/dev/null || true
 "$PY" "$HERE/truth.py" "$HERE" "$FACTS" >"$HERE/truth.json.tmp"
 mv "$HERE/truth.json.tmp" "$HERE/truth.json"
 chmod a+r "$HERE"/*.pcap "$HERE/truth.json"

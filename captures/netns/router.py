@@ -2,6 +2,7 @@
 """Userspace IPv4/IPv6 router with a fixed one-way delay, run inside the router namespace.
 
     router.py IF_CLIENT IF_SERVER DELAY_MS LOGFILE [--drop-sni NAME] [--near-server-inject JSON]
+              [--icmp-reject-sni NAME] [--icmp-reject-syn]
 
 Why: the kernel has no sch_netem here, so the path delay cannot come from `tc netem`. Kernel
 forwarding stays off in the router namespace; this program forwards instead. It reads every
@@ -9,7 +10,8 @@ frame arriving on IF_CLIENT / IF_SERVER (AF_PACKET), keeps IP packets whose dest
 on the other side, decrements TTL / hop limit (IPv4 header checksum recomputed; TCP checksum
 does not cover TTL), rewrites the Ethernet addresses to the fixed MACs make.sh assigns, and
 sends the frame out of the other interface DELAY_MS later (each direction, FIFO, so
-RTT = 2 * DELAY_MS plus scheduling noise). Nothing else (no ICMP, no ARP proxying).
+RTT = 2 * DELAY_MS plus scheduling noise). Nothing else (no ICMP unless asked below, no ARP
+proxying).
 
 --drop-sni NAME: drop (silently) client→server TCP segments whose payload contains NAME —
   the silent-drop middlebox; retransmissions of the ClientHello are dropped too.
@@ -21,6 +23,15 @@ RTT = 2 * DELAY_MS plus scheduling noise). Nothing else (no ICMP, no ARP proxyin
   like any server packet), IP ID = server's last IP ID in the flow + 1, flags spec["flags"],
   seq = ClientHello's ack, ack = ClientHello seq + len, TCP timestamps mimicking the server.
   Later segments of that flow toward the server are dropped too.
+--icmp-reject-sni NAME: the rejecting-firewall middlebox at the client's first hop (like
+  `iptables -A FORWARD -m string --string NAME -j REJECT --reject-with icmp-admin-prohibited`):
+  every client→server IPv4 TCP segment whose payload contains NAME is dropped on arrival and
+  answered at once, toward the client, with an ICMP destination unreachable, communication
+  administratively prohibited (type 3 code 13) from the router's client-side address
+  (10.200.1.1, TTL 64, not delayed), quoting the segment as a forwarding Linux router would
+  (IP header with the TTL already decremented, then as much of it as fits in 576 bytes).
+  Retransmissions are rejected the same way.
+--icmp-reject-syn: the same, for every client→server IPv4 SYN (without ACK) instead.
 
 Every forwarding decision of interest (drops, injections) is logged as one JSON line.
 """
@@ -35,6 +46,8 @@ NET4 = {"client": socket.inet_aton("10.200.1.0")[:3], "server": socket.inet_aton
 NET6 = {"client": socket.inet_pton(socket.AF_INET6, "fd00:200::1:0")[:14],
         "server": socket.inet_pton(socket.AF_INET6, "fd00:200::2:0")[:14]}
 ROUTER4 = {socket.inet_aton("10.200.1.1"), socket.inet_aton("10.200.2.1")}
+ROUTER_C4 = socket.inet_aton("10.200.1.1")   # source of the ICMP errors the router originates
+ICMP_QUOTE_MAX = 576 - 20 - 8                # RFC 1812 4.3.2.3 / Linux icmp_send: fits in 576
 ROUTER6 = {socket.inet_pton(socket.AF_INET6, "fd00:200::1:1"), socket.inet_pton(socket.AF_INET6, "fd00:200::2:1")}
 
 
@@ -108,9 +121,12 @@ def tcp_ts(tcp):
 
 
 class Router:
-    def __init__(self, if_c, if_s, delay, log, drop_sni=None, near=None):
+    def __init__(self, if_c, if_s, delay, log, drop_sni=None, near=None, icmp_sni=None, icmp_syn=False):
         self.delay = delay
         self.log = log
+        self.icmp_sni = icmp_sni.encode() if icmp_sni else None
+        self.icmp_syn = icmp_syn
+        self.icmp_id = 0
         self.drop_sni = drop_sni.encode() if drop_sni else None
         self.near = near
         self.near_flows = set()   # flows whose ClientHello the near-server injector ate
@@ -207,6 +223,33 @@ class Router:
                  after_ms=self.near.get("after_ms", 0.5), path_delay_ms=self.delay * 1000)
         return True
 
+    def icmp_reject(self, ip, why):
+        """Drops client→server IPv4 packet `ip` and answers it toward the client with ICMP type 3
+        code 13 (communication administratively prohibited), sent at once from 10.200.1.1."""
+        quoted = self.decrement(ip)
+        if quoted is None or ip[0] >> 4 != 4:
+            self.log(event="icmp-reject-skipped", why="not IPv4 or TTL expired", len=len(ip))
+            return
+        quoted = quoted[:ICMP_QUOTE_MAX]
+        icmp = struct.pack("!BBHI", 3, 13, 0, 0) + quoted
+        icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+        self.icmp_id = (self.icmp_id + 1) & 0xFFFF
+        src, dst = ROUTER_C4, ip[12:16]
+        iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(icmp), self.icmp_id, 0, 64, 1, 0, src, dst)
+        iph = iph[:10] + struct.pack("!H", csum(iph)) + iph[12:]
+        ihl = (ip[0] & 15) * 4
+        tcp = ip[ihl:]
+        seq = struct.unpack("!I", tcp[4:8])[0]
+        payload_len = len(tcp) - (tcp[12] >> 4) * 4
+        try:
+            self.socks["client"].send(MAC["client"] + MAC["router_c"] + b"\x08\x00" + iph + icmp)
+        except OSError as e:
+            self.log(event="send-error", error=str(e), len=len(iph) + len(icmp))
+            return
+        self.log(event="icmp-reject", why=why, dropped_seq=seq, dropped_payload_len=payload_len,
+                 dropped_tcp_flags=tcp[13], icmp_type=3, icmp_code=13, icmp_src="10.200.1.1",
+                 icmp_ttl=64, icmp_ip_id=self.icmp_id, quoted_bytes=len(quoted))
+
     def receive(self, inside):
         sock = self.socks[inside]
         out = "server" if inside == "client" else "client"
@@ -236,6 +279,12 @@ class Router:
                 tcp = ip[off:]
                 doff = (tcp[12] >> 4) * 4
                 payload = tcp[doff:]
+                if inside == "client" and v == 4 and self.icmp_sni and self.icmp_sni in payload:
+                    self.icmp_reject(ip, "sni")
+                    continue
+                if inside == "client" and v == 4 and self.icmp_syn and tcp[13] & 0x12 == 0x02:
+                    self.icmp_reject(ip, "syn")
+                    continue
                 if inside == "client" and self.drop_sni and self.drop_sni in payload:
                     seq = struct.unpack("!I", tcp[4:8])[0]
                     self.log(event="silent-drop", seq=seq, len=len(payload))
@@ -255,7 +304,8 @@ class Router:
         for s in self.socks.values():
             s.setblocking(False)
         self.log(event="router-up", delay_ms=self.delay * 1000, drop_sni=self.drop_sni and self.drop_sni.decode(),
-                 near=self.near)
+                 near=self.near, icmp_reject_sni=self.icmp_sni and self.icmp_sni.decode(),
+                 icmp_reject_syn=self.icmp_syn)
         print("router-up", flush=True)
         while True:
             now = time.monotonic()
@@ -276,13 +326,18 @@ class Router:
 
 def main():
     a = sys.argv[1:]
-    drop = near = None
+    drop = near = icmp_sni = None
+    icmp_syn = False
     if "--drop-sni" in a:
         i = a.index("--drop-sni"); drop = a[i + 1]; del a[i:i + 2]
     if "--near-server-inject" in a:
         i = a.index("--near-server-inject"); near = json.loads(a[i + 1]); del a[i:i + 2]
+    if "--icmp-reject-sni" in a:
+        i = a.index("--icmp-reject-sni"); icmp_sni = a[i + 1]; del a[i:i + 2]
+    if "--icmp-reject-syn" in a:
+        a.remove("--icmp-reject-syn"); icmp_syn = True
     if_c, if_s, delay_ms, logf = a
-    Router(if_c, if_s, float(delay_ms) / 1000.0, Log(logf), drop, near).run()
+    Router(if_c, if_s, float(delay_ms) / 1000.0, Log(logf), drop, near, icmp_sni, icmp_syn).run()
 
 
 if __name__ == "__main__":

@@ -3,19 +3,28 @@
 
     truth.py CAPTURE_DIR FACTS_DIR
 
-Expected verdicts come from the SCENARIOS table below (what each scenario did), the injector /
-router logs (what was forged or dropped, exactly) and make.sh's facts; never from tlsmortem.
-tshark's reading of every file is recorded under "tshark" as an independent cross-check, and
-each RST tshark sees is labelled with its origin by matching it against the injector logs.
+Expected verdicts (and, where the capture shows their cause, expected findings) come from the
+SCENARIOS table below (what each scenario did), the injector / router logs (what was forged,
+dropped or rejected, exactly) and make.sh's facts; never from tlsmortem. tshark's reading of
+every file is recorded under "tshark" as an independent cross-check: each RST and FIN it sees is
+labelled with its origin by matching it against the injector logs, ICMP errors are listed with
+the connection whose header they quote, TLS alerts and the ServerKeyExchange DH prime size are
+noted. What the client and server programs printed (helpers' JSON facts, openssl's error lines)
+is kept under "programs_said".
+
+Per scenario side: verdict (tlsmortem id or None), by (who cut), acceptable_by, must_not_be,
+findings (→ expected_findings in every connection entry), note, connections (how many the
+capture holds when it is not one per connection made, e.g. 0: nothing reached that side).
 """
-import glob, json, os, subprocess, sys
+import glob, json, os, re, subprocess, sys
 
 DELAY_MS = float(os.environ.get("DELAY_MS", "15"))
 PORT = int(os.environ.get("PORT", "443"))
 
 MB = "middlebox"
 # scenario -> description, expected at the client capture, expected at the server capture.
-# Each expectation: verdict (tlsmortem id or None), by (for rst-after-client-hello), note.
+# Each expectation: verdict (tlsmortem id or None), by (for a cut), note, and optionally
+# acceptable_by, must_not_be, findings, connections (see the module doc).
 SCENARIOS = {
     "normal-openssl": dict(
         what="normal TLS 1.3 handshake, openssl s_client → s_server -www, HTTP/1.0 GET",
@@ -129,6 +138,93 @@ SCENARIOS = {
                          "which the server's kernel answers with RSTs (socket already closed) — those RSTs are "
                          "consequences, not the cut"),
         server=dict(verdict="fin-after-client-hello", note="as at the client")),
+    "inject-rst-payload": dict(
+        what="on-path injector: one RST+ACK toward the client the moment the ClientHello (SNI "
+             "blocked.example.test) passes, carrying 6 zero bytes of payload like the Iranian censor's RSTs, "
+             "TTL 45, random IP ID, no TCP options; nothing dropped",
+        client=dict(verdict="rst-after-client-hello", by=MB,
+                    note="the forged RST+ACK (Len=6, six zero bytes) arrives ~2 ms after the ClientHello, far "
+                         "sooner than the ~30 ms RTT, with TTL 45 vs the server's 63; a Linux server never puts "
+                         "data in an RST; the real server's ACK and ServerHello flight follow one RTT after the "
+                         "ClientHello and draw the client kernel's RSTs"),
+        server=dict(verdict=None, must_not_be=["complete"],
+                    note="as inject-single-rst: the forged RST went only toward the client; the server answered "
+                         "and then got the real client kernel's RSTs")),
+    "inject-fin-psh-blockpage": dict(
+        what="on-path injector: one forged FIN+PSH+ACK toward the client the moment the ClientHello passes, at "
+             "the server's next sequence number (the client's rcv_nxt), carrying an HTTP block page "
+             "('HTTP/1.1 403 Forbidden' … 'blocked', 77 bytes), TTL 50, IP ID 0, window 502, no TCP options; "
+             "the ClientHello is NOT dropped, so the real ServerHello flight (same seq) races in one RTT later",
+        client=dict(verdict="fin-after-client-hello", by=MB, must_not_be=["not-tls"],
+                    note="the forged FIN (with the block page as data, TTL 50 vs the server's 63, IP ID 0) "
+                         "arrives ~1-2 ms after the ClientHello; OpenSSL reads 'HTTP/' as a record header ('wrong "
+                         "version number') and closes without an alert (its FIN acks the 77 bytes + FIN); one RTT after the "
+                         "ClientHello the real server's ACK and ServerHello flight arrive at the same seq the "
+                         "block page took (tshark marks them Out-Of-Order or Retransmission and does not "
+                         "dissect the ServerHello) and draw the client kernel's RSTs. "
+                         "The HTTP bytes are the middlebox's, not the server's: the connection is TLS cut by a "
+                         "FIN, not a non-TLS server"),
+        server=dict(verdict=None, must_not_be=["complete"],
+                    note="the forged FIN and the block page went only toward the client and are invisible here; "
+                         "the server got the client's FIN, which acks seq+79 (the block page's 77 bytes + its "
+                         "FIN, never sent by this server: tshark flags 'ACKed unseen segment'), within ~2 ms "
+                         "of the ClientHello, just before or just after its own ServerHello flight left "
+                         "(path jitter decides), then the client kernel's RSTs when that flight reached the "
+                         "closed socket")),
+    "icmp-reject": dict(
+        what="router (the client's first hop, router.py --icmp-reject-sni blocked.example.test) drops every "
+             "client→server segment containing the SNI and answers each at once with ICMP destination "
+             "unreachable, communication administratively prohibited (type 3 code 13) from 10.200.1.1, TTL 64, "
+             "quoting the segment; the client retransmits the ClientHello; captures stop after ~4 s, before "
+             "the client is killed",
+        client=dict(verdict="no-server-response", findings=["icmp-unreachable"],
+                    note="the ClientHello and each retransmission are answered within 1 ms by an ICMP 3/13 "
+                         "quoting them (the ClientHello's own bytes, SNI included, are in the quote); Linux "
+                         "takes it as a soft error on an established socket and keeps retransmitting; the "
+                         "server never got the ClientHello and sent nothing after its SYN-ACK. The router "
+                         "dropped every copy, as in silent-drop, and said so each time"),
+        server=dict(verdict="no-client-hello",
+                    note="only the TCP handshake arrived; the ICMP went only toward the client; nothing here "
+                         "indicates the cut")),
+    "icmp-reject-syn": dict(
+        what="router (router.py --icmp-reject-syn) drops the client's SYN and answers it at once with ICMP "
+             "type 3 code 13 from 10.200.1.1, TTL 64, quoting it; openssl s_server listens behind it",
+        client=dict(verdict="connection-refused", findings=["icmp-unreachable"],
+                    note="the SYN is answered within 1 ms by an ICMP 3/13 quoting it; Linux aborts a "
+                         "connection in SYN-SENT on it (connect() fails with EHOSTUNREACH, 'No route to host'): "
+                         "no retransmitted SYN, no ClientHello"),
+        server=dict(verdict=None, connections=0,
+                    note="empty capture: the SYN never reached the server")),
+    "raw-client-after-refused": dict(
+        what="nothing listens on the server port; a raw-socket client (helpers.py raw-client, scapy) sends a "
+             "SYN, gets the server kernel's RST+ACK, and still sends its real ClientHello (PSH+ACK, seq ISN+1, "
+             "ack = the RST's seq + 1) into the dead connection",
+        client=dict(verdict="connection-refused",
+                    note="RST+ACK to the SYN one RTT later; the ClientHello that follows ~1 ms after it is "
+                         "answered by another server RST (no ACK flag, seq = the segment's ack); the connection "
+                         "was refused before any ClientHello, which does not make it a handshake cut"),
+        server=dict(verdict="connection-refused", note="as at the client")),
+    "weak-dh-512": dict(
+        what="server offers only DHE-RSA-AES128-GCM-SHA256 (TLS 1.2) with a 512-bit DH group (openssl dhparam "
+             "512, served by gnutls-serv: OpenSSL 3 will not load DH < 1024 bits even at @SECLEVEL=0); the "
+             "client is OpenSSL 3 s_client -tls1_2 -cipher DHE-RSA-AES128-GCM-SHA256 at its default security "
+             "level, which refuses the group",
+        client=dict(verdict="weak-dh", findings=["weak-dh"],
+                    note="the ServerKeyExchange carries a 512-bit DH prime (tshark: p length 64 bytes); "
+                         "OpenSSL 3 at its default security level refuses it ('dh key too small', "
+                         "tls_process_ske_dhe) right after the server's first flight: a fatal handshake_failure "
+                         "alert (40), then its FIN; the server FINs back. The alert is generic: the cause is "
+                         "the group size, visible only in the ServerKeyExchange"),
+        server=dict(verdict="weak-dh", findings=["weak-dh"], note="as at the client")),
+    "client-timeout-silent-server": dict(
+        what="server app (helpers.py silent-server) accepts, reads the ClientHello and never answers; the "
+             "client (helpers.py timeout-client, Python ssl) gives up after its 2 s socket timeout with a "
+             "plain close() (FIN); the server closes (FIN) once it has read the client's EOF",
+        client=dict(verdict="no-server-response",
+                    note="the server's kernel ACKed the ClientHello and nothing else came for 2 s; the client's "
+                         "FIN is first, the server's FIN follows ~one RTT later: the client gave up, nobody cut "
+                         "the handshake"),
+        server=dict(verdict="no-server-response", note="as at the client: the client's FIN came first")),
 }
 
 
@@ -136,7 +232,8 @@ def tshark(path):
     fields = ["frame.number", "frame.time_epoch", "frame.time_relative", "tcp.stream", "ip.src", "ip.dst",
               "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "ip.ttl", "ipv6.hlim", "ip.id", "tcp.flags",
               "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tls.handshake.type", "tls.handshake.extensions_server_name",
-              "tcp.options.timestamp.tsval", "tcp.analysis.retransmission"]
+              "tcp.options.timestamp.tsval", "tcp.analysis.retransmission", "icmp.type", "icmp.code",
+              "tls.alert_message.level", "tls.alert_message.desc", "tls.handshake.p_len"]
     cmd = ["tshark", "-r", path, "-o", "tcp.analyze_sequence_numbers:TRUE", "-T", "fields",
            "-E", "separator=|", "-E", "aggregator=;"]
     for f in fields:
@@ -151,6 +248,10 @@ def tshark(path):
 
 def summarize(rows, client_point, inj_events):
     """Per TCP stream: who is who, SNI, ClientHello, ServerHello, RSTs with TTL/IP ID/origin."""
+    # ICMP errors: tshark dissects the quoted IP/TCP header (and the quoted ClientHello bytes)
+    # into the same fields, ';'-joined with the outer ones: kept apart, matched by the quoted ports.
+    icmp_rows = [r for r in rows if r["icmp.type"]]
+    rows = [r for r in rows if not r["icmp.type"]]
     streams = {}
     for r in rows:
         if r["tcp.stream"]:
@@ -198,6 +299,56 @@ def summarize(rows, client_point, inj_events):
                     origin = "injector (forged)"
             d["origin"] = origin
             rsts.append(d)
+        fins = []
+        for r in rs:
+            fl = int(r["tcp.flags"], 16)
+            if not fl & 0x01:
+                continue
+            side = "client" if from_client(r) else "server"
+            d = dict(frame=int(r["frame.number"]), as_from=side, ttl=ttl(r),
+                     ip_id=int(r["ip.id"], 16) if r["ip.id"] else None,
+                     flags="".join(f for f, bit in (("F", 0x01), ("R", 0x04), ("P", 0x08), ("A", 0x10))
+                                   if fl & bit),
+                     seq_raw=int(r["tcp.seq_raw"]), len=int(r["tcp.len"] or 0))
+            if ch:
+                d["ms_after_client_hello"] = round((float(r["frame.time_epoch"]) - float(ch["frame.time_epoch"])) * 1000, 3)
+            origin = "genuine " + side + " host"
+            for e in inj_events:
+                if e["direction"] != ("to_client" if client_point == "client" else "to_server"):
+                    continue
+                if "F" in e.get("flags", "") and e["seq"] == d["seq_raw"] and e["ttl"] == d["ttl"] and \
+                        e.get("ip_id") in (None, d["ip_id"]) and \
+                        ("client" if e["direction"] == "to_server" else "server") == side:
+                    origin = "injector (forged)"
+            d["origin"] = origin
+            fins.append(d)
+        icmps = []
+        for r in icmp_rows:
+            if not (r["tcp.srcport"] == str(client_port) and r["tcp.dstport"] == str(server_port)):
+                continue
+            outer_src = r["ip.src"].split(";")[0]
+            qfl = int(r["tcp.flags"].split(";")[0], 16)
+            d = dict(frame=int(r["frame.number"]), time_rel=float(r["frame.time_relative"]), src=outer_src,
+                     ttl=int(r["ip.ttl"].split(";")[0]), ip_id=int(r["ip.id"].split(";")[0], 16),
+                     type=int(r["icmp.type"].split(";")[0]), code=int(r["icmp.code"].split(";")[0]),
+                     quoted_flags=qfl,
+                     quotes_client_hello="1" in r["tls.handshake.type"].split(";"),
+                     quoted_sni=r["tls.handshake.extensions_server_name"] or None)
+            if ch:
+                d["ms_after_client_hello"] = round((float(r["frame.time_epoch"]) - float(ch["frame.time_epoch"])) * 1000, 3)
+            else:
+                d["ms_after_syn"] = round((float(r["frame.time_epoch"]) - float(syn["frame.time_epoch"])) * 1000, 3)
+            icmps.append(d)
+        alerts = []
+        for r in rs:
+            if not r["tls.alert_message.desc"]:
+                continue
+            for lvl, desc in zip(r["tls.alert_message.level"].split(";"), r["tls.alert_message.desc"].split(";")):
+                alerts.append(dict(frame=int(r["frame.number"]),
+                                   as_from="client" if from_client(r) else "server",
+                                   level=int(lvl), description=int(desc)))
+        p_len = next((int(r["tls.handshake.p_len"].split(";")[0]) for r in rs
+                      if r["tls.handshake.p_len"] and not from_client(r)), None)
         retrans = sum(1 for r in rs if r["tcp.analysis.retransmission"] and from_client(r) and int(r["tcp.len"] or 0))
         conns.append(dict(
             stream=int(sid), client_ip=client_ip, client_port=client_port, server_ip=server_ip,
@@ -211,9 +362,14 @@ def summarize(rows, client_point, inj_events):
             syn_to_syn_ack_ms=round((float(synack["frame.time_epoch"]) - float(syn["frame.time_epoch"])) * 1000, 3)
             if synack else None,
             rsts=rsts,
-            fins=[dict(frame=int(r["frame.number"]), as_from="client" if from_client(r) else "server")
-                  for r in rs if int(r["tcp.flags"], 16) & 0x01],
+            fins=fins,
         ))
+        if icmps:
+            conns[-1]["icmp"] = icmps
+        if alerts:
+            conns[-1]["alerts"] = alerts
+        if p_len is not None:
+            conns[-1]["server_key_exchange_dh_p_bits"] = p_len * 8
     return conns
 
 
@@ -253,9 +409,28 @@ def main():
         inj = [e for e in jsonl(os.path.join(facts, name + ".inject.jsonl")) if e["event"] == "inject"]
         seen = [e for e in jsonl(os.path.join(facts, name + ".inject.jsonl")) if e["event"] == "client-hello-seen"]
         rlog = [e for e in jsonl(os.path.join(facts, name + ".router.jsonl")) if e["event"] != "router-up"]
-        events = [dict(direction=e["direction"], seq=e["seq"], ttl=e["ttl"], ip_id=e["ip_id"]) for e in inj]
-        events += [dict(direction="to_client", seq=e["rst_seq"], ttl=e["ttl_sent"] - 1, ip_id=e["ip_id"])
+        events = [dict(direction=e["direction"], seq=e["seq"], ttl=e["ttl"], ip_id=e["ip_id"], flags=e["flags"])
+                  for e in inj]
+        events += [dict(direction="to_client", seq=e["rst_seq"], ttl=e["ttl_sent"] - 1, ip_id=e["ip_id"],
+                        flags=e["flags"])
                    for e in rlog if e["event"] == "near-server-inject"]
+        # What the client and server programs said: helpers print JSON facts, openssl its errors.
+        said = {}
+        for point, fn in (("client", name + ".client.log"), ("server", name + ".helper.out")):
+            f = os.path.join(facts, fn)
+            if not os.path.exists(f):
+                continue
+            lines = [l.strip() for l in open(f, errors="replace") if l.strip()]
+            js = []
+            for l in lines:
+                if l.startswith("{"):
+                    try:
+                        js.append(json.loads(l))
+                    except ValueError:
+                        pass
+            errs = [l for l in lines if ":error:" in l or re.match(r"^\w+:errno=", l)]
+            if js or errs:
+                said[point] = js + errs
         for point in ("client", "server"):
             fn = "%s.%s.pcap" % (name, point)
             path = os.path.join(here, fn)
@@ -276,6 +451,11 @@ def main():
                 entry["injector"] = {"client_hello_seen": seen, "sent": inj}
             if rlog:
                 entry["router_events"] = rlog
+            if said:
+                entry["programs_said"] = said
+            if "connections" in exp:
+                entry["expected_connections"] = exp["connections"]
+                entry["expected_note"] = exp.get("note")
             for c in conns:
                 e = {"server_ip": c["server_ip"], "server_port": c["server_port"], "client_ip": c["client_ip"],
                      "client_port": c["client_port"], "sni": c["sni"],
@@ -286,11 +466,18 @@ def main():
                 for k in ("acceptable_by", "must_not_be"):
                     if k in exp:
                         e[k] = exp[k]
+                if exp.get("findings"):
+                    e["expected_findings"] = exp["findings"]
                 if exp.get("note"):
                     e["expected_verdict_note"] = exp["note"]
                 e["server_ttl_seen"] = c["server_ttl"]
                 e["visible_rsts"] = [{k: r[k] for k in ("frame", "as_from", "origin", "ttl", "ip_id", "flags")
                                       if k in r} for r in c["rsts"]]
+                e["visible_fins"] = [{k: r[k] for k in ("frame", "as_from", "origin", "ttl", "ip_id", "flags", "len")
+                                      if k in r} for r in c["fins"]]
+                if c.get("icmp"):
+                    e["visible_icmp"] = [{k: r[k] for k in ("frame", "src", "type", "code", "ttl", "quotes_client_hello")}
+                                         for r in c["icmp"]]
                 if name == "client-abort" and point == "server":
                     first = next((r for r in c["rsts"] if r["as_from"] == "client"), None)
                     if first and first.get("before_server_hello") is False:
