@@ -177,7 +177,7 @@ SCENARIOS = {
              "unreachable, communication administratively prohibited (type 3 code 13) from 10.200.1.1, TTL 64, "
              "quoting the segment; the client retransmits the ClientHello; captures stop after ~4 s, before "
              "the client is killed",
-        client=dict(verdict="no-server-response", findings=["icmp-unreachable"],
+        client=dict(verdict="dropped-on-path", by=MB, findings=["icmp-unreachable"],
                     note="the ClientHello and each retransmission are answered within 1 ms by an ICMP 3/13 "
                          "quoting them (the ClientHello's own bytes, SNI included, are in the quote); Linux "
                          "takes it as a soft error on an established socket and keeps retransmitting; the "

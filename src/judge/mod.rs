@@ -491,6 +491,10 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         seen.cert_request
             .map(findings::client_certificate_requested),
     );
+    findings.extend(
+        seen.dh
+            .and_then(|(frame, bits)| findings::weak_dh(frame, bits)),
+    );
     let final_sh = seen.final_server_hello().map(|h| h.msg);
     let tls13_rejection = tls13_rejection(flow, client, final_sh, seen.encrypted[0]);
     findings.extend(tls13_rejection.map(findings::client_rejected_likely));

@@ -380,11 +380,28 @@ fn dropped_on_path(f: &Facts<'_>) -> Option<Decision> {
             )
         }
         None => {
-            let summary = format!(
-                "the ClientHello was dropped on the path: sent {} times, never acknowledged by the server, which sent nothing",
-                lost.sent
-            );
-            let confidence = if partly { 0.9 } else { 0.75 };
+            // An ICMP rejection of the segment says the same out loud.
+            let rejected = f
+                .client_packet_rejected()
+                .filter(|e| matches!(e.kind, crate::net::IcmpKind::Unreachable(_)));
+            let summary = match rejected {
+                Some(e) => format!(
+                    "the ClientHello was rejected on the path: it {}; sent {} times, never acknowledged by the server, which sent nothing",
+                    path::icmp_said(e, f.tcp.timeline),
+                    lost.sent
+                ),
+                None => format!(
+                    "the ClientHello was dropped on the path: sent {} times, never acknowledged by the server, which sent nothing",
+                    lost.sent
+                ),
+            };
+            let confidence = if rejected.is_some() {
+                0.95
+            } else if partly {
+                0.9
+            } else {
+                0.75
+            };
             (
                 Finding::new(FindingId::ClientHelloDropped, summary.clone())
                     .advice("a device between client and server drops the ClientHello (DPI reading the SNI drops rather than resets); compare with another name or path, or with ECH, to confirm")
@@ -1182,5 +1199,36 @@ mod tests {
         assert!(v.summary.contains("FIN in frame 9"), "{}", v.summary);
         f.tcp.fins = &[];
         assert_eq!(weak_dh_refused(&f), None, "the client did not end it");
+    }
+
+    #[test]
+    fn a_hello_rejected_by_icmp_each_time_it_was_sent_was_rejected_on_the_path() {
+        use crate::net::{IcmpKind, Unreachable};
+        let t = unanswered_hello(2);
+        let ch = hello();
+        let icmp = [icmp_about_client(
+            5,
+            IcmpKind::Unreachable(Unreachable::Prohibited),
+            1001,
+        )];
+        let mut f = facts(&t, &ch);
+        f.tcp.acked = [Some(1001), None];
+        f.icmp = &icmp;
+        let (v, _) = decide(&f);
+        assert_eq!(
+            (v.id, v.by, v.confidence),
+            (
+                VerdictId::DroppedOnPath,
+                Some(Culprit::Middlebox),
+                Some(0.95)
+            )
+        );
+        assert!(
+            v.summary.starts_with(
+                "the ClientHello was rejected on the path: it was rejected by 198.51.100.7"
+            ),
+            "{}",
+            v.summary
+        );
     }
 }
