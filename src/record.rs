@@ -89,7 +89,16 @@ impl Verdict {
             by: None,
             confidence: None,
             summary: summary.into(),
+            frames: Vec::new(),
         }
+    }
+
+    /// The packets that show it: sorted, each once.
+    pub fn frames(mut self, frames: impl IntoIterator<Item = u64>) -> Verdict {
+        self.frames.extend(frames);
+        self.frames.sort_unstable();
+        self.frames.dedup();
+        self
     }
 }
 
@@ -205,6 +214,9 @@ pub struct Verdict {
     pub confidence: Option<f64>,
     /// The verdict in plain words.
     pub summary: String,
+    /// The packets that show it, in capture order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<u64>,
 }
 
 /// One connection, as the JSON contract in the README describes it.

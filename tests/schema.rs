@@ -266,6 +266,8 @@ struct Verdict {
     #[serde(default, deserialize_with = "present")]
     confidence: Option<f64>,
     summary: String,
+    #[serde(default)]
+    frames: Vec<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -539,6 +541,18 @@ fn check_connection(c: &Connection, inputs: &[&str]) -> Vec<String> {
     }
 
     let v = &c.verdict;
+    if v.frames.windows(2).any(|w| w[0] >= w[1]) || v.frames.contains(&0) {
+        bad.push(format!(
+            "verdict.frames {:?} are not 1-based, ascending and each once",
+            v.frames
+        ));
+    }
+    if v.frames.iter().any(|&f| f < c.first_frame) {
+        bad.push(format!(
+            "verdict.frames {:?} start before the connection's first frame {}",
+            v.frames, c.first_frame
+        ));
+    }
     if !is_verdict_id(&v.id) {
         bad.push(format!("verdict id {:?} is not in the README's list", v.id));
     }

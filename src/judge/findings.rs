@@ -473,6 +473,7 @@ mod tests {
             7,
             WireProblem::NotTls(NotTls {
                 side: Side::Server,
+                frame: 7,
                 head,
                 looks_like: Some("SSH"),
             }),

@@ -315,6 +315,7 @@ fn wire_problems<'a>(
                 frame,
                 WireProblem::NotTls(NotTls {
                     side,
+                    frame,
                     head,
                     looks_like,
                 }),
@@ -503,7 +504,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
     let facts = Facts {
         udp: flow.udp,
         client_hello: seen.client_hellos.first().map(|h| (h.frame, h.ts, h.msg)),
-        server_hello: final_sh,
+        server_hello: seen.final_server_hello().map(|h| (h.frame, h.msg)),
         handshake_over: match seen.encrypted {
             [Some(a), Some(b)] => Some(a.0.max(b.0)),
             _ => None,

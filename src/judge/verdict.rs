@@ -26,6 +26,8 @@ pub(super) const CHECK_CHAIN: &str = "check the chain the server sends (`openssl
 #[derive(Debug, Clone, Copy)]
 pub struct NotTls<'a> {
     pub side: Side,
+    /// The frame that carried them.
+    pub frame: u64,
     /// The first bytes.
     pub head: &'a [u8],
     /// The protocol the plaintext looks like, when it looks like one.
@@ -54,7 +56,7 @@ pub struct Facts<'a> {
     /// The first ClientHello: its frame, time and contents.
     pub client_hello: Option<(u64, Timestamp, &'a ClientHello)>,
     /// The ServerHello that answered (not a HelloRetryRequest).
-    pub server_hello: Option<&'a ServerHello>,
+    pub server_hello: Option<(u64, &'a ServerHello)>,
     /// Both sides encrypt: the frame where the later one started.
     pub handshake_over: Option<u64>,
     /// TLS 1.3: the client answered the server's flight with one alert-sized encrypted record.
@@ -106,26 +108,31 @@ impl Facts<'_> {
             .unwrap_or_default()
     }
 
-    /// The SYN got no SYN-ACK but a RST from the server, or an ICMP unreachable: why, in words.
-    fn syn_refused(&self, before: u64) -> Option<String> {
-        if self.tcp.syn.is_none() || self.tcp.syn_ack.is_some() {
-            return None;
-        }
+    /// The SYN got no SYN-ACK but a RST from the server, or an ICMP unreachable: why, in
+    /// words, and the frames of the SYN and the answer.
+    fn syn_refused(&self, before: u64) -> Option<(String, [u64; 2])> {
+        let syn = self.tcp.syn.filter(|_| self.tcp.syn_ack.is_none())?;
         let server = 1 - self.tcp.client;
-        if self
+        let rst = self
             .tcp
             .resets
             .iter()
-            .any(|r| r.side == server && r.frame < before)
-        {
-            return Some("the server refused the TCP connection (RST to the SYN)".into());
+            .find(|r| r.side == server && r.frame < before);
+        if let Some(r) = rst {
+            return Some((
+                "the server refused the TCP connection (RST to the SYN)".into(),
+                [syn.frame, r.frame],
+            ));
         }
         let e = self.client_packet_rejected().filter(|e| {
             e.frame < before && matches!(e.kind, crate::net::IcmpKind::Unreachable(_))
         })?;
-        Some(format!(
-            "the TCP connection was refused: the SYN {}",
-            path::icmp_said(e, self.tcp.timeline)
+        Some((
+            format!(
+                "the TCP connection was refused: the SYN {}",
+                path::icmp_said(e, self.tcp.timeline)
+            ),
+            [syn.frame, e.frame],
         ))
     }
 }
@@ -160,22 +167,30 @@ pub const RULES: &[Rule] = &[
 /// The verdict on one connection.
 pub fn decide(f: &Facts<'_>) -> Decision {
     RULES.iter().find_map(|rule| rule(f)).unwrap_or_else(|| {
+        let ch = f.client_hello.map(|c| c.0);
         plain(
             VerdictId::Incomplete,
             "the handshake started but did not finish within the capture",
+            ch.into_iter().chain(f.server_hello.map(|s| s.0)),
         )
     })
 }
 
-fn plain(id: VerdictId, summary: impl Into<String>) -> Decision {
-    (Verdict::new(id, summary), None)
+/// A verdict that needs no finding of its own, with the frames that show it.
+fn plain(
+    id: VerdictId,
+    summary: impl Into<String>,
+    frames: impl IntoIterator<Item = u64>,
+) -> Decision {
+    (Verdict::new(id, summary).frames(frames), None)
 }
 
 fn tls13_rejected(f: &Facts<'_>) -> Option<Decision> {
-    f.tls13_rejection?;
+    let frame = f.tls13_rejection?;
     Some(plain(
         VerdictId::ClientRejectedLikely,
         "the client most likely rejected the server's certificate: it sent one alert-sized encrypted record and stopped",
+        [frame],
     ))
 }
 
@@ -185,31 +200,32 @@ fn udp(f: &Facts<'_>) -> Option<Decision> {
         return None;
     }
     Some(match (f.fatal, f.client_hello, f.server_hello) {
-        (Some(a), _, _) => plain(VerdictId::Alert, alert_summary(a)),
-        (None, Some(_), Some(_)) => plain(
+        (Some(a), _, _) => plain(VerdictId::Alert, alert_summary(a), [a.frame]),
+        (None, Some(ch), Some(sh)) => plain(
             VerdictId::Complete,
             "the server answered the ClientHello; the rest of the handshake is encrypted",
+            [ch.0, sh.0],
         ),
-        (None, Some(_), None) => plain(
+        (None, Some(ch), None) => plain(
             VerdictId::NoServerResponse,
             "the ClientHello got no ServerHello in the capture",
+            [ch.0],
         ),
         (None, None, _) => plain(
             VerdictId::Incomplete,
             "no ClientHello was seen on this flow",
+            [],
         ),
     })
 }
 
 fn complete(f: &Facts<'_>) -> Option<Decision> {
-    (f.client_hello.is_some() && f.server_hello.is_some() && f.handshake_over.is_some()).then(
-        || {
-            plain(
-                VerdictId::Complete,
-                "the handshake completed and both sides sent encrypted data",
-            )
-        },
-    )
+    let (ch, sh, over) = (f.client_hello?, f.server_hello?, f.handshake_over?);
+    Some(plain(
+        VerdictId::Complete,
+        "the handshake completed and both sides sent encrypted data",
+        [ch.0, sh.0, over],
+    ))
 }
 
 /// The server answered the ClientHello, but not in TLS: that is the story, not the reset
@@ -220,7 +236,7 @@ fn not_tls_answer(f: &Facts<'_>) -> Option<Decision> {
         return None;
     }
     let n = f.not_tls?;
-    Some(plain(VerdictId::NotTls, n.message()))
+    Some(plain(VerdictId::NotTls, n.message(), [n.frame]))
 }
 
 /// The client's first FIN after the ClientHello, while the handshake was open: it gave up.
@@ -261,19 +277,12 @@ fn the_cut<'a>(f: &Facts<'a>, ch_frame: u64) -> Option<&'a TcpEvent> {
 /// raw-socket client does that) changes nothing.
 fn refused_before_hello(f: &Facts<'_>) -> Option<Decision> {
     let (ch_frame, _, _) = f.client_hello?;
-    let server = 1 - f.tcp.client;
-    let refused = f.tcp.syn.is_some()
-        && f.tcp.syn_ack.is_none()
-        && f.tcp
-            .resets
-            .iter()
-            .any(|r| r.side == server && r.frame < ch_frame);
-    refused.then(|| {
-        plain(
-            VerdictId::ConnectionRefused,
-            "the server refused the TCP connection (RST to the SYN); the ClientHello sent after it went nowhere",
-        )
-    })
+    let (why, frames) = f.syn_refused(ch_frame)?;
+    Some(plain(
+        VerdictId::ConnectionRefused,
+        format!("{why}; the ClientHello sent after it went nowhere"),
+        frames.into_iter().chain([ch_frame]),
+    ))
 }
 
 /// The server offered a DH group under 1024 bits and the client ended the handshake after it:
@@ -283,10 +292,13 @@ fn weak_dh_refused(f: &Facts<'_>) -> Option<Decision> {
     let (ske, bits) = f.dh.filter(|&(_, bits)| bits < findings::MIN_DH_BITS)?;
     let client = f.tcp.client;
     let open = |frame: u64| frame > ske && f.handshake_over.is_none_or(|d| frame < d);
-    let how = if let Some(a) = f.fatal.filter(|a| a.from == Side::Client && open(a.frame)) {
-        format!(
-            "with a fatal {} alert",
-            a.description_name.unwrap_or("unknown")
+    let (how, end) = if let Some(a) = f.fatal.filter(|a| a.from == Side::Client && open(a.frame)) {
+        (
+            format!(
+                "with a fatal {} alert",
+                a.description_name.unwrap_or("unknown")
+            ),
+            a.frame,
         )
     } else if let Some(e) = f
         .tcp
@@ -296,14 +308,14 @@ fn weak_dh_refused(f: &Facts<'_>) -> Option<Decision> {
         .filter(|e| e.side == client && open(e.frame))
         .min_by_key(|e| e.frame)
     {
-        format!(
-            "by closing the connection ({} in frame {})",
-            if e.flags & flags::RST != 0 {
-                "RST"
-            } else {
-                "FIN"
-            },
-            e.frame
+        let kind = if e.flags & flags::RST != 0 {
+            "RST"
+        } else {
+            "FIN"
+        };
+        (
+            format!("by closing the connection ({kind} in frame {})", e.frame),
+            e.frame,
         )
     } else {
         return None;
@@ -311,6 +323,7 @@ fn weak_dh_refused(f: &Facts<'_>) -> Option<Decision> {
     Some(plain(
         VerdictId::WeakDh,
         format!("the client refused the server's {bits}-bit Diffie-Hellman group {how}: configure a group of 2048 bits or more, or ECDHE"),
+        [ske, end],
     ))
 }
 
@@ -407,14 +420,14 @@ fn dropped_on_path(f: &Facts<'_>) -> Option<Decision> {
                     .advice("a device between client and server drops the ClientHello (DPI reading the SNI drops rather than resets); compare with another name or path, or with ECH, to confirm")
                     .severity(Severity::High),
                 Verdict {
-                    id: VerdictId::DroppedOnPath,
                     by: Some(Culprit::Middlebox),
                     confidence: Some(confidence),
-                    summary,
+                    ..Verdict::new(VerdictId::DroppedOnPath, summary)
                 },
             )
         }
     };
+    let verdict = verdict.frames([ch_frame].into_iter().chain(frames.iter().copied()));
     Some((verdict, Some(finding.frames(frames).evidence(evidence))))
 }
 
@@ -428,7 +441,8 @@ fn cut(f: &Facts<'_>) -> Option<Decision> {
     if f.fatal.is_some_and(|a| a.frame <= packet.frame) {
         return None;
     }
-    let j = forensics::judge(&Cut::new(f.tcp, packet, ch_ts));
+    let cut = Cut::new(f.tcp, packet, ch_ts);
+    let j = forensics::judge(&cut);
     let is_rst = packet.flags & flags::RST != 0;
     let what = if is_rst { "a TCP RST" } else { "a FIN" };
     let when = if server_spoke_before(f, packet.frame) {
@@ -482,12 +496,16 @@ fn cut(f: &Facts<'_>) -> Option<Decision> {
         .frame(packet.frame)
         .evidence(evidence)
         .advice(advice);
+    // The ClientHello, the cut, and the packet the cut was compared with.
+    let shown = [ch_frame, packet.frame]
+        .into_iter()
+        .chain(cut.baseline.map(|b| b.frame));
     let verdict = Verdict {
-        id: verdict_id,
         by: Some(j.by),
         confidence: (j.by != Culprit::Unknown).then_some(j.confidence),
-        summary,
-    };
+        ..Verdict::new(verdict_id, summary)
+    }
+    .frames(shown);
     Some((verdict, Some(finding)))
 }
 
@@ -505,6 +523,7 @@ fn chain_rejected(f: &Facts<'_>) -> Option<Decision> {
             a.description_name.unwrap_or("unknown"),
             c.message
         ),
+        c.frames.iter().copied().chain([a.frame]),
     ))
 }
 
@@ -540,7 +559,7 @@ fn mismatch(f: &Facts<'_>) -> Option<Decision> {
             format!("the server refused every TLS version the client offered ({}) with a protocol_version alert", offered_versions(ch)),
             BOTH_VERSIONS,
         ),
-        (Side::Client, 70, Some(sh)) => (
+        (Side::Client, 70, Some((_, sh))) => (
             FindingId::VersionMismatch,
             VerdictId::VersionMismatch,
             format!("the client refused the version the server chose ({}) with a protocol_version alert", version_name(sh.version)),
@@ -566,7 +585,8 @@ fn mismatch(f: &Facts<'_>) -> Option<Decision> {
             format!("client offered {} cipher suites", ch.cipher_suites.len()),
         ])
         .advice(advice);
-    Some((Verdict::new(verdict_id, message), Some(finding)))
+    let verdict = Verdict::new(verdict_id, message).frames([f.client_hello?.0, a.frame]);
+    Some((verdict, Some(finding)))
 }
 
 /// TLS 1.3 with the certificates encrypted: the client's certificate alert says it rejected
@@ -588,7 +608,8 @@ fn hidden_chain_rejected(f: &Facts<'_>) -> Option<Decision> {
         Verdict::new(
             VerdictId::ClientRejectedLikely,
             format!("the client rejected the server's certificate ({name} alert)"),
-        ),
+        )
+        .frames([a.frame]),
         Some(finding),
     ))
 }
@@ -602,7 +623,8 @@ fn alert_summary(a: &AlertOut) -> String {
 }
 
 fn alert(f: &Facts<'_>) -> Option<Decision> {
-    f.fatal.map(|a| plain(VerdictId::Alert, alert_summary(a)))
+    f.fatal
+        .map(|a| plain(VerdictId::Alert, alert_summary(a), [a.frame]))
 }
 
 fn no_server_response(f: &Facts<'_>) -> Option<Decision> {
@@ -618,7 +640,13 @@ fn no_server_response(f: &Facts<'_>) -> Option<Decision> {
         ),
         None => "the ClientHello got no TLS answer from the server".to_string(),
     };
-    Some(plain(VerdictId::NoServerResponse, summary + &f.icmp_note()))
+    let gave_up = client_gave_up(f, ch_frame).map(|e| e.frame);
+    let icmp = f.client_packet_rejected().map(|e| e.frame);
+    Some(plain(
+        VerdictId::NoServerResponse,
+        summary + &f.icmp_note(),
+        [ch_frame].into_iter().chain(icmp).chain(gave_up),
+    ))
 }
 
 /// The connection was opened but no ClientHello came: the rules below it only judge that.
@@ -627,30 +655,34 @@ fn before_hello<'f, 'a>(f: &'f Facts<'a>) -> Option<&'f Facts<'a>> {
 }
 
 fn connection_refused(f: &Facts<'_>) -> Option<Decision> {
-    let why = before_hello(f)?.syn_refused(u64::MAX)?;
-    Some(plain(VerdictId::ConnectionRefused, why))
+    let (why, frames) = before_hello(f)?.syn_refused(u64::MAX)?;
+    Some(plain(VerdictId::ConnectionRefused, why, frames))
 }
 
 fn not_tls_only(f: &Facts<'_>) -> Option<Decision> {
     let n = before_hello(f)?.not_tls?;
-    Some(plain(VerdictId::NotTls, n.message()))
+    Some(plain(VerdictId::NotTls, n.message(), [n.frame]))
 }
 
 fn syn_unanswered(f: &Facts<'_>) -> Option<Decision> {
     let f = before_hello(f)?;
-    (f.tcp.syn.is_some() && f.tcp.syn_ack.is_none()).then(|| {
-        plain(
-            VerdictId::NoServerResponse,
-            format!("the SYN got no answer{}", f.icmp_note()),
-        )
-    })
+    let syn = f.tcp.syn.filter(|_| f.tcp.syn_ack.is_none())?;
+    let icmp = f.client_packet_rejected().map(|e| e.frame);
+    Some(plain(
+        VerdictId::NoServerResponse,
+        format!("the SYN got no answer{}", f.icmp_note()),
+        [syn.frame].into_iter().chain(icmp),
+    ))
 }
 
 fn no_client_hello(f: &Facts<'_>) -> Option<Decision> {
-    (!before_hello(f)?.mid_stream).then(|| {
+    let f = before_hello(f)?;
+    let handshake = [f.tcp.syn, f.tcp.syn_ack, f.tcp.handshake_ack];
+    (!f.mid_stream).then(|| {
         plain(
             VerdictId::NoClientHello,
             "the TCP connection opened but no ClientHello was sent",
+            handshake.into_iter().flatten().map(|e| e.frame),
         )
     })
 }
@@ -660,6 +692,7 @@ fn inconclusive(f: &Facts<'_>) -> Option<Decision> {
         plain(
             VerdictId::Inconclusive,
             "the capture lacks the packets to say how the handshake ended",
+            f.client_hello.map(|c| c.0),
         )
     })
 }
@@ -728,10 +761,11 @@ mod tests {
     fn hellos_and_encryption_both_ways_are_complete() {
         let (t, ch, sh) = (handshake(), hello(), server_hello(0x0304));
         let mut f = facts(&t, &ch);
-        f.server_hello = Some(&sh);
+        f.server_hello = Some((6, &sh));
         assert_eq!(complete(&f), None, "no encrypted data yet");
         f.handshake_over = Some(9);
-        assert_eq!(decide(&f).0.id, VerdictId::Complete);
+        let (v, _) = decide(&f);
+        assert_eq!((v.id, v.frames), (VerdictId::Complete, vec![4, 6, 9]));
         f.client_hello = None;
         assert_eq!(complete(&f), None, "no ClientHello");
     }
@@ -751,6 +785,8 @@ mod tests {
             (v.id, v.by),
             (VerdictId::RstAfterClientHello, Some(Culprit::Middlebox))
         );
+        // The ClientHello, the cut, and the server's SYN-ACK it was compared with.
+        assert_eq!(v.frames, vec![2, 4, 5]);
         let finding = finding.expect("the cut's finding");
         assert_eq!(
             (finding.id, finding.severity, finding.frames),
@@ -848,7 +884,7 @@ mod tests {
         assert_eq!(finding.map(|x| x.frames), Some(vec![5]));
         let client = alert_from(Side::Client, 6, 70);
         f.fatal = Some(&client);
-        f.server_hello = Some(&sh);
+        f.server_hello = Some((6, &sh));
         assert!(decide(&f).0.summary.contains("TLS 1.0"));
         // A server's protocol_version after its own ServerHello is no mismatch of hellos.
         f.fatal = Some(&server);
@@ -895,7 +931,7 @@ mod tests {
         let mut f = facts(&t, &ch);
         f.udp = true;
         assert_eq!(id(&decide(&f)), VerdictId::NoServerResponse);
-        f.server_hello = Some(&sh);
+        f.server_hello = Some((6, &sh));
         assert_eq!(id(&decide(&f)), VerdictId::Complete);
         let a = alert_from(Side::Client, 5, 48);
         f.fatal = Some(&a);
@@ -917,6 +953,7 @@ mod tests {
         f.server_not_tls = true;
         f.not_tls = Some(NotTls {
             side: Side::Server,
+            frame: 6,
             head: b"HTTP/1.1 400",
             looks_like: Some("HTTP"),
         });
@@ -1163,7 +1200,7 @@ mod tests {
         let a = alert_from(Side::Client, 8, 71);
         let cause = Finding::new(FindingId::SelfSigned, "server chain: self-signed");
         let mut f = facts(&t, &ch);
-        f.server_hello = Some(&sh);
+        f.server_hello = Some((6, &sh));
         f.fatal = Some(&a);
         f.chain_cause = Some(&cause);
         f.dh = Some((6, 512));
