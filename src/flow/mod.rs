@@ -437,6 +437,19 @@ fn packed(e: Endpoint) -> (u128, u32) {
     }
 }
 
+fn endpoints(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> (Endpoint, Endpoint) {
+    (
+        Endpoint {
+            ip: src,
+            port: src_port,
+        },
+        Endpoint {
+            ip: dst,
+            port: dst_port,
+        },
+    )
+}
+
 fn key_of(a: Endpoint, b: Endpoint, udp: bool) -> (Key, bool) {
     let (a, b) = (packed(a), packed(b));
     if a <= b {
@@ -546,14 +559,7 @@ impl<A: FlowApp> FlowTable<A> {
             Transport::Udp(d) => return self.datagram(pkt, &d, frame, ts),
             Transport::Icmp(e) => return self.icmp(pkt, &e, frame, ts),
         };
-        let src = Endpoint {
-            ip: pkt.src,
-            port: seg.src_port,
-        };
-        let dst = Endpoint {
-            ip: pkt.dst,
-            port: seg.dst_port,
-        };
+        let (src, dst) = endpoints(pkt.src, seg.src_port, pkt.dst, seg.dst_port);
         let (key, swapped) = key_of(src, dst, false);
         let is_syn = seg.flags & (flags::SYN | flags::ACK) == flags::SYN;
         let mut slot_idx = self.find(&key);
@@ -655,14 +661,7 @@ impl<A: FlowApp> FlowTable<A> {
     /// An ICMP error: kept with the flow of the packet it quotes, when that flow is open.
     fn icmp(&mut self, pkt: &Packet<'_>, e: &IcmpError, frame: u64, ts: Timestamp) {
         let q = &e.quoted;
-        let src = Endpoint {
-            ip: q.src,
-            port: q.src_port,
-        };
-        let dst = Endpoint {
-            ip: q.dst,
-            port: q.dst_port,
-        };
+        let (src, dst) = endpoints(q.src, q.src_port, q.dst, q.dst_port);
         let (key, swapped) = key_of(src, dst, q.udp);
         let Some(i) = self.find(&key) else {
             self.stats.icmp_unmatched += 1;
@@ -688,14 +687,7 @@ impl<A: FlowApp> FlowTable<A> {
 
     /// A UDP datagram: the application looks for QUIC or DTLS in it.
     fn datagram(&mut self, pkt: &Packet<'_>, d: &UdpDatagram<'_>, frame: u64, ts: Timestamp) {
-        let src = Endpoint {
-            ip: pkt.src,
-            port: d.src_port,
-        };
-        let dst = Endpoint {
-            ip: pkt.dst,
-            port: d.dst_port,
-        };
+        let (src, dst) = endpoints(pkt.src, d.src_port, pkt.dst, d.dst_port);
         let (key, swapped) = key_of(src, dst, true);
         let i = match self.find(&key) {
             Some(i) => i,

@@ -176,7 +176,7 @@ pub fn icmp_findings(icmp: &[IcmpEvent], timeline: &[TcpEvent], client: usize) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::judge::forensics::tests::{ev, handshake, tcp};
 
@@ -270,16 +270,21 @@ mod tests {
         assert_eq!(mtu_black_hole(&facts, 0, &lost), None);
     }
 
-    fn icmp(kind: IcmpKind, seq: u32) -> IcmpEvent {
+    /// An ICMP error in `frame` from 198.51.100.7 about the client's packet with `seq`.
+    pub(crate) fn icmp_at(frame: u64, kind: IcmpKind, seq: u32) -> IcmpEvent {
         IcmpEvent {
-            frame: 9,
-            ts: Timestamp(60_000_000),
+            frame,
+            ts: Timestamp(frame as i64 * 1_000_000),
             router: "198.51.100.7".parse().expect("an address"),
             kind,
             side: 0,
             seq: Some(seq),
             ttl: 1,
         }
+    }
+
+    fn icmp(kind: IcmpKind, seq: u32) -> IcmpEvent {
+        icmp_at(9, kind, seq)
     }
 
     #[test]

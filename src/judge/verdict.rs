@@ -701,6 +701,7 @@ fn inconclusive(f: &Facts<'_>) -> Option<Decision> {
 mod tests {
     use super::*;
     use crate::judge::forensics::tests::{ev, handshake, tcp};
+    use crate::judge::path::tests::icmp_at;
 
     fn hello() -> ClientHello {
         ClientHello {
@@ -1139,24 +1140,12 @@ mod tests {
         assert_eq!(refused_before_hello(&f), None);
     }
 
-    fn icmp_about_client(frame: u64, kind: crate::net::IcmpKind, seq: u32) -> IcmpEvent {
-        IcmpEvent {
-            frame,
-            ts: Timestamp(frame as i64 * 1_000_000),
-            router: "198.51.100.7".parse().expect("an address"),
-            kind,
-            side: 0,
-            seq: Some(seq),
-            ttl: 1,
-        }
-    }
-
     #[test]
     fn a_syn_rejected_by_an_icmp_unreachable_is_connection_refused_and_names_the_router() {
         use crate::net::{IcmpKind, Unreachable};
         let t = [ev(1, 0, 0, flags::SYN)];
         let ch = hello();
-        let icmp = [icmp_about_client(
+        let icmp = [icmp_at(
             2,
             IcmpKind::Unreachable(Unreachable::Prohibited),
             1000,
@@ -1173,7 +1162,7 @@ mod tests {
             v.summary
         );
         // A "too big" is path-MTU discovery, not a refusal.
-        let icmp = [icmp_about_client(2, IcmpKind::TooBig { mtu: 1400 }, 1000)];
+        let icmp = [icmp_at(2, IcmpKind::TooBig { mtu: 1400 }, 1000)];
         f.icmp = &icmp;
         assert_eq!(id(&decide(&f)), VerdictId::NoServerResponse);
     }
@@ -1184,7 +1173,7 @@ mod tests {
         let mut t = handshake();
         t[3].ip.ttl = 2;
         let ch = hello();
-        let icmp = [icmp_about_client(5, IcmpKind::TimeExceeded, t[3].seq)];
+        let icmp = [icmp_at(5, IcmpKind::TimeExceeded, t[3].seq)];
         let mut f = facts(&t, &ch);
         f.icmp = &icmp;
         let (v, _) = decide(&f);
@@ -1243,7 +1232,7 @@ mod tests {
         use crate::net::{IcmpKind, Unreachable};
         let t = unanswered_hello(2);
         let ch = hello();
-        let icmp = [icmp_about_client(
+        let icmp = [icmp_at(
             5,
             IcmpKind::Unreachable(Unreachable::Prohibited),
             1001,
