@@ -132,8 +132,9 @@ pub struct Side {
     pub rst_payload_bytes: u64,
     /// One past the highest sequence number this side used (SYN and FIN count one).
     pub seq_end: Option<u32>,
-    /// The payload of a FIN that opened this direction, not yet delivered.
-    held: Option<Held>,
+    /// The payload of a FIN that opened this direction, not yet delivered (boxed: rare, and
+    /// every flow carries the slot).
+    held: Option<Box<Held>>,
     /// That payload was raced: other bytes came at its sequence numbers after it.
     pub raced: Option<Raced>,
 }
@@ -383,11 +384,11 @@ impl<A: FlowApp> Flow<A> {
             && !crate::proto::tls::looks_like_record_start(seg.payload)
         {
             let keep = seg.payload.len().min(MAX_HELD_BYTES);
-            s.held = Some(Held {
+            s.held = Some(Box::new(Held {
                 seq: seq.0,
                 bytes: seg.payload.get(..keep).unwrap_or_default().to_vec(),
                 origin,
-            });
+            }));
             return;
         }
         if app.wants_data(side) {
