@@ -438,28 +438,31 @@ impl Direction {
     }
 
     fn handshake_fragment(&mut self, mut body: &[u8], origin: Origin) {
-        if !self.hs_buf.is_empty() {
+        // A message begun in an earlier record: complete its header, then its body. A loop,
+        // not recursion: a header that completes exactly at a record's end must wait for the
+        // next record, not call itself with nothing.
+        while !self.hs_buf.is_empty() {
+            if body.is_empty() {
+                return;
+            }
             let have = self.hs_buf.len();
             let need = if have >= 4 {
                 4 + hs_len(&self.hs_buf)
             } else {
                 4
             };
-            let take = (need - have).min(body.len());
             if need > MAX_HANDSHAKE_MESSAGE {
                 self.push(origin, Event::Malformed(format!("handshake message of {need} bytes exceeds the {MAX_HANDSHAKE_MESSAGE}-byte cap")));
                 self.hs_buf.clear();
                 return;
             }
+            let take = need.saturating_sub(have).min(body.len());
             self.hs_buf
                 .extend_from_slice(body.get(..take).unwrap_or_default());
             body = body.get(take..).unwrap_or_default();
             if self.hs_buf.len() >= 4 && self.hs_buf.len() == 4 + hs_len(&self.hs_buf) {
                 let msg = std::mem::take(&mut self.hs_buf);
                 self.message(&msg, origin);
-            } else if self.hs_buf.len() == 4 {
-                // header only so far; continue with the rest of this record
-                return self.handshake_fragment(body, origin);
             }
         }
         while !body.is_empty() {

@@ -304,3 +304,31 @@ fn a_stream_seen_from_its_middle_that_starts_with_an_encrypted_alert_or_data_is_
     d.feed(&[21, 3, 3, 0, 5, 2, 40, 1, 1, 1], origin);
     assert!(!d.saw_tls);
 }
+
+#[test]
+fn a_handshake_header_split_across_records_that_completes_at_a_records_end_waits_for_the_next() {
+    let origin = Origin {
+        frame: 4,
+        ts: crate::capture::Timestamp(0),
+    };
+    let mut d = Direction::default();
+    // A ServerHello (type 2) of 42 bytes whose 4-byte header is split 2 + 2 over two records,
+    // the second ending right after the header; the body follows in a third record.
+    let mut body = vec![0x03, 0x03];
+    body.extend([0x11; 32]);
+    body.extend([0, 0x13, 0x01, 0]);
+    body.extend([0, 2, 0xff, 0x01]);
+    let len = u8::try_from(body.len()).expect("small");
+    d.feed(&[22, 3, 3, 0, 2, 2, 0], origin);
+    d.feed(&[22, 3, 3, 0, 2, 0, len], origin);
+    let mut third = vec![22, 3, 3, 0, len];
+    third.extend(&body);
+    d.feed(&third, origin);
+    assert!(
+        d.events
+            .iter()
+            .any(|e| matches!(e.event, Event::ServerHello(_))),
+        "{:?}",
+        d.events
+    );
+}
