@@ -79,6 +79,29 @@ pub fn ms(ns: i64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
 }
 
+/// A string from the wire (a server name, a subject, a message quoting one) made safe to show
+/// on a terminal: control characters (C0, DEL, C1: escape sequences, newlines, carriage
+/// returns) and the Unicode controls that reorder text are written as `\u{..}`, so whoever
+/// sends a ClientHello cannot rewrite or hide what the analyst reads. Borrowed when clean.
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Nanoseconds as seconds, with at most three decimals and no trailing zeros ("1.2", "15").
 pub fn secs(ns: i64) -> String {
     let s = format!("{:.3}", ns as f64 / 1e9);
@@ -144,5 +167,18 @@ mod tests {
         for ns in cases {
             assert_eq!(rfc3339(Timestamp(ns)), by_time(ns), "{ns}");
         }
+    }
+
+    #[test]
+    fn wire_strings_lose_their_power_over_the_terminal_and_clean_ones_are_untouched() {
+        assert!(matches!(
+            shown("www.example.com"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(shown("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(shown("evil.com\nframe 1  ok"), "evil.com\\u{a}frame 1  ok");
+        assert_eq!(shown("x\ry\u{85}z\u{7f}"), "x\\u{d}y\\u{85}z\\u{7f}");
+        assert_eq!(shown("moc.\u{202e}lapyap"), "moc.\\u{202e}lapyap");
+        assert_eq!(shown("bücher.de ✓"), "bücher.de ✓");
     }
 }

@@ -248,9 +248,14 @@ pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         })?;
         for entry in rd.flatten() {
             let p = entry.path();
-            if p.is_dir() {
+            // Links to folders are not followed (a link to `.` or `..` would walk for ever),
+            // and only regular files are read: a FIFO named *.pcap would block the run.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
                 stack.push(p);
-            } else if is_capture_name(&p) {
+            } else if is_capture_name(&p) && std::fs::metadata(&p).is_ok_and(|m| m.is_file()) {
                 out.push(p);
             }
         }

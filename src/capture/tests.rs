@@ -841,3 +841,28 @@ fn frame_counts_match_capinfos_on_the_corpus() {
     }
     assert!(checked > 0);
 }
+
+#[test]
+fn a_folder_walk_reads_regular_files_and_follows_no_link_to_a_folder() {
+    let dir = std::env::temp_dir().join(format!("tlsmortem-walk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).expect("temp folder");
+    std::fs::write(dir.join("a.pcap"), b"x").expect("file");
+    std::fs::write(dir.join("sub/b.pcapng"), b"x").expect("file");
+    std::os::unix::fs::symlink(".", dir.join("loop")).expect("link");
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).expect("link");
+    std::os::unix::fs::symlink("a.pcap", dir.join("c.pcap")).expect("link");
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo.pcap"))
+        .status()
+        .is_ok_and(|s| s.success());
+    let found = captures_in(&dir).expect("walk");
+    let names: Vec<String> = found
+        .iter()
+        .filter_map(|p| p.strip_prefix(&dir).ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(fifo, "mkfifo is needed for this test");
+    assert_eq!(names, ["a.pcap", "c.pcap", "sub/b.pcapng"]);
+}

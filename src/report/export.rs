@@ -16,6 +16,7 @@
 use super::Reporter;
 use crate::ids::Side;
 use crate::record::Connection;
+use crate::text::shown;
 use base64::Engine;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -42,14 +43,26 @@ impl<W: Write> ChainExport<W> {
     }
 }
 
-/// `<ip>_<port>_<sni or "nosni">`, with anything unsafe in a file name replaced.
+/// Bytes of an export name, under the 255 most file systems allow once `.chain.pem` and
+/// `.missing.txt` are added.
+const MAX_EXPORT_NAME: usize = 200;
+
+/// `<ip>_<port>_<sni or "nosni">`, with anything unsafe in a file name replaced. A name longer
+/// than [`MAX_EXPORT_NAME`] (a 300-character SNI) is cut and ends with a hash of the whole, so
+/// that two long names stay apart.
 pub fn export_name(c: &Connection) -> String {
     let sni = c
         .client_hello
         .as_ref()
         .and_then(|h| h.sni.clone())
         .unwrap_or_else(|| "nosni".into());
-    format!("{}_{}_{}", c.server.ip, c.server.port, sni)
+    file_name(&format!("{}_{}_{}", c.server.ip, c.server.port, sni))
+}
+
+/// `full` with anything unsafe in a file name replaced, cut to [`MAX_EXPORT_NAME`] bytes with a
+/// hash of the whole when longer.
+fn file_name(full: &str) -> String {
+    let safe: String = full
         .chars()
         .map(|ch| {
             if ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-') {
@@ -58,7 +71,17 @@ pub fn export_name(c: &Connection) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if safe.len() <= MAX_EXPORT_NAME {
+        return safe;
+    }
+    let digest = crate::x509::sha256_hex(full.as_bytes());
+    let keep = MAX_EXPORT_NAME - 17;
+    format!(
+        "{}-{}",
+        safe.get(..keep).unwrap_or_default(),
+        digest.get(..16).unwrap_or_default()
+    )
 }
 
 fn pem(der: &[u8]) -> String {
@@ -86,8 +109,8 @@ impl<W: Write> Reporter for ChainExport<W> {
             writeln!(
                 self.out,
                 "  #{i} {}\n     issuer {}\n     valid {} .. {}  sha256 {}",
-                cert.subject.as_deref().unwrap_or("(unparsable)"),
-                cert.issuer.as_deref().unwrap_or("-"),
+                shown(cert.subject.as_deref().unwrap_or("(unparsable)")),
+                shown(cert.issuer.as_deref().unwrap_or("-")),
                 cert.not_before.as_deref().unwrap_or("-"),
                 cert.not_after.as_deref().unwrap_or("-"),
                 cert.sha256
@@ -99,7 +122,13 @@ impl<W: Write> Reporter for ChainExport<W> {
             .filter(|f| f.side == Some(Side::Server) && f.when.is_none())
             .collect();
         for f in &gaps {
-            writeln!(self.out, "  {} [{:?}]: {}", f.id, f.severity, f.message)?;
+            writeln!(
+                self.out,
+                "  {} [{:?}]: {}",
+                f.id,
+                f.severity,
+                shown(&f.message)
+            )?;
         }
         let Some(dir) = &self.dir else { return Ok(()) };
         let chain: String = c
@@ -112,9 +141,9 @@ impl<W: Write> Reporter for ChainExport<W> {
         if !missing.is_empty() {
             let mut text = format!("What the chain sent by {name} lacks, and where to get it:\n\n");
             for f in missing {
-                text.push_str(&format!("{}: {}\n", f.id, f.message));
+                text.push_str(&format!("{}: {}\n", f.id, shown(&f.message)));
                 if let Some(a) = &f.advice {
-                    text.push_str(&format!("  fix: {a}\n"));
+                    text.push_str(&format!("  fix: {}\n", shown(a)));
                 }
             }
             let urls: Vec<&String> = c
@@ -123,7 +152,10 @@ impl<W: Write> Reporter for ChainExport<W> {
                 .flat_map(|cert| &cert.aia_ca_issuers)
                 .collect();
             for u in urls {
-                text.push_str(&format!("AIA caIssuers (download the issuer here): {u}\n"));
+                text.push_str(&format!(
+                    "AIA caIssuers (download the issuer here): {}\n",
+                    shown(u)
+                ));
             }
             text.push_str("\nServe the leaf followed by every intermediate up to (not including) the root, e.g. nginx `ssl_certificate fullchain.pem`.\n");
             std::fs::write(dir.join(format!("{name}.missing.txt")), text)?;
@@ -133,5 +165,25 @@ impl<W: Write> Reporter for ChainExport<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_names_are_safe_and_short_and_long_ones_stay_apart() {
+        assert_eq!(
+            file_name("10.0.0.1_443_www.example.com"),
+            "10.0.0.1_443_www.example.com"
+        );
+        assert_eq!(file_name("::1_443_a/../b\n"), "__1_443_a_.._b_");
+        let long = |c: char| format!("10.0.0.1_443_{}.example", c.to_string().repeat(300));
+        let (a, b) = (file_name(&long('a')), file_name(&long('b')));
+        assert_eq!(a.len(), MAX_EXPORT_NAME);
+        assert_ne!(a, b);
+        let c = file_name(&(long('a') + "x"));
+        assert_ne!(a, c, "same first 183 bytes, other names");
     }
 }

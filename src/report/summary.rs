@@ -14,6 +14,7 @@
 use super::aggregates::{Aggregates, Counts, SniTally, MAX_TRACKED_PAIRS};
 use super::{endpoint, percent, Needs, Reporter};
 use crate::record::Connection;
+use crate::text::shown;
 use std::io::{self, Write};
 
 /// Rows of each summary table in the text report (the JSON records have them all).
@@ -124,7 +125,7 @@ fn summary_header(first: &str) -> String {
 fn summary_row(name: &str, c: &Counts) -> String {
     format!(
         "{:<40} {:>10} {:>8} {:>10} {:>13} {:>10} {:>10} {:>11}  {}",
-        name,
+        shown(name),
         c.handshakes,
         c.complete,
         percent(c.complete, c.handshakes),
@@ -176,7 +177,14 @@ fn name_list(list: &[SniTally], part: fn(&Counts) -> u64) -> String {
     let mut s: Vec<String> = list
         .iter()
         .take(NAMES_PER_LINE)
-        .map(|t| format!("{} ({}/{})", t.sni, part(&t.counts), t.counts.handshakes))
+        .map(|t| {
+            format!(
+                "{} ({}/{})",
+                shown(&t.sni),
+                part(&t.counts),
+                t.counts.handshakes
+            )
+        })
         .collect();
     if list.len() > NAMES_PER_LINE {
         s.push(format!("and {} more", list.len() - NAMES_PER_LINE));

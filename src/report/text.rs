@@ -16,6 +16,7 @@ use super::summary::write_summary;
 use super::{endpoint, percent, Reporter};
 use crate::ids::VerdictId;
 use crate::record::{Connection, Severity};
+use crate::text::shown;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -116,7 +117,7 @@ impl<W: Write> Text<W> {
                 endpoint(&c.client.ip, c.client.port),
                 endpoint(&c.server.ip, c.server.port)
             ),
-            sni_of(c).unwrap_or("-"),
+            shown(sni_of(c).unwrap_or("-")),
             version,
             cipher,
             verdict_word(c.verdict.id, self.colour),
@@ -137,23 +138,25 @@ impl<W: Write> Text<W> {
             c.first_frame,
             endpoint(&c.client.ip, c.client.port),
             endpoint(&c.server.ip, c.server.port),
-            sni_of(c).unwrap_or("(no SNI)"),
+            shown(sni_of(c).unwrap_or("(no SNI)")),
             verdict_word(v.id, self.colour),
             tag,
         );
-        let mut s = format!("  {}\n", v.summary);
+        // Summaries, messages, evidence and advice quote what the wire said (a server name, a
+        // subject): each is shown with its control characters escaped.
+        let mut s = format!("  {}\n", shown(&v.summary));
         for f in c.findings.iter().filter(|f| f.severity >= Severity::Low) {
             // The finding behind the verdict usually repeats its summary word for word.
             if f.message == v.summary {
                 s.push_str(&format!("  - {}\n", f.id));
             } else {
-                s.push_str(&format!("  - {}: {}\n", f.id, f.message));
+                s.push_str(&format!("  - {}: {}\n", f.id, shown(&f.message)));
             }
             for e in &f.evidence {
-                s.push_str(&format!("      {e}\n"));
+                s.push_str(&format!("      {}\n", shown(e)));
             }
             if let Some(a) = &f.advice {
-                s.push_str(&format!("    advice: {a}\n"));
+                s.push_str(&format!("    advice: {}\n", shown(a)));
             }
         }
         Detailed {
@@ -204,7 +207,7 @@ impl<W: Write> Reporter for Text<W> {
             for d in &self.detailed {
                 writeln!(out)?;
                 if self.many_captures {
-                    writeln!(out, "{}  in {}", d.head, d.capture)?;
+                    writeln!(out, "{}  in {}", d.head, shown(&d.capture))?;
                 } else {
                     writeln!(out, "{}", d.head)?;
                 }
