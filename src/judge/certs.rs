@@ -70,21 +70,28 @@ impl CertCache {
 
 /// Everything `chain::analyze` reads: the certificates, the host, the server flag, the staple,
 /// and — instead of the exact time, which would defeat the cache — where `at` falls against
-/// each certificate's validity (the only time-dependent judgement). A staple's freshness
-/// depends on the exact time, so a stapled chain keys on it.
+/// each certificate's validity (the only time-dependent judgement). A certificate out of its
+/// validity is reported with the time judged ("expired …, 3 days before <at>"), and a staple's
+/// freshness depends on the exact time: such chains key on it, so that no connection reports
+/// another's time (and any number of workers gives the same words).
 fn cache_key(input: &ChainInput<'_>, infos: &[CertInfo]) -> String {
     let mut key = String::with_capacity(80 * infos.len() + 64);
+    let mut out_of_validity = false;
     for c in infos {
         let state = c.validity_secs.map_or(0, |(nb, na)| {
             u8::from(input.at < nb) | (u8::from(input.at > na) << 1)
         });
+        out_of_validity |= state != 0;
         key.push_str(&c.sha256);
         key.push(char::from(b'0' + state));
     }
     key.push_str(if input.server { "|s|" } else { "|c|" });
     key.push_str(input.host.unwrap_or("-"));
     if let Some(st) = input.stapled_ocsp {
-        key.push_str(&format!("|{}|{}", crate::x509::sha256_hex(st), input.at));
+        key.push_str(&format!("|{}", crate::x509::sha256_hex(st)));
+    }
+    if out_of_validity || input.stapled_ocsp.is_some() {
+        key.push_str(&format!("|@{}", input.at));
     }
     key
 }
@@ -182,4 +189,33 @@ pub(super) fn rejection_cause(findings: &[Finding]) -> Option<usize> {
         .filter_map(|(i, f)| Some((f.id.rejection_rank()?, i)))
         .min()
         .map(|(_, i)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_at(at: i64, infos: &[CertInfo]) -> String {
+        let der: &[u8] = include_bytes!("../../tests/data/leaf.der");
+        let input = ChainInput {
+            certs: &[der.to_vec()],
+            host: Some("www.example.test"),
+            at,
+            server: true,
+            stapled_ocsp: None,
+        };
+        cache_key(&input, infos)
+    }
+
+    #[test]
+    fn a_chain_judged_out_of_its_validity_is_cached_per_moment_and_a_valid_one_is_not() {
+        let info = CertInfo::from_der(include_bytes!("../../tests/data/leaf.der"));
+        let (nb, na) = info.validity_secs.expect("the test leaf has a validity");
+        let infos = [info];
+        // Inside the validity: one entry for any moment.
+        assert_eq!(key_at(nb + 10, &infos), key_at(nb + 20, &infos));
+        // Expired: the message names the moment, so each moment is its own entry.
+        assert_ne!(key_at(na + 86_400, &infos), key_at(na + 2 * 86_400, &infos));
+        assert_ne!(key_at(nb - 5, &infos), key_at(nb - 6, &infos));
+    }
 }
