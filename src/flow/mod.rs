@@ -128,8 +128,6 @@ pub struct Side {
     /// The highest sequence number of this side's that the other side acknowledged (its
     /// highest ACK field): which of this side's bytes are known to have reached the other end.
     pub acked_by_peer: Option<u32>,
-    /// Payload bytes carried by this side's RSTs: evidence, never stream data.
-    pub rst_payload_bytes: u64,
     /// One past the highest sequence number this side used (SYN and FIN count one).
     pub seq_end: Option<u32>,
     /// The payload of a FIN that opened this direction, not yet delivered (boxed: rare, and
@@ -156,6 +154,15 @@ pub struct Raced {
     pub real_frame: u64,
 }
 
+/// Hands a held FIN payload to the stream, as if it had just arrived.
+fn release<A: FlowApp>(held: &Held, stream: &mut HalfStream, app: &mut A, side: usize) {
+    if app.wants_data(side) {
+        stream.segment(Seq(held.seq), &held.bytes, held.origin, &mut |d| {
+            app.deliver(side, d)
+        });
+    }
+}
+
 /// Bytes of a FIN's payload held back per side (a block page fits).
 const MAX_HELD_BYTES: usize = 4096;
 
@@ -171,7 +178,6 @@ impl Side {
             last_frame: 0,
             first_data_frame: None,
             acked_by_peer: None,
-            rst_payload_bytes: 0,
             seq_end: None,
             held: None,
             raced: None,
@@ -331,8 +337,8 @@ impl<A: FlowApp> Flow<A> {
         }
         if seg.flags & flags::RST != 0 {
             // RFC 9293 §3.5.3 lets a RST carry diagnostic text, never stream data; injectors put
-            // block pages or filler there. It is evidence about the RST, kept out of the stream.
-            s.rst_payload_bytes += seg.payload.len() as u64;
+            // block pages or filler there. It is evidence about the RST (its event keeps the
+            // length), kept out of the stream.
             return;
         }
         s.payload_bytes += seg.payload.len() as u64;
@@ -352,11 +358,17 @@ impl<A: FlowApp> Flow<A> {
             Seq(seg.seq)
         };
         if let Some(held) = s.held.take() {
-            if Seq(seg.seq).is_before(Seq(held.seq).plus(held.bytes.len() as u32))
-                && !Seq(seg.seq).is_before(Seq(held.seq))
-                && held.bytes.get(..seg.payload.len().min(held.bytes.len()))
-                    != seg.payload.get(..seg.payload.len().min(held.bytes.len()))
-            {
+            // The held bytes at this segment's sequence numbers, against the segment's own.
+            let off = Seq(seg.seq).diff(Seq(held.seq));
+            let held_here = usize::try_from(off)
+                .ok()
+                .and_then(|o| held.bytes.get(o..))
+                .filter(|h| !h.is_empty());
+            let differ = held_here.is_some_and(|h| {
+                let n = h.len().min(seg.payload.len());
+                h.get(..n) != seg.payload.get(..n)
+            });
+            if differ {
                 // Other bytes at the sequence numbers the FIN's payload claimed: the FIN was
                 // not this end's (an injector's block page raced by the real answer).
                 s.raced = Some(Raced {
@@ -365,13 +377,7 @@ impl<A: FlowApp> Flow<A> {
                     real_frame: origin.frame,
                 });
             } else {
-                let app = &mut self.app;
-                if app.wants_data(side) {
-                    s.stream
-                        .segment(Seq(held.seq), &held.bytes, held.origin, &mut |d| {
-                            app.deliver(side, d)
-                        });
-                }
+                release(&held, &mut s.stream, &mut self.app, side);
             }
         }
         let app = &mut self.app;
@@ -408,12 +414,7 @@ impl<A: FlowApp> Flow<A> {
         let app = &mut self.app;
         for (i, s) in self.sides.iter_mut().enumerate() {
             if let Some(held) = s.held.take() {
-                if app.wants_data(i) {
-                    s.stream
-                        .segment(Seq(held.seq), &held.bytes, held.origin, &mut |d| {
-                            app.deliver(i, d)
-                        });
-                }
+                release(&held, &mut s.stream, app, i);
             }
             if app.wants_data(i) {
                 s.stream.flush(&mut |d| app.deliver(i, d));

@@ -124,7 +124,7 @@ fn a_rsts_payload_is_evidence_not_stream_data() {
     assert_eq!(flows.len(), 1);
     let f = &flows[0];
     assert!(f.app.bytes[1].is_empty(), "{:?}", f.app.bytes[1]);
-    assert_eq!(f.sides[1].rst_payload_bytes, 6);
+    assert_eq!(f.resets.first().map(|e| e.payload_len), Some(6));
     assert_eq!(
         (f.sides[1].payload_bytes, f.sides[1].first_data_frame),
         (0, None)
@@ -329,4 +329,18 @@ fn an_icmp_error_joins_the_flow_of_the_packet_it_quotes() {
         (e.frame, e.side, e.router, e.seq),
         (9, 0, router, Some(ISN_C + 1))
     );
+}
+
+#[test]
+fn a_copy_of_a_fins_payload_tail_is_no_race() {
+    let mut lab = Lab::new();
+    lab.handshake();
+    lab.tcp(42, true, ACK_PSH, ISN_C + 1, ISN_S + 1, b"client hello");
+    let fin = flags::FIN | ACK_PSH;
+    lab.tcp(80, false, fin, ISN_S + 1, ISN_C + 13, b"HTTP/1.1 400 Bad");
+    lab.tcp(300, false, fin, ISN_S + 10, ISN_C + 13, b"400 Bad");
+    let flows = lab.finish();
+    let f = &flows[0];
+    assert_eq!(f.sides[1].raced, None);
+    assert_eq!(f.app.bytes[1], b"HTTP/1.1 400 Bad");
 }
