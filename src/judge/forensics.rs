@@ -159,11 +159,7 @@ pub struct Tcp<'a> {
 
 impl Tcp<'_> {
     pub fn who(&self, side: usize) -> Side {
-        if side == self.client {
-            Side::Client
-        } else {
-            Side::Server
-        }
+        super::parts::who(side, self.client)
     }
 }
 

@@ -342,23 +342,22 @@ fn hellos_out(seen: &Seen<'_>, flow: &Flow<Conversation>, capture: &CaptureFacts
         _ => fingerprint::Transport::Tcp,
     };
     let fingerprints = &mut *capture.fingerprints.borrow_mut();
+    // One list after the other: each borrows the fingerprint cache while it is walked.
     let mut chs = seen
         .client_hellos
         .iter()
-        .map(|h| parts::ch_out(h.frame, h.msg, fp_transport, fingerprints))
-        .collect::<Vec<_>>()
-        .into_iter();
+        .map(|h| parts::ch_out(h.frame, h.msg, fp_transport, fingerprints));
+    let (client, more_client) = (chs.next(), chs.collect());
     let mut shs = seen
         .server_hellos
         .iter()
-        .map(|h| parts::sh_out(h.frame, h.msg, fingerprints))
-        .collect::<Vec<_>>()
-        .into_iter();
+        .map(|h| parts::sh_out(h.frame, h.msg, fingerprints));
+    let (server, more_server) = (shs.next(), shs.collect());
     HellosOut {
-        client: chs.next(),
-        more_client: chs.collect(),
-        server: shs.next(),
-        more_server: shs.collect(),
+        client,
+        more_client,
+        server,
+        more_server,
     }
 }
 
@@ -515,10 +514,10 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
             WireProblem::NotTls(n) => Some(*n),
             WireProblem::Malformed(..) => None,
         }),
-        server_not_tls: flow.app.dirs[server]
-            .events
+        server_not_tls: seen
+            .problems
             .iter()
-            .any(|e| matches!(e.event, Event::NotTls(_))),
+            .any(|(_, side, p)| *side == Side::Server && matches!(p, Problem::NotTls(_))),
         chain_cause: certs.chain_cause.and_then(|i| findings.get(i)),
         certificate_hidden: negotiated.is_some_and(|n| n.certificate_hidden),
         tcp: tcp_facts(flow, client),

@@ -10,7 +10,7 @@ use super::forensics::Tcp;
 use crate::capture::Timestamp;
 use crate::flow::reassembly::Seq;
 use crate::flow::{IcmpEvent, TcpEvent};
-use crate::ids::{FindingId, Severity, Side};
+use crate::ids::{FindingId, Severity};
 use crate::net::{flags, IcmpKind, Unreachable};
 use crate::record::Finding;
 use crate::text::secs;
@@ -152,11 +152,7 @@ pub fn icmp_findings(icmp: &[IcmpEvent], timeline: &[TcpEvent], client: usize) -
         if out.iter().any(|f| f.id == id) {
             continue;
         }
-        let whose = if e.side == client {
-            Side::Client
-        } else {
-            Side::Server
-        };
+        let whose = super::parts::who(e.side, client);
         let advice = match e.kind {
             IcmpKind::TimeExceeded => "a packet sent with a small TTL (a traceroute) or a routing loop: check the route and the sender's TTL",
             IcmpKind::Unreachable(_) => "the device that sent the ICMP error refused the packet: check its filtering rules for this address and port",

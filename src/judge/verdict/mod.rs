@@ -96,6 +96,18 @@ impl Facts<'_> {
         })
     }
 
+    /// The first such error when it is a destination unreachable: the packet was refused.
+    fn client_packet_refused(&self) -> Option<&IcmpEvent> {
+        self.client_packet_rejected()
+            .filter(|e| matches!(e.kind, crate::net::IcmpKind::Unreachable(_)))
+    }
+
+    /// Whether `frame` came after `after` while the handshake was still open (before both
+    /// sides encrypted).
+    fn open_after(&self, after: u64, frame: u64) -> bool {
+        frame > after && self.handshake_over.is_none_or(|d| frame < d)
+    }
+
     /// "; the client's packet expired in transit …", when an ICMP error says so.
     fn icmp_note(&self) -> String {
         self.client_packet_rejected()
@@ -124,9 +136,7 @@ impl Facts<'_> {
                 [syn.frame, r.frame],
             ));
         }
-        let e = self.client_packet_rejected().filter(|e| {
-            e.frame < before && matches!(e.kind, crate::net::IcmpKind::Unreachable(_))
-        })?;
+        let e = self.client_packet_refused().filter(|e| e.frame < before)?;
         Some((
             format!(
                 "the TCP connection was refused: the SYN {}",
@@ -241,12 +251,10 @@ fn not_tls_answer(f: &Facts<'_>) -> Option<Decision> {
 
 /// The client's first FIN after the ClientHello, while the handshake was open: it gave up.
 fn client_gave_up<'a>(f: &Facts<'a>, ch_frame: u64) -> Option<&'a TcpEvent> {
-    let open = |e: &&TcpEvent| e.frame > ch_frame && f.handshake_over.is_none_or(|d| e.frame < d);
     f.tcp
         .fins
         .iter()
-        .filter(|e| e.side == f.tcp.client)
-        .filter(open)
+        .filter(|e| e.side == f.tcp.client && f.open_after(ch_frame, e.frame))
         .min_by_key(|e| e.frame)
 }
 
@@ -256,7 +264,7 @@ fn client_gave_up<'a>(f: &Facts<'a>, ch_frame: u64) -> Option<&'a TcpEvent> {
 /// ended the handshake, the other only answered (RFC 9293 §3.6).
 fn the_cut<'a>(f: &Facts<'a>, ch_frame: u64) -> Option<&'a TcpEvent> {
     let server = 1 - f.tcp.client;
-    let open = |e: &&TcpEvent| e.frame > ch_frame && f.handshake_over.is_none_or(|d| e.frame < d);
+    let open = |e: &&TcpEvent| f.open_after(ch_frame, e.frame);
     let rst = f.tcp.resets.iter().filter(open).min_by_key(|r| r.frame);
     let server_fin = f
         .tcp
@@ -291,7 +299,7 @@ fn refused_before_hello(f: &Facts<'_>) -> Option<Decision> {
 fn weak_dh_refused(f: &Facts<'_>) -> Option<Decision> {
     let (ske, bits) = f.dh.filter(|&(_, bits)| bits < findings::MIN_DH_BITS)?;
     let client = f.tcp.client;
-    let open = |frame: u64| frame > ske && f.handshake_over.is_none_or(|d| frame < d);
+    let open = |frame: u64| f.open_after(ske, frame);
     let (how, end) = if let Some(a) = f.fatal.filter(|a| a.from == Side::Client && open(a.frame)) {
         (
             format!(
@@ -394,9 +402,7 @@ fn dropped_on_path(f: &Facts<'_>) -> Option<Decision> {
         }
         None => {
             // An ICMP rejection of the segment says the same out loud.
-            let rejected = f
-                .client_packet_rejected()
-                .filter(|e| matches!(e.kind, crate::net::IcmpKind::Unreachable(_)));
+            let rejected = f.client_packet_refused();
             let summary = match rejected {
                 Some(e) => format!(
                     "the ClientHello was rejected on the path: it {}; sent {} times, never acknowledged by the server, which sent nothing",
