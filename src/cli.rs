@@ -53,6 +53,11 @@ pub struct Cli {
     /// Also judge certificate validity at this RFC 3339 time, reported apart from capture time.
     #[arg(long, value_name = "TIME", global = true)]
     at: Option<String>,
+    /// Decrypt TLS 1.3 handshakes and encrypted alerts with this key log (repeatable): the file
+    /// SSLKEYLOGFILE (curl, Python, browsers) or `-keylogfile` (OpenSSL) wrote. Secrets a
+    /// pcapng carries (editcap --inject-secrets) are read without it.
+    #[arg(long, value_name = "FILE", global = true)]
+    keylog: Vec<PathBuf>,
     /// Only connections whose SNI matches this glob (e.g. '*.example.com').
     #[arg(long, value_name = "GLOB", global = true)]
     sni: Option<String>,
@@ -204,12 +209,17 @@ impl Cli {
             port: self.port,
             verdicts: self.verdicts.clone(),
         };
+        let mut keylog = tlsmortem::keys::KeyLog::default();
+        for f in &self.keylog {
+            keylog.read_file(f)?;
+        }
         Ok(Config {
             all_flows: self.all_flows,
             threads: self.threads,
             trust,
             later,
             filter,
+            keylog: Arc::new(keylog),
             ..Config::default()
         })
     }

@@ -132,6 +132,25 @@ impl Transport {
     }
 }
 
+/// Where the secrets that opened a connection's protected records came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySource {
+    /// A `--keylog` file.
+    Keylog,
+    /// A Decryption Secrets Block of the capture (pcapng).
+    Pcapng,
+}
+
+impl KeySource {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Keylog => "keylog",
+            KeySource::Pcapng => "pcapng",
+        }
+    }
+}
+
 /// Defines [`FindingId`] from one table: variant, id, family, usual severity, and for the
 /// findings that can explain a client's rejection of a chain, their rank (lower: more telling).
 macro_rules! finding_ids {
@@ -192,6 +211,7 @@ finding_ids! {
     StarttlsNotFollowed = "starttls-not-followed", Handshake, Medium;
     RstAfterClientHello = "rst-after-client-hello", Handshake, Medium;
     FinAfterClientHello = "fin-after-client-hello", Handshake, Medium;
+    KeysDoNotDecrypt = "keys-do-not-decrypt", Handshake, Medium;
     // The path.
     ClientHelloDropped = "client-hello-dropped", Path, High;
     PathMtuBlackHole = "path-mtu-black-hole", Path, High;

@@ -32,6 +32,7 @@ pub mod flow;
 pub mod ids;
 #[doc(hidden)]
 pub mod judge;
+pub mod keys;
 #[doc(hidden)]
 pub mod net;
 #[doc(hidden)]
@@ -72,6 +73,9 @@ pub struct Config {
     /// exercise the chunk boundaries; records depend on it only through when old open flows
     /// are finished early for [`flow::MAX_WAITING`].
     pub chunk_bytes: usize,
+    /// Secrets from `--keylog` files, to decrypt protected handshakes and alerts with (a
+    /// capture's own Decryption Secrets Blocks are added per input).
+    pub keylog: std::sync::Arc<keys::KeyLog>,
 }
 
 /// Which connections to report (`--sni`, `--host`, `--port`, `--verdict`); all when empty.
@@ -203,8 +207,8 @@ pub fn analyze_input_with<T: Send>(
             return analyze_mapped(&name, &map, config, workers, prepare, sink);
         }
     }
-    engine::inline(&name, config, prepare, sink, |on_frame| {
-        capture::read(input, on_frame)
+    engine::inline(&name, config, prepare, sink, |secrets, on_frame| {
+        capture::read_keyed(input, Some(secrets), on_frame)
     })
 }
 

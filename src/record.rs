@@ -3,7 +3,7 @@
 //! Plain data (`serde::Serialize`), built by the judge stage and printed by the report stage;
 //! nothing here decides anything.
 
-pub use crate::ids::{Culprit, FindingId, Severity, Side, Transport, VerdictId};
+pub use crate::ids::{Culprit, FindingId, KeySource, Severity, Side, Transport, VerdictId};
 use crate::proto::starttls;
 use crate::x509::CertInfo;
 use serde::Serialize;
@@ -165,6 +165,28 @@ pub struct AlertOut {
     pub description: Option<u8>,
     pub description_name: Option<&'static str>,
     pub encrypted: bool,
+    /// Read from a protected record with the key log's keys.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
+}
+
+/// What the key log's keys showed inside the protected handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct DecryptedOut {
+    /// TLS 1.3 EncryptedExtensions: extension types in wire order.
+    pub encrypted_extensions: Option<Vec<u16>>,
+    /// The ALPN protocol the server chose, from EncryptedExtensions.
+    pub alpn: Option<String>,
+    /// The server acknowledged the SNI (an empty server_name in EncryptedExtensions).
+    pub server_name_acknowledged: bool,
+    /// The server accepted early data (early_data in EncryptedExtensions).
+    pub early_data_accepted: bool,
+    /// CertificateVerify signature schemes.
+    pub server_signature_scheme: Option<u16>,
+    pub client_signature_scheme: Option<u16>,
+    /// Finished messages read.
+    pub client_finished: bool,
+    pub server_finished: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -237,6 +259,11 @@ pub struct Connection {
     pub server_certificates: Vec<CertInfo>,
     pub client_certificates: Vec<CertInfo>,
     pub alerts: Vec<AlertOut>,
+    /// Where the secrets that opened its protected records came from; null without.
+    pub keys: Option<KeySource>,
+    /// What those keys showed; absent when nothing was decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<DecryptedOut>,
     /// ServerKeyExchange named group (TLS ≤ 1.2 ECDHE).
     pub key_exchange_group: Option<u16>,
     /// QUIC connection facts (UDP connections carrying QUIC).

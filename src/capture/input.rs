@@ -14,7 +14,7 @@
 
 use super::map::map_file;
 use super::parser::{not_a_capture, Parser, Step};
-use super::{CaptureSummary, Frame, Walker, MAX_BLOCK_LEN};
+use super::{CaptureSummary, Frame, SecretsSink, Walker, MAX_BLOCK_LEN};
 use crate::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ pub(super) const INITIAL_BUFFER: usize = 1024 * 1024;
 
 pub(super) fn read_file(
     path: &Path,
+    secrets: Option<&dyn SecretsSink>,
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, Error> {
     let open_err = |source| Error::Open {
@@ -38,16 +39,16 @@ pub(super) fn read_file(
     // Pipes, FIFOs and character devices (`<(zcat x.pcap)`, /dev/stdin) report length 0 and
     // cannot be mapped: stream them.
     if !meta.is_file() {
-        return read_stream(path, &mut file, on_frame);
+        return read_stream(path, &mut file, secrets, on_frame);
     }
     // Mapping 0 bytes fails on some platforms; an empty file is not a capture anyway.
     if meta.len() == 0 {
         return Err(not_a_capture(path, "empty file".to_string(), ""));
     }
     match map_file(&file) {
-        Ok(map) => read_mapped(path, &map, on_frame),
+        Ok(map) => read_mapped(path, &map, secrets, on_frame),
         // Some filesystems cannot be mapped; reading is slower but works everywhere.
-        Err(_) => read_stream(path, &mut file, on_frame),
+        Err(_) => read_stream(path, &mut file, secrets, on_frame),
     }
 }
 
@@ -112,13 +113,17 @@ impl Compression {
 pub(super) fn read_mapped(
     path: &Path,
     bytes: &[u8],
+    secrets: Option<&dyn SecretsSink>,
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, Error> {
     if let Some(c) = Compression::sniff(bytes) {
         let mut decoded = c.decoder(path, Box::new(bytes))?;
-        let mut summary = stream_plain(path, &mut decoded, on_frame)?;
+        let mut summary = stream_plain(path, &mut decoded, secrets, on_frame)?;
         summary.compression = Some(c.name());
         return Ok(summary);
+    }
+    if let Some(sink) = secrets {
+        super::secrets_in(bytes, sink);
     }
     let mut walker = Walker::new(path);
     walker.walk(bytes, 0, bytes.len(), on_frame)?;
@@ -129,6 +134,7 @@ pub(super) fn read_mapped(
 pub(super) fn read_stream(
     path: &Path,
     reader: &mut dyn Read,
+    secrets: Option<&dyn SecretsSink>,
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, Error> {
     // Sniff without consuming: read up to 6 bytes, then put them back in front of the reader.
@@ -152,11 +158,11 @@ pub(super) fn read_stream(
     match Compression::sniff(head) {
         Some(c) => {
             let mut decoded = c.decoder(path, chained)?;
-            let mut summary = stream_plain(path, &mut decoded, on_frame)?;
+            let mut summary = stream_plain(path, &mut decoded, secrets, on_frame)?;
             summary.compression = Some(c.name());
             Ok(summary)
         }
-        None => stream_plain(path, &mut { chained }, on_frame),
+        None => stream_plain(path, &mut { chained }, secrets, on_frame),
     }
 }
 
@@ -165,9 +171,11 @@ pub(super) fn read_stream(
 fn stream_plain(
     path: &Path,
     reader: &mut dyn Read,
+    secrets: Option<&dyn SecretsSink>,
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, Error> {
     let mut parser = Parser::new(path);
+    parser.secrets = secrets;
     let mut buf: Vec<u8> = Vec::new();
     let (mut start, mut end) = (0usize, 0usize);
     let mut read_total = 0u64;

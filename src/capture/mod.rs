@@ -116,13 +116,37 @@ pub const MAX_PROBLEMS: usize = 100;
 /// Files are memory-mapped; `-` and compressed inputs are streamed through a bounded buffer.
 /// A truncated capture keeps every frame before the cut and reports the cut in the summary.
 pub fn read(input: &Input, on_frame: &mut dyn FnMut(&Frame<'_>)) -> Result<CaptureSummary, Error> {
+    read_keyed(input, None, on_frame)
+}
+
+/// Where the TLS key logs a capture carries (pcapng Decryption Secrets Blocks) go.
+pub trait SecretsSink: Sync + std::fmt::Debug {
+    fn secrets(&self, key_log: &[u8]);
+}
+
+/// [`read`], handing the key logs of Decryption Secrets Blocks that come before the first
+/// packet to `secrets` as they are read.
+pub fn read_keyed(
+    input: &Input,
+    secrets: Option<&dyn SecretsSink>,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
     match input {
         Input::Stdin => {
             let stdin = std::io::stdin();
             let mut lock = stdin.lock();
-            read_stream(Path::new("-"), &mut lock, on_frame)
+            read_stream(Path::new("-"), &mut lock, secrets, on_frame)
         }
-        Input::Path(path) => read_file(path, on_frame),
+        Input::Path(path) => read_file(path, secrets, on_frame),
+    }
+}
+
+/// The key logs of every Decryption Secrets Block of a plain pcapng capture held in memory,
+/// read before its packets (so that readers walking it in chunks, side by side, know the
+/// secrets a later block carries as a walk from the start would). A pcap has none.
+pub fn secrets_in(bytes: &[u8], secrets: &dyn SecretsSink) {
+    if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        pcapng::secrets_in(bytes, secrets);
     }
 }
 
@@ -133,7 +157,17 @@ pub fn read_bytes(
     bytes: &[u8],
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, Error> {
-    read_mapped(Path::new(name), bytes, on_frame)
+    read_mapped(Path::new(name), bytes, None, on_frame)
+}
+
+/// [`read_bytes`] with a sink for the capture's secrets, as [`read_keyed`].
+pub fn read_bytes_keyed(
+    name: &str,
+    bytes: &[u8],
+    secrets: Option<&dyn SecretsSink>,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    read_mapped(Path::new(name), bytes, secrets, on_frame)
 }
 
 /// Maps `input` when it is a plain (uncompressed) regular file, so that several workers can

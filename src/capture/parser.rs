@@ -98,6 +98,8 @@ pub(super) struct Parser<'p> {
     pub(super) leaned_on_last_ts: bool,
     pub(super) problems_left_out: u64,
     pub(super) summary: CaptureSummary,
+    /// Where the key logs of Decryption Secrets Blocks go (streamed input).
+    pub(super) secrets: Option<&'p dyn super::SecretsSink>,
 }
 
 impl<'p> Parser<'p> {
@@ -112,6 +114,7 @@ impl<'p> Parser<'p> {
             leaned_on_last_ts: false,
             problems_left_out: 0,
             summary: CaptureSummary::default(),
+            secrets: None,
         }
     }
 

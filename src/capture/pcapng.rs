@@ -8,12 +8,18 @@
 //! multiple of 4, over [`MAX_BLOCK_LEN`]) stops the walk. Timestamps saturate instead of
 //! overflowing.
 //!
+//! The TLS key logs of Decryption Secrets Blocks go to the parser's secrets sink as they are
+//! read; [`secrets_in`] finds all of a capture held in memory before it is read, so that
+//! every reader of it (one walk, or chunks side by side) knows the same secrets for every
+//! packet.
+//!
 //! Deliberately not done: options other than `if_tsresol` / `if_tsoffset`, name resolution,
-//! statistics and decryption-secrets blocks (skipped), and the section length field.
+//! statistics, decryption secrets of other protocols (skipped), and the section length
+//! field.
 
 use super::parser::{nom_reason, u16_at, u32_at, Parser, Step};
 use super::{Frame, Timestamp, MAX_BLOCK_LEN};
-use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock};
+use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock, SecretsType};
 
 /// One pcapng interface (IDB) of the current section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +31,46 @@ pub(super) struct Interface {
     units_per_sec: u64,
     /// Seconds added to every timestamp (if_tsoffset).
     offset_secs: i64,
+}
+
+/// Hands the TLS key log of every Decryption Secrets Block of a pcapng held in memory to
+/// `sink`, walking block headers only; stops where a block length cannot be right (the reader
+/// will say so).
+pub(super) fn secrets_in(bytes: &[u8], sink: &dyn super::SecretsSink) {
+    const SHB: u32 = 0x0a0d_0d0a;
+    const DSB: u32 = 0x0000_000a;
+    let mut big_endian = false;
+    let mut pos = 0usize;
+    while let Some(head) = bytes.get(pos..pos.saturating_add(12)) {
+        if u32_at(head, 0, false) == Some(SHB) {
+            // The byte-order magic says how this section is written.
+            big_endian = head.get(8..12) == Some(&[0x1a, 0x2b, 0x3c, 0x4d][..]);
+        }
+        let (Some(kind), Some(len)) = (u32_at(head, 0, big_endian), u32_at(head, 4, big_endian))
+        else {
+            return;
+        };
+        let len = len as usize;
+        if len < 12 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+            return;
+        }
+        let Some(block) = bytes.get(pos..pos + len) else {
+            return;
+        };
+        if kind == DSB {
+            let parsed = if big_endian {
+                pcap_parser::pcapng::parse_block_be(block)
+            } else {
+                pcap_parser::pcapng::parse_block_le(block)
+            };
+            if let Ok((_, Block::DecryptionSecrets(dsb))) = parsed {
+                if dsb.secrets_type == SecretsType::TlsKeyLog {
+                    sink.secrets(dsb.data);
+                }
+            }
+        }
+        pos += len;
+    }
 }
 
 impl Parser<'_> {
@@ -181,6 +227,13 @@ impl Parser<'_> {
             }
             Block::Unknown(unknown) if block_type == OBSOLETE_PACKET_BLOCK => {
                 self.obsolete_packet(unknown.data, on_frame);
+            }
+            // A TLS key log (secrets type "TLSK"), for a streamed capture (a mapped one is
+            // scanned for them before it is read: [`secrets_in`]).
+            Block::DecryptionSecrets(dsb) if dsb.secrets_type == SecretsType::TlsKeyLog => {
+                if let Some(sink) = self.secrets {
+                    sink.secrets(dsb.data);
+                }
             }
             // SHB state was set before parsing; name resolution, statistics, decryption
             // secrets, journal, process and custom blocks carry no frames.

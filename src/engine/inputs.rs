@@ -113,7 +113,7 @@ pub(crate) fn analyze_mapped<T: Send>(
     if workers > 1 && !capture::is_compressed(bytes) {
         return super::sharded(name, bytes, config, workers, prepare, sink);
     }
-    super::inline(name, config, prepare, sink, |on_frame| {
-        capture::read_bytes(name, bytes, on_frame)
+    super::inline(name, config, prepare, sink, |secrets, on_frame| {
+        capture::read_bytes_keyed(name, bytes, Some(secrets), on_frame)
     })
 }

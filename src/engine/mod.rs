@@ -31,7 +31,7 @@ mod inputs;
 pub use inputs::SIDE_BY_SIDE_AHEAD;
 pub(crate) use inputs::{analyze_mapped, shared_by_workers, side_by_side};
 
-use crate::capture::{CaptureSummary, Frame, Timestamp, Walker};
+use crate::capture::{CaptureSummary, Frame, SecretsSink, Timestamp, Walker};
 use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::judge::{self, CaptureFacts};
 use crate::net::{self, Packet, Skip};
@@ -383,9 +383,12 @@ pub fn inline<T>(
     config: &Config,
     prepare: &(dyn Fn(Connection) -> T + Sync),
     sink: &mut dyn FnMut(T),
-    read: impl FnOnce(&mut dyn FnMut(&Frame<'_>)) -> Result<CaptureSummary, crate::Error>,
+    read: impl FnOnce(
+        &dyn SecretsSink,
+        &mut dyn FnMut(&Frame<'_>),
+    ) -> Result<CaptureSummary, crate::Error>,
 ) -> Result<InputStats, crate::Error> {
-    let context = Arc::new(Context::default());
+    let context = Arc::new(Context::new(config.keylog.clone()));
     let mut owner = Owner::new(name, 0, 1, config, prepare, &context);
     let mut merger = Merger::new(1);
     let mut decisions = Decisions::default();
@@ -407,7 +410,7 @@ pub fn inline<T>(
         }
         decisions.forget_before(*chunk);
     };
-    let summary = read(&mut |f: &Frame<'_>| {
+    let summary = read(&*context.keys, &mut |f: &Frame<'_>| {
         if let Some(p) = progress {
             // Record header + captured bytes; published in batches to keep the hot path cheap.
             unreported += 16 + f.data.len() as u64;
@@ -766,7 +769,12 @@ pub fn sharded<T: Send>(
             aborted: false,
         }),
         changed: Condvar::new(),
-        context: Arc::new(Context::default()),
+        context: {
+            // Walkers read chunks side by side: the secrets a capture carries are read first.
+            let context = Context::new(config.keylog.clone());
+            crate::capture::secrets_in(bytes, &*context.keys);
+            Arc::new(context)
+        },
     };
     let coord = &coord;
     std::thread::scope(|scope| {

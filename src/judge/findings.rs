@@ -318,6 +318,24 @@ pub fn client_certificate_requested(frame: u64) -> Finding {
 
 /// TLS 1.3: the client's only encrypted record after the server's flight, in `frame`, was
 /// alert-sized.
+/// Keys were given for this connection but did not open its records.
+pub fn keys_do_not_decrypt(frame: u64, side: Side, why: &str) -> Finding {
+    Finding::new(
+        FindingId::KeysDoNotDecrypt,
+        format!(
+            "the {} side's protected records were not decrypted: {why}",
+            side.as_str()
+        ),
+    )
+    .frame(frame)
+    .side(side)
+    .advice(
+        "check that the key log belongs to this capture (the same client run; SSLKEYLOGFILE is \
+         appended to, so an old file can hold other sessions' keys) and that it has every \
+         secret of the connection",
+    )
+}
+
 pub fn client_rejected_likely(frame: u64) -> Finding {
     Finding::new(
         FindingId::ClientRejectedLikely,

@@ -26,7 +26,9 @@ use crate::proto::conversation::{Conversation, Datagrams};
 use crate::proto::fingerprint;
 use crate::proto::starttls;
 use crate::proto::tls::{self, ClientHello, Event, ServerHello};
-use crate::record::{AlertOut, ClientHelloOut, Connection, EndpointOut, Finding, ServerHelloOut};
+use crate::record::{
+    AlertOut, ClientHelloOut, Connection, DecryptedOut, EndpointOut, Finding, ServerHelloOut,
+};
 use crate::text::rfc3339;
 use crate::x509::chain::TrustStore;
 use crate::x509::CertInfo;
@@ -136,6 +138,11 @@ struct Seen<'a> {
     encrypted: [Option<(u64, u16)>; 2],
     /// Bytes that are not TLS and records that do not parse, client's first, in event order.
     problems: Vec<(u64, Side, Problem<'a>)>,
+    /// What the key log's keys opened (client, server): anything at all, and the details.
+    opened: [bool; 2],
+    decrypted: DecryptedOut,
+    /// Why given keys did not open a side's records: frame, side, reason.
+    keys_failed: Vec<(u64, Side, &'a str)>,
 }
 
 enum Problem<'a> {
@@ -212,7 +219,49 @@ impl<'a> Seen<'a> {
                 description: *description,
                 description_name: description.and_then(alert_name),
                 encrypted: *encrypted,
+                decrypted: false,
             }),
+            Event::DecryptedAlert { level, description } => {
+                self.opened[usize::from(server)] = true;
+                self.alerts.push(AlertOut {
+                    frame: e.frame,
+                    from,
+                    level: Some(*level),
+                    description: Some(*description),
+                    description_name: alert_name(*description),
+                    encrypted: true,
+                    decrypted: true,
+                });
+            }
+            Event::EncryptedExtensions { extensions, alpn } if server => {
+                self.opened[1] = true;
+                let d = &mut self.decrypted;
+                if d.encrypted_extensions.is_none() {
+                    d.server_name_acknowledged = extensions.contains(&0);
+                    d.early_data_accepted = extensions.contains(&42);
+                    d.encrypted_extensions = Some(extensions.clone());
+                    d.alpn = alpn.clone();
+                }
+            }
+            Event::CertificateVerify { scheme } => {
+                self.opened[usize::from(server)] = true;
+                let slot = if server {
+                    &mut self.decrypted.server_signature_scheme
+                } else {
+                    &mut self.decrypted.client_signature_scheme
+                };
+                slot.get_or_insert(*scheme);
+            }
+            // Finished is never sent in the clear: seen, it was decrypted.
+            Event::Handshake(tls::hs::FINISHED) => {
+                self.opened[usize::from(server)] = true;
+                if server {
+                    self.decrypted.server_finished = true;
+                } else {
+                    self.decrypted.client_finished = true;
+                }
+            }
+            Event::KeysDoNotDecrypt(why) => self.keys_failed.push((e.frame, from, why)),
             Event::EncryptionStarted { length, .. } => {
                 self.encrypted[usize::from(server)].get_or_insert((e.frame, *length));
             }
@@ -223,7 +272,8 @@ impl<'a> Seen<'a> {
             Event::Handshake(_)
             | Event::ChangeCipherSpec
             | Event::CertificateStatus { .. }
-            | Event::CertificateRequest { .. } => {}
+            | Event::CertificateRequest { .. }
+            | Event::EncryptedExtensions { .. } => {}
         }
     }
 
@@ -495,9 +545,17 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         seen.dh
             .and_then(|(frame, bits)| findings::weak_dh(frame, bits)),
     );
+    findings.extend(
+        seen.keys_failed
+            .iter()
+            .map(|&(frame, side, why)| findings::keys_do_not_decrypt(frame, side, why)),
+    );
     let final_sh = seen.final_server_hello().map(|h| h.msg);
-    let tls13_rejection = tls13_rejection(flow, client, final_sh, seen.encrypted[0]);
+    // Once the client's records were opened, what they said is known, not guessed.
+    let tls13_rejection =
+        tls13_rejection(flow, client, final_sh, seen.encrypted[0]).filter(|_| !seen.opened[0]);
     findings.extend(tls13_rejection.map(findings::client_rejected_likely));
+    let fatal = seen.alerts.iter().find(|a| a.level == Some(2));
 
     let ss = &flow.sides[server];
     let facts = Facts {
@@ -505,11 +563,16 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         client_hello: seen.client_hellos.first().map(|h| (h.frame, h.ts, h.msg)),
         server_hello: seen.final_server_hello().map(|h| (h.frame, h.msg)),
         handshake_over: match seen.encrypted {
-            [Some(a), Some(b)] => Some(a.0.max(b.0)),
+            // A decrypted fatal alert among the first protected records ended the handshake.
+            [Some(a), Some(b)]
+                if !fatal.is_some_and(|f| f.decrypted && f.frame <= a.0.max(b.0)) =>
+            {
+                Some(a.0.max(b.0))
+            }
             _ => None,
         },
         tls13_rejection,
-        fatal: seen.alerts.iter().find(|a| a.level == Some(2)),
+        fatal,
         not_tls: problems.iter().find_map(|(_, p)| match p {
             WireProblem::NotTls(n) => Some(*n),
             WireProblem::Malformed(..) => None,
@@ -554,6 +617,8 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         more_server_hellos: hellos.more_server,
         server_certificates: certs.server,
         client_certificates: certs.client,
+        keys: flow.app.key_source(),
+        decrypted: (seen.opened != [false, false]).then_some(seen.decrypted),
         alerts: seen.alerts,
         key_exchange_group: seen.kx_group,
         tcp: parts::tcp_out(flow, client),

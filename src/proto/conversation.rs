@@ -18,9 +18,12 @@
 
 use crate::flow::reassembly::{Delivery, Origin};
 use crate::flow::FlowApp;
+use crate::keys::{KeyLog, KeySource, KeyStore};
 use crate::proto::dtls::{self, DtlsConn};
 use crate::proto::quic::{self, QuicConn};
+use crate::proto::tls::decrypt::Session;
 use crate::proto::tls::{Direction, Event, Located, Mode, MAX_EVENTS};
+use std::sync::Arc;
 
 /// Non-handshake datagrams looked at before a UDP flow is given up.
 pub const MAX_UDP_SNIFF: u8 = 8;
@@ -51,11 +54,20 @@ impl Default for Datagrams {
     }
 }
 
-/// What the conversations of one run share, read-only. Today every limit a conversation
-/// applies is a constant, so it holds nothing yet; a run's decryption keys are the first thing
-/// that will live here, reaching each flow without a global.
+/// What the conversations of one input share: the secrets of the key logs and of the
+/// capture's Decryption Secrets Blocks, reaching each flow without a global.
 #[derive(Debug, Default)]
-pub struct Context {}
+pub struct Context {
+    pub keys: Arc<KeyStore>,
+}
+
+impl Context {
+    pub fn new(keylog: Arc<KeyLog>) -> Context {
+        Context {
+            keys: Arc::new(KeyStore::new(keylog)),
+        }
+    }
+}
 
 /// Both directions of one connection (TCP, or a UDP flow carrying QUIC or DTLS): the TLS
 /// stage's state per flow. For UDP the QUIC/DTLS parsers' events are copied into `dirs` so
@@ -65,6 +77,8 @@ pub struct Conversation {
     /// Indexed by flow side (0 = the side that sent the flow's first packet).
     pub dirs: [Direction; 2],
     pub udp: Datagrams,
+    /// Decryption facts both directions share; only when some secret is known.
+    session: Option<Box<Session>>,
 }
 
 impl Conversation {
@@ -75,6 +89,11 @@ impl Conversation {
             .iter()
             .find(|e| matches!(e.event, Event::ClientHello(_)))
             .map(|e| e.frame)
+    }
+
+    /// Where the secrets of this connection came from, when the key logs had them.
+    pub fn key_source(&self) -> Option<KeySource> {
+        self.session.as_ref().and_then(|s| s.source)
     }
 
     fn stop(&mut self) {
@@ -117,8 +136,14 @@ fn copy_events(
 impl FlowApp for Conversation {
     type Context = Context;
 
-    fn new(_: &Context) -> Self {
-        Conversation::default()
+    fn new(context: &Context) -> Self {
+        Conversation {
+            session: context
+                .keys
+                .has_any()
+                .then(|| Box::new(Session::new(context.keys.clone()))),
+            ..Conversation::default()
+        }
     }
 
     fn deliver(&mut self, side: usize, delivery: Delivery<'_>) {
@@ -126,7 +151,9 @@ impl FlowApp for Conversation {
             return;
         };
         match delivery {
-            Delivery::Data { bytes, origin } => d.feed(bytes, origin),
+            Delivery::Data { bytes, origin } => {
+                d.feed_keyed(bytes, origin, self.session.as_deref_mut());
+            }
             Delivery::Gap { .. } => d.gap(),
         }
     }
@@ -136,7 +163,9 @@ impl FlowApp for Conversation {
     }
 
     fn wants_buffering(&self, side: usize) -> bool {
-        self.dirs.get(side).is_some_and(Direction::wants_reassembly)
+        self.dirs.get(side).is_some_and(|d| {
+            d.wants_reassembly() || (self.session.is_some() && d.decrypting_handshake())
+        })
     }
 
     fn client_side(&self) -> Option<usize> {

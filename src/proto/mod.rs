@@ -2,13 +2,15 @@
 //! TLS (STARTTLS and its kin), and the hello fingerprints.
 //!
 //! Imports run one way. `tls` (records, hellos, events) imports no sibling; `quic` and `dtls`
-//! import `tls` for its hello parsers and event types; `conversation`, the per-flow state that
+//! import `tls` for its hello parsers and event types; `crypto` (key derivation and record
+//! opening, for all three) imports none of them; `conversation`, the per-flow state that
 //! feeds TCP bytes to `tls` and sorts UDP datagrams between `quic` and `dtls`, imports all
 //! three; `starttls` and `fingerprint` read only what `tls` gives (their corpus tests run
 //! whole flows through `conversation`).
 
 pub mod codepoints;
 pub mod conversation;
+pub mod crypto;
 pub mod dtls;
 pub mod fingerprint;
 pub mod quic;

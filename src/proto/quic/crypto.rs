@@ -15,6 +15,7 @@
 //! derive Handshake or 1-RTT keys, which the wire does not give.
 
 use super::{version, SAMPLE_LEN, TAG_LEN};
+use crate::proto::crypto::expand_label;
 use ring::aead::{self, quic as hp};
 use ring::hkdf;
 
@@ -107,23 +108,6 @@ pub(super) struct KeyMaterial {
     pub(super) key: [u8; 16],
     pub(super) iv: [u8; 12],
     pub(super) hp: [u8; 16],
-}
-
-/// An HKDF output length for ring.
-struct Len(usize);
-
-impl hkdf::KeyType for Len {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
-/// HKDF-Expand-Label with an empty context (RFC 8446 §7.1).
-fn expand_label(prk: &hkdf::Prk, label: &[u8], out: &mut [u8]) -> Option<()> {
-    let len = u16::try_from(out.len()).ok()?.to_be_bytes();
-    let label_len = [u8::try_from(6 + label.len()).ok()?];
-    let info: [&[u8]; 5] = [&len, &label_len, b"tls13 ", label, &[0]];
-    prk.expand(&info, Len(out.len())).ok()?.fill(out).ok()
 }
 
 /// Client and server Initial key material for a version and the client's DCID (RFC 9001 §5.2).

@@ -307,3 +307,46 @@ pub fn negotiated_suite(events: &[super::Located]) -> Option<u16> {
         _ => None,
     })
 }
+
+/// EncryptedExtensions (RFC 8446 §4.3.1), seen once decrypted: the extension types in wire
+/// order and the ALPN protocol the server chose.
+pub fn parse_encrypted_extensions(body: &[u8]) -> Option<(Vec<u16>, Option<String>)> {
+    let [a, b, rest @ ..] = body else {
+        return None;
+    };
+    let block = rest.get(..usize::from(u16::from_be_bytes([*a, *b])))?;
+    let (exts, complete) = walk_extensions(block);
+    if !complete {
+        return None;
+    }
+    let alpn = exts.iter().find(|(t, _)| *t == 16).and_then(|(_, data)| {
+        match parse_tls_extension_alpn_content(data) {
+            Ok((_, TlsExtension::ALPN(p))) => {
+                p.first().map(|p| String::from_utf8_lossy(p).into_owned())
+            }
+            _ => None,
+        }
+    });
+    Some((exts.iter().map(|(t, _)| *t).collect(), alpn))
+}
+
+/// A TLS 1.3 CertificateRequest (RFC 8446 §4.3.2): the distinguished names of its
+/// certificate_authorities extension (DER), if any.
+pub fn parse_tls13_certificate_request(body: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (&ctx_len, rest) = body.split_first()?;
+    let rest = rest.get(usize::from(ctx_len)..)?;
+    let (exts, complete) = walk_extensions(extensions_block(rest));
+    if !complete {
+        return None;
+    }
+    let mut names = Vec::new();
+    if let Some((_, [a, b, list @ ..])) = exts.iter().find(|(t, _)| *t == 47) {
+        let mut list: &[u8] = list.get(..usize::from(u16::from_be_bytes([*a, *b])))?;
+        while let [l1, l2, tail @ ..] = list {
+            let len = usize::from(u16::from_be_bytes([*l1, *l2]));
+            names.push(tail.get(..len)?.to_vec());
+            list = tail.get(len..)?;
+        }
+    }
+    Some(names)
+}

@@ -19,15 +19,22 @@
 //! the ClientHello and ServerHello parsers, which quic and dtls use too; this file the types,
 //! code points and caps they share.
 //!
-//! It does not decide who is client or server (both directions run the same parser), does
-//! not decrypt, and does not judge certificates: it passes their DER on.
+//! With a key log, `decrypt` gives a direction the keys of its protected records, and the
+//! handshake messages, alerts and certificates inside them become events like the clear ones.
+//!
+//! It does not decide who is client or server (both directions run the same parser), and does
+//! not judge certificates: it passes their DER on.
 
 use crate::capture::Timestamp;
 
+pub mod decrypt;
 mod hello;
 mod record;
 
-pub use hello::{negotiated_suite, parse_client_hello, parse_server_hello, server_key_exchange};
+pub use hello::{
+    negotiated_suite, parse_client_hello, parse_encrypted_extensions, parse_server_hello,
+    parse_tls13_certificate_request, server_key_exchange,
+};
 pub(crate) use record::Mode;
 pub use record::{looks_like_record_start, Direction, RecordHeader};
 
@@ -75,6 +82,9 @@ pub mod hs {
     pub const SERVER_KEY_EXCHANGE: u8 = 12;
     pub const CERTIFICATE_REQUEST: u8 = 13;
     pub const CERTIFICATE_STATUS: u8 = 22;
+    pub const ENCRYPTED_EXTENSIONS: u8 = 8;
+    pub const CERTIFICATE_VERIFY: u8 = 15;
+    pub const FINISHED: u8 = 20;
 }
 
 /// A parsed ClientHello. Code points are kept as sent (GREASE included).
@@ -169,6 +179,24 @@ pub enum Event {
         description: Option<u8>,
         encrypted: bool,
     },
+    /// An alert read from a protected record with the key log's keys.
+    DecryptedAlert {
+        level: u8,
+        description: u8,
+    },
+    /// EncryptedExtensions (TLS 1.3, decrypted): extension types in wire order, the ALPN
+    /// protocol chosen.
+    EncryptedExtensions {
+        extensions: Vec<u16>,
+        alpn: Option<String>,
+    },
+    /// CertificateVerify (decrypted): the signature scheme.
+    CertificateVerify {
+        scheme: u16,
+    },
+    /// Secrets for this connection were given, but its protected records do not open with
+    /// them (or need what this build cannot do): why.
+    KeysDoNotDecrypt(String),
     /// The first encrypted record of this direction: its content type and length.
     EncryptionStarted {
         content_type: u8,

@@ -12,16 +12,25 @@
 //!
 //! Every read of the input is checked (`get`, slice patterns), every buffer it grows is
 //! bounded, and a direction keeps at most [`MAX_EVENTS`] events (the last one then says the
-//! rest were dropped). It does not decide who is client or server, does not decrypt, and does
-//! not parse hello bodies itself.
+//! rest were dropped).
+//!
+//! With a [`Session`] (a key log had secrets to look in), a done direction reads its protected
+//! records whole until its handshake is over (and afterwards those that may be alerts), opens
+//! them with the keys `decrypt` gives, and reads what is inside like clear text: handshake
+//! messages (TLS 1.3's EncryptedExtensions, Certificate, CertificateRequest,
+//! CertificateVerify, Finished; renegotiation hellos) and alerts. Records it cannot open are
+//! followed by their headers as without keys; when the first one already fails, it says so
+//! once. It does not decide who is client or server, and does not parse hello bodies itself.
 
+use super::decrypt::{DirKeys, Session};
 use super::hello::{
     negotiated_suite, parse_sslv2_client_hello, parse_sslv2_server_hello, server_key_exchange,
 };
 use super::{
-    content, hs, is_tls13_version, parse_client_hello, parse_server_hello, Event, Located,
-    PlaintextChunk, MAX_EVENTS, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT, MAX_PLAINTEXT_CHUNKS,
-    MAX_RECORD, MAX_SNIFF_BYTES,
+    content, hs, is_tls13_version, parse_client_hello, parse_encrypted_extensions,
+    parse_server_hello, parse_tls13_certificate_request, Event, Located, PlaintextChunk,
+    MAX_EVENTS, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT, MAX_PLAINTEXT_CHUNKS, MAX_RECORD,
+    MAX_SNIFF_BYTES,
 };
 use crate::flow::reassembly::Origin;
 use tls_parser::{
@@ -49,6 +58,38 @@ pub struct RecordHeader {
     pub content_type: u8,
     pub length: u16,
     pub frame: u64,
+}
+
+/// After its handshake, a TLS 1.3 direction opens only records this short: an alert is 2
+/// bytes, its content type 1 and the tag 16, and some padding is allowed.
+const MAX_TLS13_ALERT_RECORD: usize = 64;
+
+/// One direction's decryption state.
+#[derive(Debug)]
+struct Crypt {
+    keys: DirKeys,
+    /// Records opened.
+    opened: u64,
+    /// This direction's Finished was read: from now on only what may be an alert is opened.
+    handshake_over: bool,
+}
+
+impl Crypt {
+    /// Whether a protected record with this header is read whole and opened.
+    fn wants(&self, content_type: u8, len: usize) -> bool {
+        if !self.handshake_over || self.keys.needs_every_record() {
+            return true;
+        }
+        if self.keys.is_tls13() {
+            len <= MAX_TLS13_ALERT_RECORD && content_type != content::CHANGE_CIPHER_SPEC
+        } else {
+            // Alerts, renegotiation hellos, and the CCS that changes the keys.
+            matches!(
+                content_type,
+                content::ALERT | content::HANDSHAKE | content::CHANGE_CIPHER_SPEC
+            )
+        }
+    }
 }
 
 /// The TLS parser of one direction.
@@ -81,6 +122,11 @@ pub struct Direction {
     pub last_record: Option<RecordHeader>,
     pub events: Vec<Located>,
     events_dropped: bool,
+    /// This direction sent a ClientHello (true) or a ServerHello (false).
+    role: Option<bool>,
+    /// Keys were asked for at the first protected record.
+    keys_asked: bool,
+    crypt: Option<Box<Crypt>>,
 }
 
 impl Default for Direction {
@@ -102,6 +148,9 @@ impl Default for Direction {
             last_record: None,
             events: Vec::new(),
             events_dropped: false,
+            role: None,
+            keys_asked: false,
+            crypt: None,
         }
     }
 }
@@ -174,6 +223,16 @@ impl Direction {
         matches!(self.mode, Mode::Sniff | Mode::Records | Mode::SslV2)
     }
 
+    /// True while a done direction may still decrypt its handshake (keys not asked for yet,
+    /// or given and the handshake not over): its bytes are wanted in order, like before.
+    pub fn decrypting_handshake(&self) -> bool {
+        self.mode == Mode::Done
+            && match &self.crypt {
+                None => !self.keys_asked,
+                Some(c) => !c.handshake_over,
+            }
+    }
+
     /// Bytes went missing: record sync is lost.
     pub fn gap(&mut self) {
         self.record_buf.clear();
@@ -186,7 +245,17 @@ impl Direction {
     }
 
     /// Feeds the next chunk of the stream.
-    pub fn feed(&mut self, mut data: &[u8], origin: Origin) {
+    pub fn feed(&mut self, data: &[u8], origin: Origin) {
+        self.feed_keyed(data, origin, None);
+    }
+
+    /// Feeds the next chunk of the stream; `session` when secrets may open its records.
+    pub fn feed_keyed(
+        &mut self,
+        mut data: &[u8],
+        origin: Origin,
+        mut session: Option<&mut Session>,
+    ) {
         while !data.is_empty() {
             match self.mode {
                 Mode::Off => return,
@@ -194,7 +263,7 @@ impl Direction {
                     if looks_like_record_start(data) {
                         self.mode = Mode::Records;
                         if is_sslv2_record(data) && !self.saw_tls {
-                            data = self.sslv2_record(data, origin);
+                            data = self.sslv2_record(data, origin, session.as_deref_mut());
                         }
                         continue;
                     }
@@ -222,10 +291,10 @@ impl Direction {
                     return;
                 }
                 Mode::Records | Mode::Done => {
-                    data = self.records(data, origin);
+                    data = self.records(data, origin, session.as_deref_mut());
                 }
                 Mode::SslV2 => {
-                    data = self.sslv2_record(data, origin);
+                    data = self.sslv2_record(data, origin, session.as_deref_mut());
                 }
             }
         }
@@ -249,7 +318,12 @@ impl Direction {
     }
 
     /// Cuts records from `data`; returns what is left when the mode changes.
-    fn records<'a>(&mut self, mut data: &'a [u8], origin: Origin) -> &'a [u8] {
+    fn records<'a>(
+        &mut self,
+        mut data: &'a [u8],
+        origin: Origin,
+        mut s: Option<&mut Session>,
+    ) -> &'a [u8] {
         loop {
             if self.skip > 0 {
                 let n = self.skip.min(data.len());
@@ -275,7 +349,7 @@ impl Direction {
                     if !self.header_ok(origin) {
                         return data;
                     }
-                    if self.mode == Mode::Done {
+                    if self.mode == Mode::Done && !self.follows(&self.record_buf, s.is_some()) {
                         // Only the header matters now; skip the body without buffering.
                         let buf = std::mem::take(&mut self.record_buf);
                         self.skip = record_len(&buf);
@@ -288,7 +362,7 @@ impl Direction {
                     && self.record_buf.len() == 5 + record_len(&self.record_buf)
                 {
                     let rec = std::mem::take(&mut self.record_buf);
-                    self.record(&rec, origin);
+                    self.record(&rec, origin, s.as_deref_mut());
                     if self.mode != Mode::Records && self.mode != Mode::Done {
                         return data;
                     }
@@ -300,7 +374,7 @@ impl Direction {
             if !self.header_ok_bytes(data, origin) {
                 return data;
             }
-            if self.mode == Mode::Done {
+            if self.mode == Mode::Done && !self.follows(data, s.is_some()) {
                 self.note_record(data, origin);
                 let n = (5 + len).min(data.len());
                 self.skip = 5 + len - n;
@@ -309,7 +383,7 @@ impl Direction {
             }
             match data.get(..5 + len) {
                 Some(rec) => {
-                    self.record(rec, origin);
+                    self.record(rec, origin, s.as_deref_mut());
                     data = data.get(5 + len..).unwrap_or_default();
                     if self.mode != Mode::Records && self.mode != Mode::Done {
                         return data;
@@ -352,9 +426,21 @@ impl Direction {
         ok
     }
 
+    /// Done mode: whether a record with this header is read whole, to be opened.
+    fn follows(&self, h: &[u8], keyed: bool) -> bool {
+        let (ct, len) = (h.first().copied().unwrap_or(0), record_len(h));
+        match &self.crypt {
+            Some(c) => c.wants(ct, len),
+            None => keyed && !self.keys_asked,
+        }
+    }
+
     /// Done mode: only the record header is looked at.
     fn note_record(&mut self, h: &[u8], origin: Origin) {
         let (ct, len) = (h.first().copied().unwrap_or(0), record_len(h) as u16);
+        if let Some(c) = &mut self.crypt {
+            c.keys.skipped(ct, &[]);
+        }
         self.records += 1;
         self.last_record = Some(RecordHeader {
             content_type: ct,
@@ -378,7 +464,7 @@ impl Direction {
     }
 
     /// One complete record, header included.
-    fn record(&mut self, rec: &[u8], origin: Origin) {
+    fn record(&mut self, rec: &[u8], origin: Origin, s: Option<&mut Session>) {
         let ct = rec.first().copied().unwrap_or(0);
         let body = rec.get(5..).unwrap_or_default();
         self.saw_tls = true;
@@ -388,25 +474,19 @@ impl Direction {
             length: body.len() as u16,
             frame: origin.frame,
         });
+        if self.mode == Mode::Done {
+            self.protected(rec, origin, s);
+            return;
+        }
         let encrypted = self.tls13_server
             || ct == content::APPLICATION_DATA
             || (ct == content::ALERT && body.len() >= MIN_ENCRYPTED_ALERT)
             || (self.ccs
                 && !(ct == content::HANDSHAKE && self.offered_tls13 && plaintext_handshake(body)));
         if encrypted && ct != content::CHANGE_CIPHER_SPEC {
-            self.encryption_reported = true;
-            self.push(
-                origin,
-                Event::EncryptionStarted {
-                    content_type: ct,
-                    length: body.len() as u16,
-                },
-            );
-            if ct == content::ALERT {
-                self.push(origin, Event::ENCRYPTED_ALERT);
-            }
             self.hs_buf.clear();
             self.mode = Mode::Done;
+            self.protected(rec, origin, s);
             return;
         }
         match ct {
@@ -432,12 +512,183 @@ impl Direction {
                     }
                 }
             }
-            content::HANDSHAKE => self.handshake_fragment(body, origin),
+            content::HANDSHAKE => self.handshake_fragment(body, origin, s),
             _ => {}
         }
     }
 
-    fn handshake_fragment(&mut self, mut body: &[u8], origin: Origin) {
+    /// A whole protected record: reported, and opened when there are keys.
+    fn protected(&mut self, rec: &[u8], origin: Origin, s: Option<&mut Session>) {
+        let ct = rec.first().copied().unwrap_or(0);
+        let (header, body) = rec.split_at(rec.len().min(5));
+        if !self.encryption_reported && ct != content::CHANGE_CIPHER_SPEC {
+            self.encryption_reported = true;
+            self.push(
+                origin,
+                Event::EncryptionStarted {
+                    content_type: ct,
+                    length: body.len() as u16,
+                },
+            );
+        }
+        if let (Some(s), None, false) = (s, &self.crypt, self.keys_asked) {
+            self.keys_asked = true;
+            if let Some(client) = self.role {
+                self.crypt = s.keys_for(client).map(|keys| {
+                    Box::new(Crypt {
+                        keys,
+                        opened: 0,
+                        handshake_over: false,
+                    })
+                });
+                if self.crypt.is_none() && s.source.is_some() {
+                    let who = if client { "client" } else { "server" };
+                    self.push(
+                        origin,
+                        Event::KeysDoNotDecrypt(format!(
+                            "the key log has secrets for this connection, but not those the \
+                             {who}'s records need, or their cipher suite is not one this build \
+                             decrypts"
+                        )),
+                    );
+                }
+            }
+        }
+        let Some(c) = self.crypt.as_mut() else {
+            if ct == content::ALERT {
+                self.push(origin, Event::ENCRYPTED_ALERT);
+            }
+            return;
+        };
+        if ct == content::CHANGE_CIPHER_SPEC && c.keys.is_tls13() {
+            return;
+        }
+        match c.keys.open(header, body) {
+            Some((inner, plain)) => {
+                c.opened += 1;
+                self.opened(inner, &plain, origin);
+            }
+            None => {
+                let first = c.opened == 0;
+                self.crypt = None;
+                if first {
+                    self.push(
+                        origin,
+                        Event::KeysDoNotDecrypt(format!(
+                            "the first protected record ({} bytes) does not open with the key \
+                             log's secrets for this connection",
+                            body.len()
+                        )),
+                    );
+                }
+                if ct == content::ALERT {
+                    self.push(origin, Event::ENCRYPTED_ALERT);
+                }
+            }
+        }
+    }
+
+    /// The content of an opened record.
+    fn opened(&mut self, content_type: u8, plain: &[u8], origin: Origin) {
+        match content_type {
+            content::ALERT => {
+                for pair in plain.chunks(2) {
+                    if let [level, description] = pair {
+                        self.push(
+                            origin,
+                            Event::DecryptedAlert {
+                                level: *level,
+                                description: *description,
+                            },
+                        );
+                    }
+                }
+            }
+            content::HANDSHAKE => {
+                if self.hs_buf.len() + plain.len() > MAX_HANDSHAKE_MESSAGE + MAX_RECORD {
+                    self.hs_buf.clear();
+                    self.push(
+                        origin,
+                        Event::Malformed(format!(
+                            "decrypted handshake message exceeds the {MAX_HANDSHAKE_MESSAGE}-byte cap"
+                        )),
+                    );
+                    return;
+                }
+                self.hs_buf.extend_from_slice(plain);
+                while let [_, a, b, c, ..] = self.hs_buf[..] {
+                    let need = 4 + u32::from_be_bytes([0, a, b, c]) as usize;
+                    if need > MAX_HANDSHAKE_MESSAGE {
+                        self.hs_buf.clear();
+                        self.push(
+                            origin,
+                            Event::Malformed(format!(
+                                "decrypted handshake message of {need} bytes exceeds the \
+                                 {MAX_HANDSHAKE_MESSAGE}-byte cap"
+                            )),
+                        );
+                        return;
+                    }
+                    if self.hs_buf.len() < need {
+                        return;
+                    }
+                    let msg: Vec<u8> = self.hs_buf.drain(..need).collect();
+                    self.decrypted_message(&msg, origin);
+                }
+            }
+            // A renegotiation's ChangeCipherSpec: the keys change to ones not followed here.
+            content::CHANGE_CIPHER_SPEC => self.crypt = None,
+            _ => {}
+        }
+    }
+
+    /// One handshake message read from protected records.
+    fn decrypted_message(&mut self, msg: &[u8], origin: Origin) {
+        let t = msg.first().copied().unwrap_or(0);
+        let body = msg.get(4..).unwrap_or_default();
+        let tls13 = self.crypt.as_ref().is_some_and(|c| c.keys.is_tls13());
+        let event = match t {
+            hs::ENCRYPTED_EXTENSIONS => match parse_encrypted_extensions(body) {
+                Some((extensions, alpn)) => Event::EncryptedExtensions { extensions, alpn },
+                None => Event::Malformed("EncryptedExtensions does not parse".into()),
+            },
+            hs::CERTIFICATE => certificate_event(body, tls13),
+            hs::CERTIFICATE_REQUEST if tls13 => match parse_tls13_certificate_request(body) {
+                Some(ca_names) => Event::CertificateRequest {
+                    cert_types: Vec::new(),
+                    ca_names,
+                },
+                None => Event::Malformed("CertificateRequest does not parse".into()),
+            },
+            hs::CERTIFICATE_REQUEST => certificate_request_event(body),
+            hs::CERTIFICATE_VERIFY => match body {
+                [a, b, ..] => Event::CertificateVerify {
+                    scheme: u16::from_be_bytes([*a, *b]),
+                },
+                _ => Event::Malformed("CertificateVerify too short".into()),
+            },
+            hs::FINISHED => {
+                if let Some(c) = self.crypt.as_mut() {
+                    c.keys.finished();
+                    c.handshake_over = true;
+                }
+                Event::Handshake(t)
+            }
+            // Renegotiation (TLS ≤ 1.2): its hellos, under the current keys.
+            hs::CLIENT_HELLO if !tls13 => match parse_client_hello(body) {
+                Ok(ch) => Event::ClientHello(Box::new(ch)),
+                Err(e) => Event::Malformed(format!("ClientHello: {e}")),
+            },
+            hs::SERVER_HELLO if !tls13 => match parse_server_hello(body) {
+                Ok(sh) => Event::ServerHello(Box::new(sh)),
+                Err(e) => Event::Malformed(format!("ServerHello: {e}")),
+            },
+            other => Event::Handshake(other),
+        };
+        self.push(origin, event);
+    }
+
+    fn handshake_fragment(&mut self, mut body: &[u8], origin: Origin, mut s: Option<&mut Session>) {
         // A message begun in an earlier record: complete its header, then its body. A loop,
         // not recursion: a header that completes exactly at a record's end must wait for the
         // next record, not call itself with nothing.
@@ -462,7 +713,7 @@ impl Direction {
             body = body.get(take..).unwrap_or_default();
             if self.hs_buf.len() >= 4 && self.hs_buf.len() == 4 + hs_len(&self.hs_buf) {
                 let msg = std::mem::take(&mut self.hs_buf);
-                self.message(&msg, origin);
+                self.message(&msg, origin, s.as_deref_mut());
             }
         }
         while !body.is_empty() {
@@ -472,7 +723,7 @@ impl Direction {
             match body.get(..4).map(hs_len) {
                 Some(len) => match body.get(..4 + len) {
                     Some(msg) => {
-                        self.message(msg, origin);
+                        self.message(msg, origin, s.as_deref_mut());
                         body = body.get(4 + len..).unwrap_or_default();
                     }
                     None => {
@@ -493,7 +744,7 @@ impl Direction {
     }
 
     /// One complete handshake message (4-byte header included).
-    fn message(&mut self, msg: &[u8], origin: Origin) {
+    fn message(&mut self, msg: &[u8], origin: Origin, s: Option<&mut Session>) {
         let t = msg.first().copied().unwrap_or(0);
         let body = msg.get(4..).unwrap_or_default();
         let event = match t {
@@ -502,6 +753,10 @@ impl Direction {
                     self.offered_tls13 |=
                         ch.supported_versions.iter().any(|&v| is_tls13_version(v))
                             || is_tls13_version(ch.legacy_version);
+                    self.role.get_or_insert(true);
+                    if let Some(s) = s {
+                        s.client_hello(&ch);
+                    }
                     Event::ClientHello(Box::new(ch))
                 }
                 Err(e) => Event::Malformed(format!("ClientHello: {e}")),
@@ -514,26 +769,16 @@ impl Direction {
                     // After a HelloRetryRequest the server may send a compatibility CCS and
                     // then its real ServerHello in the clear (RFC 8446 Appendix D.4).
                     self.offered_tls13 |= sh.hello_retry_request;
+                    self.role.get_or_insert(false);
+                    if let Some(s) = s {
+                        s.server_hello(&sh);
+                    }
                     Event::ServerHello(Box::new(sh))
                 }
                 Err(e) => Event::Malformed(format!("ServerHello: {e}")),
             },
-            hs::CERTIFICATE => match parse_tls_handshake_msg_certificate(body) {
-                Ok((_, TlsMessageHandshake::Certificate(c))) => {
-                    Event::Certificate(c.cert_chain.iter().map(|c| c.data.to_vec()).collect())
-                }
-                _ => match parse_tls13_certificate(body) {
-                    Some(certs) => Event::Certificate(certs),
-                    None => Event::Malformed("Certificate message does not parse".into()),
-                },
-            },
-            hs::CERTIFICATE_REQUEST => match parse_tls_handshake_certificaterequest(body) {
-                Ok((_, cr)) => Event::CertificateRequest {
-                    cert_types: cr.cert_types.clone(),
-                    ca_names: cr.unparsed_ca.iter().map(|n| n.to_vec()).collect(),
-                },
-                Err(_) => Event::Malformed("CertificateRequest does not parse".into()),
-            },
+            hs::CERTIFICATE => certificate_event(body, false),
+            hs::CERTIFICATE_REQUEST => certificate_request_event(body),
             hs::CERTIFICATE_STATUS => match body {
                 [status_type, a, b, c, rest @ ..] => {
                     let len = u32::from_be_bytes([0, *a, *b, *c]) as usize;
@@ -558,7 +803,12 @@ impl Direction {
     /// An SSLv2-format record at the start of the stream: a CLIENT-HELLO (the SSLv2-compatible
     /// ClientHello of RFC 5246 Appendix E.2) or an SSLv2 SERVER-HELLO. Buffers it when it spans
     /// chunks; returns the bytes after it.
-    fn sslv2_record<'a>(&mut self, data: &'a [u8], origin: Origin) -> &'a [u8] {
+    fn sslv2_record<'a>(
+        &mut self,
+        data: &'a [u8],
+        origin: Origin,
+        s: Option<&mut Session>,
+    ) -> &'a [u8] {
         let take = {
             let have = self.record_buf.len();
             let mut head = self.record_buf.clone();
@@ -590,6 +840,10 @@ impl Direction {
         match msg.first() {
             Some(1) => match parse_sslv2_client_hello(msg) {
                 Some(ch) => {
+                    self.role.get_or_insert(true);
+                    if let Some(s) = s {
+                        s.client_hello(&ch);
+                    }
                     if ch.legacy_version == 0x0002 {
                         // Pure SSLv2: what follows is SSLv2 too, and encrypted.
                         self.mode = Mode::Off;
@@ -649,6 +903,37 @@ fn plaintext_handshake(mut body: &[u8]) -> bool {
         body = rest.get(len..).unwrap_or_default();
     }
     body.is_empty()
+}
+
+/// A Certificate message: the TLS ≤ 1.2 layout first, or TLS 1.3's (with `tls13`, the other
+/// way round).
+fn certificate_event(body: &[u8], tls13: bool) -> Event {
+    let tls12 = || match parse_tls_handshake_msg_certificate(body) {
+        Ok((_, TlsMessageHandshake::Certificate(c))) => {
+            Some(c.cert_chain.iter().map(|c| c.data.to_vec()).collect())
+        }
+        _ => None,
+    };
+    let certs = if tls13 {
+        parse_tls13_certificate(body).or_else(tls12)
+    } else {
+        tls12().or_else(|| parse_tls13_certificate(body))
+    };
+    match certs {
+        Some(certs) => Event::Certificate(certs),
+        None => Event::Malformed("Certificate message does not parse".into()),
+    }
+}
+
+/// A TLS ≤ 1.2 CertificateRequest.
+fn certificate_request_event(body: &[u8]) -> Event {
+    match parse_tls_handshake_certificaterequest(body) {
+        Ok((_, cr)) => Event::CertificateRequest {
+            cert_types: cr.cert_types.clone(),
+            ca_names: cr.unparsed_ca.iter().map(|n| n.to_vec()).collect(),
+        },
+        Err(_) => Event::Malformed("CertificateRequest does not parse".into()),
+    }
 }
 
 /// TLS 1.3 Certificate (RFC 8446 §4.4.2): request context, then entries with extensions.
