@@ -112,7 +112,13 @@ fn parse_line(line: &str) -> Option<(Label, [u8; 32], Vec<u8>)> {
     let mut parts = line.split_ascii_whitespace();
     let label = Label::parse(parts.next()?)?;
     let random: [u8; 32] = hex(parts.next()?)?.try_into().ok()?;
-    let secret = hex(parts.next()?)?;
+    // Some writers end lines with a stray character (a backslash before the newline is seen
+    // in real files); like Wireshark, read the hex digits the secret starts with.
+    let token = parts.next()?;
+    let digits = token
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(token.len());
+    let secret = hex(token.get(..digits)?)?;
     // A master secret is 48 bytes; a TLS 1.3 secret is the hash's size (32 or 48).
     matches!(secret.len(), 32 | 48 | 64).then_some((label, random, secret))
 }
@@ -256,7 +262,7 @@ mod tests {
         let mut log = KeyLog::default();
         let text = format!(
             "# comment\n\nCLIENT_HANDSHAKE_TRAFFIC_SECRET {R} {}\nEXPORTER_SECRET {R} {}\r\n\
-             CLIENT_RANDOM {R} {}\nCLIENT_RANDOM zz 00\n",
+             CLIENT_RANDOM {R} {}\\\nCLIENT_RANDOM zz 00\n",
             "11".repeat(32),
             "22".repeat(32),
             "33".repeat(48)

@@ -230,7 +230,7 @@ impl FlowApp for Conversation {
                     // A later connection on the same 5-tuple: not mixed into this one.
                     *other_connections += 1;
                 } else {
-                    conn.datagram(from_client, payload, origin);
+                    conn.datagram_keyed(from_client, payload, origin, self.session.as_deref_mut());
                     copy_events(
                         &mut self.dirs,
                         *client,
@@ -246,7 +246,12 @@ impl FlowApp for Conversation {
                 client,
                 copied,
             } => {
-                conn.datagram(side == *client, payload, origin);
+                conn.datagram_keyed(
+                    side == *client,
+                    payload,
+                    origin,
+                    self.session.as_deref_mut(),
+                );
                 copy_events(
                     &mut self.dirs,
                     *client,

@@ -21,11 +21,15 @@
 //! A direction is *encrypted* from its first record with an epoch above 0 (or its first
 //! unified-header record); [`DtlsConn::done`] says when both are, or a fatal alert ended the
 //! handshake. Feeding datagrams after that is cheap (record headers only, nothing buffered) and
-//! still reports encrypted alerts. The module does not decrypt, does not judge certificates,
+//! still reports encrypted alerts. With a key log's master secret (a [`Session`]), the
+//! records of epoch 1 are opened with the key block's keys, their sequence number being the
+//! header's epoch and sequence: alerts and the Finished messages become events. The module
+//! does not follow later epochs (renegotiation), does not judge certificates,
 //! does not decide who is client (the caller does: the sender of the first ClientHello) and
 //! does not split one 5-tuple into several conversations. It never panics on any input.
 
 use crate::flow::reassembly::Origin;
+use crate::proto::tls::decrypt::{DirKeys, Session};
 use crate::proto::tls::{self, content, hs, Event, Located, MAX_EVENTS};
 use std::collections::BTreeSet;
 use tls_parser::{
@@ -83,17 +87,23 @@ struct RecordHeader {
     content_type: u8,
     version: u16,
     epoch: u16,
+    /// Epoch and 48-bit sequence number: the record's sequence number for its MAC or AEAD.
+    seq: u64,
     length: usize,
 }
 
 fn record_header(b: &[u8]) -> Option<RecordHeader> {
-    let [ct, v1, v2, e1, e2, _, _, _, _, _, _, l1, l2, ..] = b else {
+    let [ct, v1, v2, e1, e2, s @ .., l1, l2] = b.get(..RECORD_HEADER)? else {
         return None;
     };
+    let mut seq = [0u8; 8];
+    seq.get_mut(..2)?.copy_from_slice(&[*e1, *e2]);
+    seq.get_mut(2..)?.copy_from_slice(s);
     Some(RecordHeader {
         content_type: *ct,
         version: u16::from_be_bytes([*v1, *v2]),
         epoch: u16::from_be_bytes([*e1, *e2]),
+        seq: u64::from_be_bytes(seq),
         length: usize::from(u16::from_be_bytes([*l1, *l2])),
     })
 }
@@ -225,6 +235,11 @@ struct Side {
     gave_up: bool,
     bad_datagrams: u32,
     events_dropped: bool,
+    /// Keys for epoch 1, once asked for at the first protected record.
+    keys: Option<Box<DirKeys>>,
+    keys_asked: bool,
+    /// Protected records opened.
+    opened: u64,
 }
 
 /// State of one DTLS conversation on a UDP 5-tuple (both directions).
@@ -249,6 +264,8 @@ struct Dir<'a> {
     side: &'a mut Side,
     events: &'a mut Vec<Located>,
     origin: Origin,
+    from_client: bool,
+    session: Option<&'a mut Session>,
 }
 
 impl Dir<'_> {
@@ -280,6 +297,17 @@ impl DtlsConn {
     /// One UDP datagram; `from_client` says the direction (the sender of the first ClientHello
     /// is the client). Walks every record in it.
     pub fn datagram(&mut self, from_client: bool, payload: &[u8], origin: Origin) {
+        self.datagram_keyed(from_client, payload, origin, None);
+    }
+
+    /// [`DtlsConn::datagram`], with the connection's decryption facts when secrets are known.
+    pub fn datagram_keyed(
+        &mut self,
+        from_client: bool,
+        payload: &[u8],
+        origin: Origin,
+        session: Option<&mut Session>,
+    ) {
         let (side, events) = if from_client {
             (&mut self.client, &mut self.client_events)
         } else {
@@ -289,6 +317,8 @@ impl DtlsConn {
             side,
             events,
             origin,
+            from_client,
+            session,
         };
         let mut rest = payload;
         for index in 0..MAX_RECORDS_PER_DATAGRAM {
@@ -378,8 +408,10 @@ fn walk_record<'a>(dir: &mut Dir<'_>, data: &'a [u8], first: bool) -> Step<'a> {
     let mut facts = RecordFacts::default();
     if h.epoch > 0 {
         encryption_started(dir, h.content_type, h.length);
-        if h.content_type == content::ALERT {
-            dir.push(Event::ENCRYPTED_ALERT);
+        match open(dir, &h, body) {
+            Some(plain) => opened(dir, h.content_type, &plain, &mut facts),
+            None if h.content_type == content::ALERT => dir.push(Event::ENCRYPTED_ALERT),
+            None => {}
         }
         return Step::Next(tail, facts);
     }
@@ -406,6 +438,70 @@ fn walk_record<'a>(dir: &mut Dir<'_>, data: &'a [u8], first: bool) -> Step<'a> {
         _ => {}
     }
     Step::Next(tail, facts)
+}
+
+/// Opens a protected DTLS 1.0/1.2 record of epoch 1 when the key logs have its secret.
+fn open(dir: &mut Dir<'_>, h: &RecordHeader, body: &[u8]) -> Option<Vec<u8>> {
+    if let (Some(s), false) = (dir.session.as_deref_mut(), dir.side.keys_asked) {
+        dir.side.keys_asked = true;
+        dir.side.keys = s.keys_for(dir.from_client).map(Box::new);
+        if dir.side.keys.is_none() && s.source.is_some() {
+            dir.push(Event::KeysDoNotDecrypt(
+                "the key log has secrets for this connection, but its cipher suite is not one \
+                 this build decrypts"
+                    .into(),
+            ));
+        }
+    }
+    if h.epoch != 1 {
+        return None;
+    }
+    let keys = dir.side.keys.as_mut()?;
+    match keys.open_dtls(h.seq, h.content_type, h.version, body) {
+        Some(plain) => {
+            dir.side.opened += 1;
+            Some(plain)
+        }
+        None => {
+            dir.side.keys = None;
+            if dir.side.opened == 0 {
+                dir.push(Event::KeysDoNotDecrypt(format!(
+                    "the first protected record ({} bytes) does not open with the key log's \
+                     secrets for this connection",
+                    body.len()
+                )));
+            }
+            None
+        }
+    }
+}
+
+/// The content of an opened record: alerts, and the handshake messages of epoch 1 (the
+/// Finished; a renegotiation's hellos are only named).
+fn opened(dir: &mut Dir<'_>, content_type: u8, plain: &[u8], facts: &mut RecordFacts) {
+    match content_type {
+        content::ALERT => {
+            for pair in plain.chunks(2) {
+                if let [level, description] = pair {
+                    facts.fatal_alert |= *level == 2;
+                    dir.push(Event::DecryptedAlert {
+                        level: *level,
+                        description: *description,
+                    });
+                }
+            }
+        }
+        content::HANDSHAKE => {
+            let mut body = plain;
+            while let Some(m) = handshake_header(body) {
+                dir.push(Event::Handshake(m.msg_type));
+                body = body
+                    .get(HANDSHAKE_HEADER + m.fragment_length..)
+                    .unwrap_or_default();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A DTLS 1.3 DTLSCiphertext record (RFC 9147 §4): header `001CSLEE`, then the connection
@@ -625,12 +721,22 @@ fn message(dir: &mut Dir<'_>, msg_type: u8, body: &[u8], facts: &mut RecordFacts
     let event = match msg_type {
         hs::CLIENT_HELLO => {
             match client_hello_tls_layout(body).and_then(|b| tls::parse_client_hello(&b)) {
-                Ok(ch) => Event::ClientHello(Box::new(ch)),
+                Ok(ch) => {
+                    if let Some(s) = dir.session.as_deref_mut() {
+                        s.client_hello(&ch);
+                    }
+                    Event::ClientHello(Box::new(ch))
+                }
                 Err(e) => Event::Malformed(format!("DTLS ClientHello: {e}")),
             }
         }
         hs::SERVER_HELLO => match tls::parse_server_hello(body) {
-            Ok(sh) => Event::ServerHello(Box::new(sh)),
+            Ok(sh) => {
+                if let Some(s) = dir.session.as_deref_mut() {
+                    s.server_hello(&sh);
+                }
+                Event::ServerHello(Box::new(sh))
+            }
             Err(e) => Event::Malformed(format!("DTLS ServerHello: {e}")),
         },
         HELLO_VERIFY_REQUEST => {

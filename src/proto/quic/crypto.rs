@@ -9,13 +9,16 @@
 //! number recovery (RFC 9000 Appendix A.3) and the Retry Integrity Tag (RFC 9001 §5.8, RFC 9369
 //! §3.3.3).
 //!
+//! With a key log, the same labels turn a TLS handshake traffic secret into the keys of the
+//! Handshake packet space ([`DirKeys::from_secret`]), for the suite the ServerHello chose.
+//!
 //! No input makes it panic: a packet too short for the sample or the tag, or one that does not
 //! authenticate, gives `None` (or `false` for a tag). It keeps no state (the connection caches
 //! its key sets), does not find where packets start and end (that is `packet`), and does not
-//! derive Handshake or 1-RTT keys, which the wire does not give.
+//! derive 1-RTT keys.
 
 use super::{version, SAMPLE_LEN, TAG_LEN};
-use crate::proto::crypto::expand_label;
+use crate::proto::crypto::{self as shared, expand_label};
 use ring::aead::{self, quic as hp};
 use ring::hkdf;
 
@@ -67,6 +70,7 @@ pub(super) struct Flavor {
     labels: [&'static [u8]; 3],
     /// Long-header type bits (after `>> 4 & 3`) of Initial and Retry.
     pub(super) initial_type: u8,
+    pub(super) handshake_type: u8,
     pub(super) retry_type: u8,
     /// Retry integrity key and nonce; None where the drafts' values are not checked here.
     pub(super) retry_integrity: Option<&'static ([u8; 16], [u8; 12])>,
@@ -79,6 +83,7 @@ pub(super) fn flavor(v: u32) -> Option<Flavor> {
         salt,
         labels: V1_LABELS,
         initial_type: 0,
+        handshake_type: 2,
         retry_type: 3,
         retry_integrity,
     };
@@ -89,6 +94,7 @@ pub(super) fn flavor(v: u32) -> Option<Flavor> {
             salt: &SALT_V2,
             labels: [b"quicv2 key", b"quicv2 iv", b"quicv2 hp"],
             initial_type: 1,
+            handshake_type: 3,
             retry_type: 0,
             retry_integrity: Some(&RETRY_V2),
         }),
@@ -146,6 +152,35 @@ impl DirKeys {
             iv: m.iv,
             hp: hp::HeaderProtectionKey::new(&hp::AES_128, &m.hp).ok()?,
         })
+    }
+
+    /// The keys of a packet space from a TLS traffic secret (RFC 9001 §5.1), for the AEAD of
+    /// `suite`: AES-128/256-GCM or ChaCha20-Poly1305, the ones QUIC uses in practice.
+    pub(super) fn from_secret(f: &Flavor, suite: u16, secret: &[u8]) -> Option<Self> {
+        let (alg, hash) = shared::tls13_aead(suite)?;
+        let (aead_alg, hp_alg) = match alg {
+            shared::AeadAlg::Aes128Gcm => (&aead::AES_128_GCM, &hp::AES_128),
+            shared::AeadAlg::Aes256Gcm => (&aead::AES_256_GCM, &hp::AES_256),
+            shared::AeadAlg::ChaCha20Poly1305 => (&aead::CHACHA20_POLY1305, &hp::CHACHA20),
+            _ => return None,
+        };
+        let [key_label, iv_label, hp_label] = f.labels;
+        let key = shared::expand_secret(hash, secret, key_label, alg.key_len())?;
+        let iv = shared::expand_secret(hash, secret, iv_label, 12)?
+            .try_into()
+            .ok()?;
+        let hp_key = shared::expand_secret(hash, secret, hp_label, alg.key_len())?;
+        Some(DirKeys {
+            aead: aead::LessSafeKey::new(aead::UnboundKey::new(aead_alg, &key).ok()?),
+            iv,
+            hp: hp::HeaderProtectionKey::new(hp_alg, &hp_key).ok()?,
+        })
+    }
+}
+
+impl std::fmt::Debug for DirKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DirKeys(..)")
     }
 }
 

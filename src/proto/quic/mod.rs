@@ -26,11 +26,18 @@
 //! puts CRYPTO data back in order; this file holds [`QuicConn`], the state of one attempt that
 //! ties them together.
 //!
-//! It does not decrypt Handshake or 1-RTT packets (their keys are not derivable from the
-//! wire), does not read short-header packets, and does not follow connection migration. It
-//! never panics on any input: every length is checked, every buffer has a named cap.
+//! With a key log's handshake traffic secrets (a [`Session`]), it also opens the Handshake
+//! packet space with keys from those secrets (same labels, the ServerHello's suite), and reads
+//! its CRYPTO data like TLS 1.3's protected handshake: EncryptedExtensions, the certificates,
+//! CertificateVerify, Finished; a CONNECTION_CLOSE there with a crypto error is a decrypted
+//! alert. It then follows the connection until both Finished messages (or a close).
+//!
+//! It does not decrypt 1-RTT packets, does not read short-header packets, and does not follow
+//! connection migration. It never panics on any input: every length is checked, every buffer
+//! has a named cap.
 
 use crate::flow::reassembly::Origin;
+use crate::proto::tls::decrypt::Session;
 use crate::proto::tls::{self, Event, Located};
 use crate::text::hex;
 
@@ -38,7 +45,7 @@ mod crypto;
 mod frames;
 mod packet;
 
-use crypto::{initial_key_material, open_packet, retry_tag_ok, DirKeys, Flavor, KeySet};
+use crypto::{flavor, initial_key_material, open_packet, retry_tag_ok, DirKeys, Flavor, KeySet};
 use frames::{initial_frames, CryptoStream, InitialFrame};
 pub use packet::{is_initial, looks_like_quic};
 use packet::{split_packet, LongHeader, Split};
@@ -144,12 +151,31 @@ pub struct QuicConn {
     client_hello: bool,
     /// A ServerHello that is not a HelloRetryRequest.
     server_hello: bool,
+    /// The Handshake packet space of each side (client, server), opened with a key log.
+    handshake: [Side; 2],
+    /// Its keys, once the ServerHello and the secrets were there.
+    handshake_keys: [Option<DirKeys>; 2],
+    /// Secrets were found: the Handshake space is followed until both Finished (or a close).
+    handshake_wanted: bool,
+    handshake_asked: bool,
+    finished: [bool; 2],
 }
 
 impl QuicConn {
     /// One UDP datagram; `from_client` says the direction (the sender of the first Initial is
     /// the client).
     pub fn datagram(&mut self, from_client: bool, payload: &[u8], origin: Origin) {
+        self.datagram_keyed(from_client, payload, origin, None);
+    }
+
+    /// [`QuicConn::datagram`], with the connection's decryption facts when secrets are known.
+    pub fn datagram_keyed(
+        &mut self,
+        from_client: bool,
+        payload: &[u8],
+        origin: Origin,
+        mut session: Option<&mut Session>,
+    ) {
         let mut rest = payload;
         for _ in 0..MAX_COALESCED {
             match split_packet(rest) {
@@ -173,11 +199,21 @@ impl QuicConn {
                 Split::Packet {
                     h,
                     initial,
+                    handshake,
                     bytes,
                     pn_offset,
                 } => {
                     if initial {
-                        self.initial(from_client, &h, bytes, pn_offset, origin);
+                        self.initial(
+                            from_client,
+                            &h,
+                            bytes,
+                            pn_offset,
+                            origin,
+                            session.as_deref_mut(),
+                        );
+                    } else if handshake {
+                        self.handshake_packet(from_client, bytes, pn_offset, origin);
                     }
                     rest = rest.get(bytes.len()..).unwrap_or_default();
                 }
@@ -188,7 +224,9 @@ impl QuicConn {
     /// True once both hellos were found (or there is nothing more to learn): the caller stops
     /// feeding.
     pub fn done(&self) -> bool {
-        (self.client_hello && self.server_hello) || self.connection_close.is_some()
+        let handshake_open = self.handshake_wanted && self.finished != [true, true];
+        (self.client_hello && self.server_hello && !handshake_open)
+            || self.connection_close.is_some()
     }
 
     /// True when the datagram starts with a client Initial of a different connection attempt
@@ -202,6 +240,7 @@ impl QuicConn {
                 initial: true,
                 bytes,
                 pn_offset,
+                ..
             } if from_client => {
                 self.classify_client_initial(&h, bytes, pn_offset) == ClientDcid::Other
             }
@@ -284,6 +323,7 @@ impl QuicConn {
         packet: &[u8],
         pn_offset: usize,
         origin: Origin,
+        mut session: Option<&mut Session>,
     ) {
         let key_dcid = if from_client {
             match self.classify_client_initial(h, packet, pn_offset) {
@@ -373,7 +413,7 @@ impl QuicConn {
                     code,
                     frame_type,
                     reason,
-                } => self.on_close(from_client, code, frame_type, reason, origin),
+                } => self.on_close(from_client, code, frame_type, reason, origin, false),
             }
         }
         if let Some(p) = problem {
@@ -383,7 +423,134 @@ impl QuicConn {
                 Event::Malformed(format!("QUIC Initial packet {pn}: {p}")),
             );
         }
-        self.drain_messages(from_client, capped, origin);
+        self.drain_messages(from_client, capped, origin, session.as_deref_mut());
+        if let (Some(s), true, false) = (session, self.server_hello, self.handshake_asked) {
+            self.handshake_keys(s, h.version, from_client, origin);
+        }
+    }
+
+    /// The Handshake space keys of both sides, from the key logs' secrets.
+    fn handshake_keys(&mut self, s: &mut Session, version: u32, from_client: bool, origin: Origin) {
+        self.handshake_asked = true;
+        let Some(f) = flavor(version) else {
+            return;
+        };
+        let keys = [true, false].map(|client| {
+            s.handshake_secret(client)
+                .and_then(|(suite, secret)| DirKeys::from_secret(&f, suite, &secret))
+        });
+        if keys.iter().any(Option::is_some) {
+            self.handshake_keys = keys;
+            self.handshake_wanted = true;
+        } else if s.source.is_some() {
+            self.push(
+                from_client,
+                origin,
+                Event::KeysDoNotDecrypt(
+                    "the key log has secrets for this connection, but no handshake traffic \
+                     secret, or its cipher suite is not one this build decrypts"
+                        .into(),
+                ),
+            );
+        }
+    }
+
+    /// One Handshake packet, opened when the key logs gave its side's keys.
+    fn handshake_packet(
+        &mut self,
+        from_client: bool,
+        packet: &[u8],
+        pn_offset: usize,
+        origin: Origin,
+    ) {
+        let i = usize::from(!from_client);
+        let (Some(Some(keys)), Some(side)) = (self.handshake_keys.get(i), self.handshake.get(i))
+        else {
+            return;
+        };
+        match open_packet(keys, packet, pn_offset, side.largest_pn) {
+            None => {
+                let first = !side.decrypted && !side.reported_failure;
+                if let Some(side) = self.handshake.get_mut(i) {
+                    side.reported_failure = true;
+                    if !side.decrypted {
+                        // Nothing will open: stop waiting for this side's Finished.
+                        if let Some(done) = self.finished.get_mut(i) {
+                            *done = true;
+                        }
+                    }
+                }
+                if first {
+                    self.push(
+                        from_client,
+                        origin,
+                        Event::KeysDoNotDecrypt(
+                            "a QUIC Handshake packet does not open with the key log's \
+                             handshake traffic secret for this connection"
+                                .into(),
+                        ),
+                    );
+                }
+            }
+            Some((pn, plain)) => {
+                let (frames, problem) = initial_frames(&plain);
+                let mut capped = false;
+                if let Some(side) = self.handshake.get_mut(i) {
+                    side.decrypted = true;
+                    side.largest_pn = Some(side.largest_pn.map_or(pn, |l| l.max(pn)));
+                    for frame in &frames {
+                        if let InitialFrame::Crypto { offset, data } = frame {
+                            capped |= !side.crypto.insert(*offset, data);
+                        }
+                    }
+                }
+                for frame in frames {
+                    if let InitialFrame::Close {
+                        code,
+                        frame_type,
+                        reason,
+                    } = frame
+                    {
+                        self.on_close(from_client, code, frame_type, reason, origin, true);
+                    }
+                }
+                if let Some(p) = problem {
+                    self.push(
+                        from_client,
+                        origin,
+                        Event::Malformed(format!("QUIC Handshake packet {pn}: {p}")),
+                    );
+                }
+                self.drain_handshake(i, from_client, capped, origin);
+            }
+        }
+    }
+
+    /// The complete messages of a side's Handshake-space CRYPTO stream.
+    fn drain_handshake(&mut self, i: usize, from_client: bool, capped: bool, origin: Origin) {
+        let mut found = Vec::new();
+        if let Some(side) = self.handshake.get_mut(i) {
+            while let Some((ty, body)) = side.crypto.next_message() {
+                found.push((ty, tls::protected_message_event(ty, body, true)));
+            }
+            if (capped || side.crypto.message_exceeds_cap()) && !side.crypto.capped {
+                side.crypto.capped = true;
+                found.push((
+                    0,
+                    Event::Malformed(format!(
+                        "QUIC Handshake CRYPTO data past the {MAX_CRYPTO_BYTES}-byte cap was dropped"
+                    )),
+                ));
+            }
+        }
+        for (ty, event) in found {
+            if ty == tls::hs::FINISHED {
+                if let Some(done) = self.finished.get_mut(i) {
+                    *done = true;
+                }
+            }
+            self.push(from_client, origin, event);
+        }
     }
 
     /// The client's first Initial of this attempt (or a fresh one after Version Negotiation).
@@ -395,7 +562,13 @@ impl QuicConn {
         self.client = Side::default();
     }
 
-    fn drain_messages(&mut self, from_client: bool, capped: bool, origin: Origin) {
+    fn drain_messages(
+        &mut self,
+        from_client: bool,
+        capped: bool,
+        origin: Origin,
+        mut session: Option<&mut Session>,
+    ) {
         let mut found = Vec::new();
         {
             let side = if from_client {
@@ -406,11 +579,21 @@ impl QuicConn {
             while let Some((ty, body)) = side.crypto.next_message() {
                 let event = match (from_client, ty) {
                     (true, tls::hs::CLIENT_HELLO) => match tls::parse_client_hello(body) {
-                        Ok(ch) => Event::ClientHello(Box::new(ch)),
+                        Ok(ch) => {
+                            if let Some(s) = session.as_deref_mut() {
+                                s.client_hello(&ch);
+                            }
+                            Event::ClientHello(Box::new(ch))
+                        }
                         Err(e) => Event::Malformed(format!("QUIC ClientHello: {e}")),
                     },
                     (false, tls::hs::SERVER_HELLO) => match tls::parse_server_hello(body) {
-                        Ok(sh) => Event::ServerHello(Box::new(sh)),
+                        Ok(sh) => {
+                            if let Some(s) = session.as_deref_mut() {
+                                s.server_hello(&sh);
+                            }
+                            Event::ServerHello(Box::new(sh))
+                        }
                         Err(e) => Event::Malformed(format!("QUIC ServerHello: {e}")),
                     },
                     (_, t) => Event::Handshake(t),
@@ -443,18 +626,23 @@ impl QuicConn {
         frame_type: Option<u64>,
         reason: &[u8],
         origin: Origin,
+        decrypted: bool,
     ) {
         // CRYPTO_ERROR 0x0100–0x01ff carries a TLS alert (RFC 9001 §4.8).
         if frame_type.is_some() && (0x0100..=0x01ff).contains(&code) {
-            self.push(
-                from_client,
-                origin,
-                Event::Alert {
+            let description = u8::try_from(code - 0x0100).ok();
+            let event = match description {
+                Some(description) if decrypted => Event::DecryptedAlert {
+                    level: 2,
+                    description,
+                },
+                _ => Event::Alert {
                     level: Some(2),
-                    description: u8::try_from(code - 0x0100).ok(),
+                    description,
                     encrypted: false,
                 },
-            );
+            };
+            self.push(from_client, origin, event);
         }
         if self.connection_close.is_none() {
             self.connection_close = Some(ConnectionClose {

@@ -96,6 +96,8 @@ pub(super) enum Split<'a> {
     Packet {
         h: LongHeader<'a>,
         initial: bool,
+        /// A Handshake packet (its keys come only from a key log).
+        handshake: bool,
         bytes: &'a [u8],
         pn_offset: usize,
     },
@@ -139,6 +141,7 @@ pub(super) fn split_packet(rest: &[u8]) -> Split<'_> {
         Some(bytes) => Split::Packet {
             h,
             initial,
+            handshake: ty == f.handshake_type,
             bytes,
             pn_offset,
         },

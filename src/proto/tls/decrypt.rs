@@ -102,6 +102,19 @@ impl Session {
         self.secrets.as_ref()
     }
 
+    /// QUIC: the suite and the client's (or server's) handshake traffic secret, for the keys
+    /// of the Handshake packet space.
+    pub fn handshake_secret(&mut self, client: bool) -> Option<(u16, Vec<u8>)> {
+        let suite = self.server.as_ref()?.suite;
+        let s = self.secrets()?;
+        let secret = if client {
+            s.client_handshake.clone()
+        } else {
+            s.server_handshake.clone()
+        };
+        Some((suite, secret?))
+    }
+
     /// The keys of the client's (or the server's) records; None when the secrets, a hello or
     /// support for the suite is missing.
     pub fn keys_for(&mut self, client: bool) -> Option<DirKeys> {
@@ -197,6 +210,20 @@ impl DirKeys {
                 *seq += 1;
                 Some((ct, plain))
             }
+        }
+    }
+
+    /// Opens a DTLS record: `seq` is its epoch and sequence number as the header gives them.
+    pub fn open_dtls(
+        &mut self,
+        seq: u64,
+        content_type: u8,
+        version: u16,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        match self {
+            DirKeys::Tls12 { keys, .. } => keys.open(seq, content_type, version, body),
+            DirKeys::Tls13 { .. } => None,
         }
     }
 

@@ -36,7 +36,7 @@ pub use hello::{
     parse_tls13_certificate_request, server_key_exchange,
 };
 pub(crate) use record::Mode;
-pub use record::{looks_like_record_start, Direction, RecordHeader};
+pub use record::{looks_like_record_start, protected_message_event, Direction, RecordHeader};
 
 /// Largest TLS record accepted: 2^14 plaintext + 2048 expansion (RFC 5246 §6.2.3), plus
 /// slack for implementations that overshoot.

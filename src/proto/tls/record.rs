@@ -647,45 +647,13 @@ impl Direction {
         let t = msg.first().copied().unwrap_or(0);
         let body = msg.get(4..).unwrap_or_default();
         let tls13 = self.crypt.as_ref().is_some_and(|c| c.keys.is_tls13());
-        let event = match t {
-            hs::ENCRYPTED_EXTENSIONS => match parse_encrypted_extensions(body) {
-                Some((extensions, alpn)) => Event::EncryptedExtensions { extensions, alpn },
-                None => Event::Malformed("EncryptedExtensions does not parse".into()),
-            },
-            hs::CERTIFICATE => certificate_event(body, tls13),
-            hs::CERTIFICATE_REQUEST if tls13 => match parse_tls13_certificate_request(body) {
-                Some(ca_names) => Event::CertificateRequest {
-                    cert_types: Vec::new(),
-                    ca_names,
-                },
-                None => Event::Malformed("CertificateRequest does not parse".into()),
-            },
-            hs::CERTIFICATE_REQUEST => certificate_request_event(body),
-            hs::CERTIFICATE_VERIFY => match body {
-                [a, b, ..] => Event::CertificateVerify {
-                    scheme: u16::from_be_bytes([*a, *b]),
-                },
-                _ => Event::Malformed("CertificateVerify too short".into()),
-            },
-            hs::FINISHED => {
-                if let Some(c) = self.crypt.as_mut() {
-                    c.keys.finished();
-                    c.handshake_over = true;
-                }
-                Event::Handshake(t)
+        if t == hs::FINISHED {
+            if let Some(c) = self.crypt.as_mut() {
+                c.keys.finished();
+                c.handshake_over = true;
             }
-            // Renegotiation (TLS ≤ 1.2): its hellos, under the current keys.
-            hs::CLIENT_HELLO if !tls13 => match parse_client_hello(body) {
-                Ok(ch) => Event::ClientHello(Box::new(ch)),
-                Err(e) => Event::Malformed(format!("ClientHello: {e}")),
-            },
-            hs::SERVER_HELLO if !tls13 => match parse_server_hello(body) {
-                Ok(sh) => Event::ServerHello(Box::new(sh)),
-                Err(e) => Event::Malformed(format!("ServerHello: {e}")),
-            },
-            other => Event::Handshake(other),
-        };
-        self.push(origin, event);
+        }
+        self.push(origin, protected_message_event(t, body, tls13));
     }
 
     fn handshake_fragment(&mut self, mut body: &[u8], origin: Origin, mut s: Option<&mut Session>) {
@@ -958,4 +926,41 @@ fn parse_tls13_certificate(body: &[u8]) -> Option<Vec<Vec<u8>>> {
         list = tail.get(usize::from(u16::from_be_bytes([*e1, *e2]))..)?;
     }
     Some(certs)
+}
+
+/// A handshake message read from protected records (TLS or DTLS records, QUIC's Handshake
+/// packet space): TLS 1.3's EncryptedExtensions, Certificate, CertificateRequest,
+/// CertificateVerify and Finished; the hellos of a TLS ≤ 1.2 renegotiation.
+pub fn protected_message_event(t: u8, body: &[u8], tls13: bool) -> Event {
+    match t {
+        hs::ENCRYPTED_EXTENSIONS => match parse_encrypted_extensions(body) {
+            Some((extensions, alpn)) => Event::EncryptedExtensions { extensions, alpn },
+            None => Event::Malformed("EncryptedExtensions does not parse".into()),
+        },
+        hs::CERTIFICATE => certificate_event(body, tls13),
+        hs::CERTIFICATE_REQUEST if tls13 => match parse_tls13_certificate_request(body) {
+            Some(ca_names) => Event::CertificateRequest {
+                cert_types: Vec::new(),
+                ca_names,
+            },
+            None => Event::Malformed("CertificateRequest does not parse".into()),
+        },
+        hs::CERTIFICATE_REQUEST => certificate_request_event(body),
+        hs::CERTIFICATE_VERIFY => match body {
+            [a, b, ..] => Event::CertificateVerify {
+                scheme: u16::from_be_bytes([*a, *b]),
+            },
+            _ => Event::Malformed("CertificateVerify too short".into()),
+        },
+        // Renegotiation (TLS ≤ 1.2): its hellos, under the current keys.
+        hs::CLIENT_HELLO if !tls13 => match parse_client_hello(body) {
+            Ok(ch) => Event::ClientHello(Box::new(ch)),
+            Err(e) => Event::Malformed(format!("ClientHello: {e}")),
+        },
+        hs::SERVER_HELLO if !tls13 => match parse_server_hello(body) {
+            Ok(sh) => Event::ServerHello(Box::new(sh)),
+            Err(e) => Event::Malformed(format!("ServerHello: {e}")),
+        },
+        other => Event::Handshake(other),
+    }
 }
