@@ -70,6 +70,10 @@ struct Connection {
     client_certificates: Vec<Certificate>,
     alerts: Vec<Alert>,
     #[serde(deserialize_with = "nullable")]
+    keys: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    decrypted: Option<Decrypted>,
+    #[serde(deserialize_with = "nullable")]
     key_exchange_group: Option<u16>,
     #[serde(deserialize_with = "nullable")]
     quic: Option<Quic>,
@@ -182,6 +186,26 @@ struct Alert {
     #[serde(deserialize_with = "nullable")]
     description_name: Option<String>,
     encrypted: bool,
+    #[serde(default)]
+    decrypted: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // the keys are the contract; their values are checked where it matters
+struct Decrypted {
+    #[serde(deserialize_with = "nullable")]
+    encrypted_extensions: Option<Vec<u16>>,
+    #[serde(deserialize_with = "nullable")]
+    alpn: Option<String>,
+    server_name_acknowledged: bool,
+    early_data_accepted: bool,
+    #[serde(deserialize_with = "nullable")]
+    server_signature_scheme: Option<u16>,
+    #[serde(deserialize_with = "nullable")]
+    client_signature_scheme: Option<u16>,
+    client_finished: bool,
+    server_finished: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -539,6 +563,23 @@ fn check_connection(c: &Connection, inputs: &[&str]) -> Vec<String> {
     if c.first_frame == 0 {
         bad.push("first_frame is 0 (frames are 1-based)".into());
     }
+    if let Some(k) = &c.keys {
+        if !matches!(k.as_str(), "keylog" | "pcapng") {
+            bad.push(format!("keys {k:?} is neither keylog nor pcapng"));
+        }
+    }
+    if c.decrypted.is_some() && c.keys.is_none() {
+        bad.push("decrypted without keys".into());
+    }
+    for a in c.alerts.iter().filter(|a| a.decrypted) {
+        if !a.encrypted || a.level.is_none() || a.description.is_none() || c.keys.is_none() {
+            bad.push(format!(
+                "decrypted alert in frame {} is not encrypted, lacks its level or description, \
+                 or has no keys",
+                a.frame
+            ));
+        }
+    }
 
     let v = &c.verdict;
     if v.frames.windows(2).any(|w| w[0] >= w[1]) || v.frames.contains(&0) {
@@ -608,7 +649,7 @@ fn check_connection(c: &Connection, inputs: &[&str]) -> Vec<String> {
         if !matches!(a.from.as_str(), "client" | "server") {
             bad.push(format!("alert in frame {} is from {:?}", a.frame, a.from));
         }
-        if a.encrypted && (a.level.is_some() || a.description.is_some()) {
+        if a.encrypted && !a.decrypted && (a.level.is_some() || a.description.is_some()) {
             bad.push(format!(
                 "encrypted alert in frame {} has a level or description",
                 a.frame
@@ -784,6 +825,20 @@ fn inputs() -> Vec<(String, Vec<&'static str>)> {
     });
     assert!(!corpus.is_empty(), "no capture in ../shared/corpus");
     out.extend(corpus.into_iter().map(|f| (f, vec![])));
+    // Wireshark's decryption captures: the pcapng ones carry their secrets, the others are
+    // read with their key logs, so that the decrypted keys are checked too.
+    for (f, keys) in [
+        ("tls12-dsb.pcapng", None),
+        ("quic_follow_multistream.pcapng", None),
+        ("dtls12-aes128ccm8-dsb.pcapng", None),
+        (
+            "tls13-rfc8446.pcap",
+            Some("../shared/keylog/keys/tls13-rfc8446.keys"),
+        ),
+    ] {
+        let extra = keys.map_or(vec![], |k| vec!["--keylog", k]);
+        out.push((format!("../shared/keylog/captures/{f}"), extra));
+    }
     out
 }
 

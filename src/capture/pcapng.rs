@@ -33,6 +33,12 @@ pub(super) struct Interface {
     offset_secs: i64,
 }
 
+/// The secrets of a Decryption Secrets Block: pcap-parser gives them with their padding.
+fn dsb_text<'a>(dsb: &pcap_parser::pcapng::DecryptionSecretsBlock<'a>) -> &'a [u8] {
+    let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+    dsb.data.get(..len).unwrap_or(dsb.data)
+}
+
 /// Hands the TLS key log of every Decryption Secrets Block of a pcapng held in memory to
 /// `sink`, walking block headers only; stops where a block length cannot be right (the reader
 /// will say so).
@@ -65,7 +71,7 @@ pub(super) fn secrets_in(bytes: &[u8], sink: &dyn super::SecretsSink) {
             };
             if let Ok((_, Block::DecryptionSecrets(dsb))) = parsed {
                 if dsb.secrets_type == SecretsType::TlsKeyLog {
-                    sink.secrets(dsb.data);
+                    sink.secrets(dsb_text(&dsb));
                 }
             }
         }
@@ -232,7 +238,7 @@ impl Parser<'_> {
             // scanned for them before it is read: [`secrets_in`]).
             Block::DecryptionSecrets(dsb) if dsb.secrets_type == SecretsType::TlsKeyLog => {
                 if let Some(sink) = self.secrets {
-                    sink.secrets(dsb.data);
+                    sink.secrets(dsb_text(&dsb));
                 }
             }
             // SHB state was set before parsing; name resolution, statistics, decryption

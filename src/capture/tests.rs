@@ -47,9 +47,12 @@ fn collect_streamed(bytes: &[u8], chunk: usize) -> (Result<CaptureSummary, Error
         }
     }
     let mut got = Vec::new();
-    let result = read_stream(Path::new("test"), &mut Trickle(bytes, chunk), &mut |f| {
-        got.push(copy(f))
-    });
+    let result = read_stream(
+        Path::new("test"),
+        &mut Trickle(bytes, chunk),
+        None,
+        &mut |f| got.push(copy(f)),
+    );
     (result, got)
 }
 
@@ -865,4 +868,64 @@ fn a_folder_walk_reads_regular_files_and_follows_no_link_to_a_folder() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(fifo, "mkfifo is needed for this test");
     assert_eq!(names, ["a.pcap", "c.pcap", "sub/b.pcapng"]);
+}
+
+/// A sink that keeps what it is given.
+#[derive(Debug, Default)]
+struct Kept(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl super::SecretsSink for Kept {
+    fn secrets(&self, key_log: &[u8]) {
+        self.0.lock().unwrap().push(key_log.to_vec());
+    }
+}
+
+/// A Decryption Secrets Block of type "TLSK" (or another type).
+fn dsb(be: bool, secrets_type: u32, text: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    put32(&mut b, secrets_type, be);
+    put32(&mut b, text.len() as u32, be);
+    b.extend_from_slice(text);
+    block(be, 0x0a, &b)
+}
+
+/// Both sections' byte orders, a DSB before and after packets, and one of another protocol:
+/// the scan of a mapped file and a streamed read hand over the same TLS key logs, in order.
+#[test]
+fn decryption_secrets_blocks_are_found_anywhere_by_scan_and_by_stream() {
+    let mut bytes = shb(false);
+    bytes.extend(idb(false, 1, 0, &[]));
+    bytes.extend(dsb(false, 0x544c_534b, b"CLIENT_RANDOM a b\n"));
+    bytes.extend(epb(false, 0, 1, 4, &[1, 2, 3, 4]));
+    bytes.extend(dsb(false, 0x5747_4b4c, b"wireguard"));
+    bytes.extend(shb(true));
+    bytes.extend(idb(true, 1, 0, &[]));
+    bytes.extend(epb(true, 0, 2, 4, &[1, 2, 3, 4]));
+    bytes.extend(dsb(
+        true,
+        0x544c_534b,
+        b"SERVER_HANDSHAKE_TRAFFIC_SECRET c d\n",
+    ));
+    let want = vec![
+        b"CLIENT_RANDOM a b\n".to_vec(),
+        b"SERVER_HANDSHAKE_TRAFFIC_SECRET c d\n".to_vec(),
+    ];
+    let scanned = Kept::default();
+    super::secrets_in(&bytes, &scanned);
+    assert_eq!(*scanned.0.lock().unwrap(), want);
+    let streamed = Kept::default();
+    let mut frames = 0;
+    let summary = read_stream(
+        Path::new("test"),
+        &mut bytes.as_slice(),
+        Some(&streamed),
+        &mut |_| frames += 1,
+    )
+    .unwrap();
+    assert_eq!(*streamed.0.lock().unwrap(), want);
+    assert_eq!((frames, summary.frames), (2, 2));
+    // A pcap has no such blocks; a cut pcapng stops the scan without a panic.
+    let none = Kept::default();
+    super::secrets_in(&bytes[..bytes.len() - 3], &none);
+    assert_eq!(none.0.lock().unwrap().len(), 1);
 }

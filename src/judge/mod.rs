@@ -302,6 +302,17 @@ fn plaintext_phase(
     }
 }
 
+/// The frame by which both sides had sent protected records: the handshake is over. Unless a
+/// fatal alert the keys opened says otherwise: without keys a protected record may be anything
+/// (TLS 1.3's client Certificate and Finished, then the server's certificate_required), with
+/// them the alert is the story.
+fn handshake_over(encrypted: [Option<(u64, u16)>; 2], fatal: Option<&AlertOut>) -> Option<u64> {
+    let [Some(a), Some(b)] = encrypted else {
+        return None;
+    };
+    (!fatal.is_some_and(|f| f.decrypted)).then_some(a.0.max(b.0))
+}
+
 /// TLS 1.3: the client's only encrypted record after the server's flight is alert-sized: its
 /// frame.
 fn tls13_rejection(
@@ -562,15 +573,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         udp: flow.udp,
         client_hello: seen.client_hellos.first().map(|h| (h.frame, h.ts, h.msg)),
         server_hello: seen.final_server_hello().map(|h| (h.frame, h.msg)),
-        handshake_over: match seen.encrypted {
-            // A decrypted fatal alert among the first protected records ended the handshake.
-            [Some(a), Some(b)]
-                if !fatal.is_some_and(|f| f.decrypted && f.frame <= a.0.max(b.0)) =>
-            {
-                Some(a.0.max(b.0))
-            }
-            _ => None,
-        },
+        handshake_over: handshake_over(seen.encrypted, fatal),
         tls13_rejection,
         fatal,
         not_tls: problems.iter().find_map(|(_, p)| match p {
@@ -624,5 +627,36 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         tcp: parts::tcp_out(flow, client),
         verdict,
         findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fatal(frame: u64, decrypted: bool) -> AlertOut {
+        AlertOut {
+            frame,
+            from: Side::Client,
+            level: Some(2),
+            description: Some(48),
+            description_name: alert_name(48),
+            encrypted: true,
+            decrypted,
+        }
+    }
+
+    #[test]
+    fn a_decrypted_fatal_alert_is_no_completion() {
+        let both = [Some((7, 19)), Some((5, 900))];
+        assert_eq!(handshake_over(both, None), Some(7));
+        // The client's first protected record was the alert the keys opened.
+        assert_eq!(handshake_over(both, Some(&fatal(7, true))), None);
+        // Not opened: only its size was known, the rules of the clear text apply.
+        assert_eq!(handshake_over(both, Some(&fatal(7, false))), Some(7));
+        // After both sides' first protected records (a TLS 1.3 server's certificate_required
+        // follows the client's Finished): still the story.
+        assert_eq!(handshake_over(both, Some(&fatal(40, true))), None);
+        assert_eq!(handshake_over([Some((7, 19)), None], None), None);
     }
 }

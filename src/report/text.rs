@@ -14,7 +14,7 @@
 use super::aggregates::Aggregates;
 use super::summary::write_summary;
 use super::{endpoint, percent, Reporter};
-use crate::ids::VerdictId;
+use crate::ids::{KeySource, VerdictId};
 use crate::record::{Connection, Severity};
 use crate::text::shown;
 use std::collections::BTreeMap;
@@ -145,6 +145,18 @@ impl<W: Write> Text<W> {
         // Summaries, messages, evidence and advice quote what the wire said (a server name, a
         // subject): each is shown with its control characters escaped.
         let mut s = format!("  {}\n", shown(&v.summary));
+        if let Some(k) = c.keys {
+            let from = match k {
+                KeySource::Keylog => "the --keylog file",
+                KeySource::Pcapng => "the capture's Decryption Secrets Blocks",
+            };
+            let what = if c.decrypted.is_some() {
+                "protected records decrypted"
+            } else {
+                "secrets found"
+            };
+            s.push_str(&format!("  ({what} with keys from {from})\n"));
+        }
         for f in c.findings.iter().filter(|f| f.severity >= Severity::Low) {
             // The finding behind the verdict usually repeats its summary word for word.
             if f.message == v.summary {

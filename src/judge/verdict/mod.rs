@@ -210,7 +210,9 @@ fn udp(f: &Facts<'_>) -> Option<Decision> {
         return None;
     }
     Some(match (f.fatal, f.client_hello, f.server_hello) {
-        (Some(a), _, _) => plain(VerdictId::Alert, alert_summary(a), [a.frame]),
+        // A chain the client rejected is the cause (QUIC's chain is seen with a key log).
+        (Some(a), _, _) => chain_rejected(f)
+            .unwrap_or_else(|| plain(VerdictId::Alert, alert_summary(a), [a.frame])),
         (None, Some(ch), Some(sh)) => plain(
             VerdictId::Complete,
             "the server answered the ClientHello; the rest of the handshake is encrypted",

@@ -28,6 +28,7 @@ fn alert_from(from: Side, frame: u64, description: u8) -> AlertOut {
         description: Some(description),
         description_name: alert_name(description),
         encrypted: false,
+        decrypted: false,
     }
 }
 
