@@ -143,6 +143,8 @@ struct Seen<'a> {
     decrypted: DecryptedOut,
     /// Why given keys did not open a side's records: frame, side, reason.
     keys_failed: Vec<(u64, Side, &'a str)>,
+    /// With keys: each side's first record after its Finished that was not an alert.
+    went_on: [Option<u64>; 2],
 }
 
 enum Problem<'a> {
@@ -262,6 +264,9 @@ impl<'a> Seen<'a> {
                 }
             }
             Event::KeysDoNotDecrypt(why) => self.keys_failed.push((e.frame, from, why)),
+            Event::ApplicationPhase => {
+                self.went_on[usize::from(server)].get_or_insert(e.frame);
+            }
             Event::EncryptionStarted { length, .. } => {
                 self.encrypted[usize::from(server)].get_or_insert((e.frame, *length));
             }
@@ -304,13 +309,23 @@ fn plaintext_phase(
 
 /// The frame by which both sides had sent protected records: the handshake is over. Unless a
 /// fatal alert the keys opened says otherwise: without keys a protected record may be anything
-/// (TLS 1.3's client Certificate and Finished, then the server's certificate_required), with
-/// them the alert is the story.
-fn handshake_over(encrypted: [Option<(u64, u16)>; 2], fatal: Option<&AlertOut>) -> Option<u64> {
+/// (TLS 1.3's client Certificate and Finished, then the server's certificate_required); with
+/// them the alert is the story, unless the handshake had completed before it: TLS ≤ 1.2 once
+/// both Finished were read (`tls12_finished`; a refused renegotiation comes later), TLS 1.3
+/// once both sides went on past their Finished (`went_on`), the server only accepting the
+/// client at the client's Finished.
+fn handshake_over(
+    encrypted: [Option<(u64, u16)>; 2],
+    went_on: [Option<u64>; 2],
+    tls12_finished: bool,
+    fatal: Option<&AlertOut>,
+) -> Option<u64> {
     let [Some(a), Some(b)] = encrypted else {
         return None;
     };
-    (!fatal.is_some_and(|f| f.decrypted)).then_some(a.0.max(b.0))
+    let completed_before =
+        |frame: u64| tls12_finished || went_on.iter().all(|w| w.is_some_and(|w| w < frame));
+    (!fatal.is_some_and(|f| f.decrypted && !completed_before(f.frame))).then_some(a.0.max(b.0))
 }
 
 /// TLS 1.3: the client's only encrypted record after the server's flight is alert-sized: its
@@ -573,7 +588,14 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         udp: flow.udp,
         client_hello: seen.client_hellos.first().map(|h| (h.frame, h.ts, h.msg)),
         server_hello: seen.final_server_hello().map(|h| (h.frame, h.msg)),
-        handshake_over: handshake_over(seen.encrypted, fatal),
+        handshake_over: handshake_over(
+            seen.encrypted,
+            seen.went_on,
+            !final_sh.is_some_and(tls::ServerHello::is_tls13)
+                && seen.decrypted.client_finished
+                && seen.decrypted.server_finished,
+            fatal,
+        ),
         tls13_rejection,
         fatal,
         not_tls: problems.iter().find_map(|(_, p)| match p {
@@ -649,14 +671,41 @@ mod tests {
     #[test]
     fn a_decrypted_fatal_alert_is_no_completion() {
         let both = [Some((7, 19)), Some((5, 900))];
-        assert_eq!(handshake_over(both, None), Some(7));
+        let none = [None, None];
+        assert_eq!(handshake_over(both, none, false, None), Some(7));
         // The client's first protected record was the alert the keys opened.
-        assert_eq!(handshake_over(both, Some(&fatal(7, true))), None);
+        assert_eq!(
+            handshake_over(both, none, false, Some(&fatal(7, true))),
+            None
+        );
         // Not opened: only its size was known, the rules of the clear text apply.
-        assert_eq!(handshake_over(both, Some(&fatal(7, false))), Some(7));
+        assert_eq!(
+            handshake_over(both, none, false, Some(&fatal(7, false))),
+            Some(7)
+        );
         // After both sides' first protected records (a TLS 1.3 server's certificate_required
-        // follows the client's Finished): still the story.
-        assert_eq!(handshake_over(both, Some(&fatal(40, true))), None);
-        assert_eq!(handshake_over([Some((7, 19)), None], None), None);
+        // follows the client's Finished), but before the server went on: still the story.
+        assert_eq!(
+            handshake_over(both, [Some(9), None], false, Some(&fatal(40, true))),
+            None
+        );
+        assert_eq!(
+            handshake_over(both, [Some(9), Some(41)], false, Some(&fatal(40, true))),
+            None
+        );
+        // Both sides exchanged data first (a refused renegotiation): it had completed.
+        assert_eq!(
+            handshake_over(both, [Some(9), Some(10)], false, Some(&fatal(40, true))),
+            Some(7)
+        );
+        // TLS 1.2 with both Finished read: complete, whatever came after.
+        assert_eq!(
+            handshake_over(both, none, true, Some(&fatal(40, true))),
+            Some(7)
+        );
+        assert_eq!(
+            handshake_over([Some((7, 19)), None], none, false, None),
+            None
+        );
     }
 }

@@ -194,6 +194,9 @@ pub enum Event {
     CertificateVerify {
         scheme: u16,
     },
+    /// With keys: this direction's first record after its Finished that is not an alert
+    /// (application data, a session ticket): its handshake was over and it went on.
+    ApplicationPhase,
     /// Secrets for this connection were given, but its protected records do not open with
     /// them (or need what this build cannot do): why.
     KeysDoNotDecrypt(String),

@@ -72,6 +72,8 @@ struct Crypt {
     opened: u64,
     /// This direction's Finished was read: from now on only what may be an alert is opened.
     handshake_over: bool,
+    /// [`Event::ApplicationPhase`] was reported.
+    went_on: bool,
 }
 
 impl Crypt {
@@ -440,6 +442,11 @@ impl Direction {
         let (ct, len) = (h.first().copied().unwrap_or(0), record_len(h) as u16);
         if let Some(c) = &mut self.crypt {
             c.keys.skipped(ct, &[]);
+            // Not followed, so not an alert: application data or a ticket.
+            if c.handshake_over && !c.went_on && ct != content::CHANGE_CIPHER_SPEC {
+                c.went_on = true;
+                self.push(origin, Event::ApplicationPhase);
+            }
         }
         self.records += 1;
         self.last_record = Some(RecordHeader {
@@ -539,6 +546,7 @@ impl Direction {
                         keys,
                         opened: 0,
                         handshake_over: false,
+                        went_on: false,
                     })
                 });
                 if self.crypt.is_none() && s.source.is_some() {
@@ -566,6 +574,11 @@ impl Direction {
         match c.keys.open(header, body) {
             Some((inner, plain)) => {
                 c.opened += 1;
+                let went_on = c.handshake_over && !c.went_on && inner != content::ALERT;
+                c.went_on |= went_on;
+                if went_on {
+                    self.push(origin, Event::ApplicationPhase);
+                }
                 self.opened(inner, &plain, origin);
             }
             None => {
