@@ -249,6 +249,8 @@ finding_ids! {
     BytesMissing = "bytes-missing", Capture, Low;
     ReassemblyCap = "reassembly-cap", Capture, Low;
     OverlapConflict = "overlap-conflict", Capture, Medium;
+    FragmentOverlapConflict = "fragment-overlap-conflict", Capture, Medium;
+    FragmentsIncomplete = "fragments-incomplete", Capture, Low;
     SnaplenCut = "snaplen-cut", Capture, Low;
     FlowEvicted = "flow-evicted", Capture, Low;
     TruncatedCapture = "truncated-capture", Capture, Low;

@@ -162,6 +162,8 @@ pub struct InputStats {
     /// Chunks walked before their start was known whose guessed start or state proved wrong,
     /// so that they were walked again (a cost, never a difference in results).
     pub chunks_rewalked: u64,
+    /// IP fragments and what became of their datagrams.
+    pub fragments: net::fragments::FragmentStats,
 }
 
 impl InputStats {
@@ -175,6 +177,7 @@ impl InputStats {
         self.peak_open_flows += other.peak_open_flows;
         self.workers += other.workers;
         self.chunks_rewalked += other.chunks_rewalked;
+        self.fragments.add(&other.fragments);
     }
 }
 

@@ -148,14 +148,12 @@ fn main() -> ExitCode {
                         for p in stats.capture.problems.iter().take(5) {
                             eprintln!("tlsmortem: {name}: {p}");
                         }
-                        let fragments: u64 = stats
-                            .skipped
-                            .iter()
-                            .filter(|(k, _)| k.contains("Fragment"))
-                            .map(|(_, v)| v)
-                            .sum();
-                        if fragments > 0 {
-                            eprintln!("tlsmortem: {name}: {fragments} IP fragments were not reassembled; a handshake carried in them is not seen");
+                        let f = &stats.fragments;
+                        if f.lost > 0 {
+                            eprintln!("tlsmortem: {name}: {} fragmented IP datagrams were never completed ({} not attributable to a connection); a handshake carried in them is not seen", f.lost, f.unattributed);
+                        }
+                        if let Some(n) = stats.skipped.get("TooDeep") {
+                            eprintln!("tlsmortem: {name}: {n} frames nest more than {} tunnel layers and were skipped", tlsmortem::net::MAX_ENCAP);
                         }
                     }
                 }

@@ -246,6 +246,10 @@ pub struct Verdict {
 pub struct Connection {
     pub capture: String,
     pub transport: Transport,
+    /// How the connection was carried, outermost tunnel first (`vxlan:42`, `gre`, `mpls:16`,
+    /// …); left out for plain traffic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encapsulation: Vec<String>,
     pub client: EndpointOut,
     pub server: EndpointOut,
     pub start: String,

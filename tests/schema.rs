@@ -55,6 +55,9 @@ where
 struct Connection {
     capture: String,
     transport: String,
+    /// Left out for plain traffic; else the tunnel layers, outermost first.
+    #[serde(default)]
+    encapsulation: Vec<String>,
     client: Endpoint,
     server: Endpoint,
     start: String,
@@ -551,6 +554,22 @@ fn check_connection(c: &Connection, inputs: &[&str]) -> Vec<String> {
             "transport {:?} is neither tcp nor udp",
             c.transport
         ));
+    }
+    for layer in &c.encapsulation {
+        let (name, id) = layer.split_once(':').unwrap_or((layer, ""));
+        let named = match name {
+            "mpls" | "pppoe" | "vxlan" | "geneve" | "gtpu" | "erspan2" | "erspan3" => {
+                id.parse::<u32>().is_ok()
+            }
+            "gre" => id.is_empty() || id.parse::<u32>().is_ok(),
+            "erspan1" | "ipip" | "6in4" | "4in6" | "6in6" => id.is_empty(),
+            _ => false,
+        };
+        if !named {
+            bad.push(format!(
+                "encapsulation layer {layer:?} is not in the README's list"
+            ));
+        }
     }
     match (utc(&c.start), utc(&c.end)) {
         (Ok(start), Ok(end)) => {

@@ -24,6 +24,14 @@
 //!   the end of chunk `k` applies at the start of chunk `k + DECISION_LAG`, so that workers may
 //!   be that many chunks apart without waiting for one another.
 //!
+//! IP fragments carry no ports, so no flow table can own them: they are put back together
+//! before packets are handed to owners, by one [`Reassembler`] per capture that sees every
+//! fragment in capture order — on the walking thread with one worker, and where chunks are
+//! confirmed (in order) with several. A rebuilt datagram, or what a lost one says about its
+//! flow, goes to the owner of its flow at the frame of the fragment that completed it (or of
+//! the new second that timed it out), so that any number of workers gives the same records.
+//! Plain traffic only pays for a check of the transport.
+//!
 //! Records are built, filtered and prepared (`prepare`, e.g. rendered as JSON) on the worker
 //! that owns the flow; only the merging runs on the calling thread.
 
@@ -32,9 +40,10 @@ pub use inputs::SIDE_BY_SIDE_AHEAD;
 pub(crate) use inputs::{analyze_mapped, shared_by_workers, side_by_side};
 
 use crate::capture::{CaptureSummary, Frame, SecretsSink, Timestamp, Walker};
-use crate::flow::{Flow, FlowTable, MAX_OPEN_FLOWS, MAX_WAITING};
+use crate::flow::{Flow, FlowTable, FragmentNote, MAX_OPEN_FLOWS, MAX_WAITING};
 use crate::judge::{self, CaptureFacts};
-use crate::net::{self, Packet, Skip};
+use crate::net::fragments::{Event, FragmentStats, Reassembler};
+use crate::net::{self, Packet, Skip, Transport};
 use crate::proto::conversation::{Context, Conversation};
 use crate::record::Connection;
 use crate::{Config, InputStats};
@@ -92,6 +101,28 @@ impl Skips {
     }
 }
 
+/// The shard of the flow a reassembly event is about; `None` when it is about none (a
+/// rebuilt datagram that does not decode: counted in `skips`; a lost datagram whose first
+/// fragment never came or holds no transport header: counted in `stats`).
+fn shard_of_event(e: &Event, skips: &mut Skips, stats: &mut FragmentStats) -> Option<usize> {
+    match e {
+        Event::Whole(w) => match w.packet() {
+            Ok(p) => Some(shard_of(&p)),
+            Err(skip) => {
+                skips.add(skip);
+                None
+            }
+        },
+        Event::Lost(l) => {
+            let shard = l.packet().map(|p| shard_of(&p));
+            if shard.is_none() {
+                stats.unattributed += 1;
+            }
+            shard
+        }
+    }
+}
+
 /// What an owner tells the merger at the end of a chunk.
 struct Report<T> {
     /// Records of the flows that finished, with their first frame.
@@ -107,6 +138,8 @@ struct Owner<'c, T> {
     out: Out<'c, T>,
     /// The latest second a frame has been in (sweeps happen when it grows).
     second: i64,
+    /// Lost datagrams whose flow was not open.
+    lost_alone: u64,
 }
 
 /// The record-making half of an owner (apart from the tables, to borrow both at once).
@@ -161,20 +194,50 @@ impl<'c, T> Owner<'c, T> {
                 kept: 0,
             },
             second: i64::MIN,
+            lost_alone: 0,
         }
     }
 
-    /// Capture time reached `ts`: the first frame in a new second sweeps every table.
-    fn clock(&mut self, ts: Timestamp) {
+    /// Capture time reached `ts`: the first frame in a new second sweeps every table. True
+    /// for that frame.
+    fn clock(&mut self, ts: Timestamp) -> bool {
         let second = ts.0.div_euclid(NS_PER_SEC);
         if second <= self.second {
-            return;
+            return false;
         }
         self.second = second;
         let out = &mut self.out;
         for t in self.tables.iter_mut().flatten() {
             t.sweep(ts);
             t.drain_finished(&mut |f| out.flow(f));
+        }
+        true
+    }
+
+    /// A reassembly event about a flow in table `shard`, at frame `number`. A lost datagram
+    /// whose flow is not open is counted.
+    fn event(&mut self, shard: usize, e: &Event, number: u64, ts: Timestamp) {
+        let (pkt, note) = match e {
+            Event::Whole(w) => {
+                let Ok(pkt) = w.packet() else { return };
+                self.packet(shard, &pkt, number, ts);
+                let conflict = w.conflict;
+                (pkt, FragmentNote::Whole { conflict })
+            }
+            Event::Lost(l) => {
+                let Some(pkt) = l.packet() else { return };
+                let note = FragmentNote::Lost {
+                    frame: l.first_frame,
+                    why: l.why,
+                };
+                (pkt, note)
+            }
+        };
+        let Some(Some(t)) = self.tables.get_mut(shard) else {
+            return;
+        };
+        if !t.fragment_note(&pkt, note) && matches!(note, FragmentNote::Lost { .. }) {
+            self.lost_alone += 1;
         }
     }
 
@@ -232,6 +295,7 @@ impl<'c, T> Owner<'c, T> {
             .map(|t| t.stats.flows)
             .sum::<u64>();
         stats.connections += self.out.kept;
+        stats.fragments.unattributed += self.lost_alone;
     }
 }
 
@@ -393,6 +457,8 @@ pub fn inline<T>(
     let mut merger = Merger::new(1);
     let mut decisions = Decisions::default();
     let mut skips = Skips::default();
+    let mut defrag = Reassembler::default();
+    let mut fragments = FragmentStats::default();
     let mut decoded = 0u64;
     let mut chunk = 0usize;
     let chunk_bytes = config.chunk_bytes();
@@ -423,15 +489,34 @@ pub fn inline<T>(
         while chunk < k {
             step(&mut owner, &mut chunk, sink);
         }
-        owner.clock(f.ts);
+        let mut to_owner = |e: Event, skips: &mut Skips, owner: &mut Owner<'_, T>| {
+            if let Some(shard) = shard_of_event(&e, skips, &mut fragments) {
+                owner.event(shard, &e, f.number, f.ts);
+            }
+        };
+        if owner.clock(f.ts) {
+            defrag.tick(f.ts, &mut |e| to_owner(e, &mut skips, &mut owner));
+        }
         match net::decode(f.link_type, f.data) {
             Ok(pkt) => {
                 decoded += 1;
-                owner.packet(shard_of(&pkt), &pkt, f.number, f.ts);
+                if let Transport::Fragment(frag) = &pkt.transport {
+                    defrag.fragment(&pkt, frag, f.number, f.ts, &mut |e| {
+                        to_owner(e, &mut skips, &mut owner)
+                    });
+                } else {
+                    owner.packet(shard_of(&pkt), &pkt, f.number, f.ts);
+                }
             }
             Err(skip) => skips.add(skip),
         }
     })?;
+    defrag.finish(&mut |e| {
+        if let Some(shard) = shard_of_event(&e, &mut skips, &mut fragments) {
+            owner.event(shard, &e, 0, Timestamp(0));
+        }
+    });
+    fragments.add(&defrag.stats);
     // The chunks are done; the last report comes with the flows still open.
     let last = owner.finish(summary.truncated.clone());
     merger.finish(vec![last], sink);
@@ -440,6 +525,7 @@ pub fn inline<T>(
         packets_decoded: decoded,
         peak_open_flows: merger.peak_open,
         workers: 1,
+        fragments,
         ..Default::default()
     };
     owner.add_stats(&mut stats);
@@ -480,6 +566,18 @@ struct Work<'a> {
     marks: Vec<(u32, Timestamp)>,
     /// Per owner.
     items: Vec<Vec<Item<'a>>>,
+    /// The chunk's IP fragments, for the reassembler (index within the chunk, time).
+    fragments: Vec<(u32, Timestamp, Packet<'a>)>,
+    /// What reassembly gave each owner in this chunk, in order.
+    extras: Vec<Vec<Extra>>,
+}
+
+/// A reassembly event for an owner, at a frame of the chunk (`u32::MAX`: after its last).
+struct Extra {
+    index: u32,
+    ts: Timestamp,
+    shard: u16,
+    event: Event,
 }
 
 impl<'a, 'p> Walked<'a, 'p> {
@@ -496,6 +594,8 @@ impl<'a, 'p> Walked<'a, 'p> {
             work: Work {
                 marks: Vec::new(),
                 items: (0..workers).map(|_| Vec::new()).collect(),
+                fragments: Vec::new(),
+                extras: Vec::new(),
             },
         }
     }
@@ -526,7 +626,12 @@ fn walk_chunk<'a, 'p>(
     walked.work.items = lists;
     let base = walked.walker.summary().frames;
     let mut second = i64::MIN;
-    let Work { marks, items } = &mut walked.work;
+    let Work {
+        marks,
+        items,
+        fragments,
+        ..
+    } = &mut walked.work;
     let (decoded, skips) = (&mut walked.decoded, &mut walked.skips);
     walked.end = walked
         .walker
@@ -538,6 +643,10 @@ fn walk_chunk<'a, 'p>(
                 marks.push((index, f.ts));
             }
             match net::decode(f.link_type, f.data) {
+                Ok(packet) if matches!(packet.transport, Transport::Fragment(_)) => {
+                    *decoded += 1;
+                    fragments.push((index, f.ts, packet));
+                }
                 Ok(packet) => {
                     *decoded += 1;
                     let shard = shard_of(&packet);
@@ -595,6 +704,9 @@ struct Shared<'a, 'p> {
     decisions: Decisions,
     decoded: u64,
     skips: Skips,
+    /// Every fragment of the capture passes here, in order, as chunks are confirmed.
+    defrag: Reassembler,
+    fragment_stats: FragmentStats,
     rewalked: u64,
     error: Option<crate::Error>,
     /// A worker panicked: the others stop (the driver re-raises the panic).
@@ -676,7 +788,7 @@ impl<'a, 'p> Shared<'a, 'p> {
             if !right {
                 self.rewalked += 1;
             }
-            let walked = if right {
+            let mut walked = if right {
                 walked
             } else if empty {
                 Walked::nothing(self.chain.successor(frames), chain_end, workers)
@@ -691,12 +803,65 @@ impl<'a, 'p> Shared<'a, 'p> {
             }
             self.decoded += walked.decoded;
             self.skips.merge(walked.skips);
+            self.reassemble(&mut walked.work, frames, k + 1 == self.chunks, workers);
             if let Some(slot) = self.slot(k) {
                 slot.work = Some(walked.work);
                 slot.base = frames;
             }
             self.confirmed += 1;
         }
+    }
+
+    /// Passes a confirmed chunk's fragments, and its new seconds, through the reassembler in
+    /// frame order (a new second before the frame's own fragment, as one worker does it); the
+    /// events go to the owners of their flows. After the last chunk, what is left is lost.
+    fn reassemble(&mut self, work: &mut Work<'a>, base: u64, last: bool, workers: usize) {
+        let Shared {
+            defrag,
+            skips,
+            fragment_stats: stats,
+            ..
+        } = self;
+        let mut extras: Vec<Vec<Extra>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut route = |e: Event, index: u32, ts: Timestamp| {
+            if let Some(shard) = shard_of_event(&e, skips, stats) {
+                if let Some(list) = extras.get_mut(shard % workers) {
+                    let shard = shard as u16;
+                    list.push(Extra {
+                        index,
+                        ts,
+                        shard,
+                        event: e,
+                    });
+                }
+            }
+        };
+        let mut fragments = std::mem::take(&mut work.fragments).into_iter().peekable();
+        let mut marks = work.marks.iter().copied().peekable();
+        loop {
+            let (fragment, mark) = (fragments.peek().map(|f| f.0), marks.peek().map(|m| m.0));
+            match (fragment, mark) {
+                (Some(f), Some(m)) if f < m => {}
+                (Some(_), None) => {}
+                (_, Some(_)) => {
+                    if let Some((index, ts)) = marks.next() {
+                        defrag.tick(ts, &mut |e| route(e, index, ts));
+                    }
+                    continue;
+                }
+                (None, None) => break,
+            }
+            if let Some((i, t, p)) = fragments.next() {
+                if let Transport::Fragment(frag) = &p.transport {
+                    let number = base + u64::from(i) + 1;
+                    defrag.fragment(&p, frag, number, t, &mut |e| route(e, i, t));
+                }
+            }
+        }
+        if last {
+            defrag.finish(&mut |e| route(e, u32::MAX, Timestamp(0)));
+        }
+        work.extras = extras;
     }
 
     /// Owner `w` is done with chunk `k`.
@@ -764,6 +929,8 @@ pub fn sharded<T: Send>(
             decisions: Decisions::default(),
             decoded: 0,
             skips: Skips::default(),
+            defrag: Reassembler::default(),
+            fragment_stats: FragmentStats::default(),
             rewalked: 0,
             error: None,
             aborted: false,
@@ -821,6 +988,8 @@ pub fn sharded<T: Send>(
         std::mem::take(&mut g.skips).into_stats(&mut stats.skipped);
         stats.peak_open_flows = merger.peak_open;
         stats.chunks_rewalked = g.rewalked;
+        stats.fragments.add(&g.defrag.stats);
+        stats.fragments.add(&g.fragment_stats);
         Ok(stats)
     })
 }
@@ -866,21 +1035,25 @@ fn run_worker<'a, T>(
             if let Some(decision) = g.decisions.at_start_of(j) {
                 let Some(slot) = g.slot(j) else { break };
                 let base = slot.base;
-                let (marks, items) = match slot.work.as_mut() {
+                let (marks, items, extras) = match slot.work.as_mut() {
                     Some(work) => (
                         work.marks.clone(),
                         work.items
                             .get_mut(w)
                             .map(std::mem::take)
                             .unwrap_or_default(),
+                        work.extras
+                            .get_mut(w)
+                            .map(std::mem::take)
+                            .unwrap_or_default(),
                     ),
-                    None => (Vec::new(), Vec::new()),
+                    None => (Vec::new(), Vec::new(), Vec::new()),
                 };
                 drop(g);
                 if let Some(frame) = decision {
                     owner.force_before(frame);
                 }
-                analyse_chunk(&mut owner, base, &marks, &items);
+                analyse_chunk(&mut owner, base, &marks, &items, &extras);
                 let _ = tx.send((j, owner.report(), None));
                 g = coord.lock();
                 g.give_back(items, workers);
@@ -939,26 +1112,49 @@ fn run_worker<'a, T>(
     let _ = tx.send((usize::MAX, last, Some(stats)));
 }
 
-/// An owner's share of one confirmed chunk: its packets, with the sweeps due between them.
+/// An owner's share of one confirmed chunk: its packets and reassembly events, with the
+/// sweeps due between them. At one frame, the sweep comes first, then the reassembly events
+/// (a datagram timed out by the new second), then the frame's own packet, as with one worker.
 fn analyse_chunk<T>(
     owner: &mut Owner<'_, T>,
     base: u64,
     marks: &[(u32, Timestamp)],
     items: &[Item<'_>],
+    extras: &[Extra],
 ) {
     let mut marks = marks.iter().peekable();
-    for item in items {
+    let mut extras = extras.iter().peekable();
+    let mut clock = |owner: &mut Owner<'_, T>, upto: u32| {
         while let Some(&&(index, ts)) = marks.peek() {
-            if index > item.index {
+            if index > upto {
                 break;
             }
             owner.clock(ts);
             marks.next();
         }
+    };
+    for item in items {
+        while let Some(e) = extras.next_if(|e| e.index <= item.index) {
+            clock(owner, e.index);
+            owner.event(
+                usize::from(e.shard),
+                &e.event,
+                base + u64::from(e.index) + 1,
+                e.ts,
+            );
+        }
+        clock(owner, item.index);
         let number = base + u64::from(item.index) + 1;
         owner.packet(usize::from(item.shard), &item.packet, number, item.ts);
     }
-    for &(_, ts) in marks {
-        owner.clock(ts);
+    for e in extras {
+        clock(owner, e.index);
+        owner.event(
+            usize::from(e.shard),
+            &e.event,
+            base + u64::from(e.index) + 1,
+            e.ts,
+        );
     }
+    clock(owner, u32::MAX);
 }

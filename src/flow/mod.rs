@@ -1,6 +1,7 @@
 //! flow: decoded TCP and UDP packets in; finished connections out.
 //!
-//! Keeps a table keyed by the canonical 5-tuple. Each flow has two sides (side 0 sent the
+//! Keeps a table keyed by the canonical 5-tuple and the virtual network the packets came
+//! through ([`Encap::network`]: a VXLAN or Geneve VNI, a GRE key; nothing for plain traffic). Each flow has two sides (side 0 sent the
 //! flow's first packet); the client is the SYN sender when a SYN was seen, else whoever the
 //! application layer says (the ClientHello sender). Per side it runs a [`HalfStream`] and hands
 //! the ordered bytes to the flow's application state `A` (the TLS stage) for as long as it asks
@@ -23,8 +24,10 @@ mod tests;
 
 use crate::capture::Timestamp;
 use crate::flow::reassembly::{Delivery, HalfStream, Origin, Seq};
+use crate::net::fragments::GaveUp;
 use crate::net::{
-    flags, IcmpError, IcmpKind, IpFacts, Packet, TcpOptions, TcpSegment, Transport, UdpDatagram,
+    flags, Encap, IcmpError, IcmpKind, IpFacts, Packet, TcpOptions, TcpSegment, Transport,
+    UdpDatagram,
 };
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -200,6 +203,30 @@ pub enum EndReason {
     EndOfCapture,
 }
 
+/// What IP reassembly said about a flow's fragmented datagrams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fragmented {
+    /// Datagrams rebuilt from fragments.
+    pub datagrams: u32,
+    /// Of those, the ones whose fragments overlapped with different bytes (the first copy was
+    /// kept); the frame of the first such fragment.
+    pub conflicts: u32,
+    pub first_conflict: Option<u64>,
+    /// Datagrams given up; the first one's first frame and why.
+    pub lost: u32,
+    pub first_lost: Option<(u64, GaveUp)>,
+}
+
+/// What reassembly tells a flow about one of its datagrams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FragmentNote {
+    /// A rebuilt datagram (just handed to [`FlowTable::packet`]), and the frame of its first
+    /// conflicting fragment if any.
+    Whole { conflict: Option<u64> },
+    /// A datagram given up: the frame of its first fragment, and why.
+    Lost { frame: u64, why: GaveUp },
+}
+
 /// One TCP connection as seen.
 #[derive(Debug)]
 pub struct Flow<A> {
@@ -225,6 +252,9 @@ pub struct Flow<A> {
     pub end: EndReason,
     /// A UDP flow (datagrams go to [`FlowApp::datagram`]).
     pub udp: bool,
+    /// The tunnels the first packet came through (empty for plain traffic).
+    pub encap: Encap,
+    pub fragmented: Fragmented,
     pub app: A,
     closed: bool,
 }
@@ -247,6 +277,8 @@ impl<A: FlowApp> Flow<A> {
             control_dropped: 0,
             end: EndReason::EndOfCapture,
             udp: false,
+            encap: Encap::default(),
+            fragmented: Fragmented::default(),
             app,
             closed: false,
         }
@@ -430,6 +462,8 @@ struct Key {
     lo: (u128, u32),
     hi: (u128, u32),
     udp: bool,
+    /// [`Encap::network`] of the packets.
+    network: u64,
 }
 
 fn packed(e: Endpoint) -> (u128, u32) {
@@ -452,12 +486,28 @@ fn endpoints(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> (Endpoin
     )
 }
 
-fn key_of(a: Endpoint, b: Endpoint, udp: bool) -> (Key, bool) {
+fn key_of(a: Endpoint, b: Endpoint, udp: bool, network: u64) -> (Key, bool) {
     let (a, b) = (packed(a), packed(b));
     if a <= b {
-        (Key { lo: a, hi: b, udp }, false)
+        (
+            Key {
+                lo: a,
+                hi: b,
+                udp,
+                network,
+            },
+            false,
+        )
     } else {
-        (Key { lo: b, hi: a, udp }, true)
+        (
+            Key {
+                lo: b,
+                hi: a,
+                udp,
+                network,
+            },
+            true,
+        )
     }
 }
 
@@ -560,9 +610,11 @@ impl<A: FlowApp> FlowTable<A> {
             Transport::Tcp(seg) => seg,
             Transport::Udp(d) => return self.datagram(pkt, &d, frame, ts),
             Transport::Icmp(e) => return self.icmp(pkt, &e, frame, ts),
+            // Reassembled before they reach a table (`net::fragments`).
+            Transport::Fragment(_) => return,
         };
         let (src, dst) = endpoints(pkt.src, seg.src_port, pkt.dst, seg.dst_port);
-        let (key, swapped) = key_of(src, dst, false);
+        let (key, swapped) = key_of(src, dst, false, pkt.encap.network());
         let is_syn = seg.flags & (flags::SYN | flags::ACK) == flags::SYN;
         let mut slot_idx = self.find(&key);
         if let (Some(i), true) = (slot_idx, is_syn) {
@@ -583,7 +635,7 @@ impl<A: FlowApp> FlowTable<A> {
                 if self.after_close(&key, swapped, &seg, ts) {
                     return;
                 }
-                self.open_flow(key, src, dst, swapped, frame, ts)
+                self.open_flow(key, src, dst, swapped, frame, ts, &pkt.encap)
             }
         };
         let Some(Some(slot)) = self.slots.get_mut(i) else {
@@ -664,7 +716,7 @@ impl<A: FlowApp> FlowTable<A> {
     fn icmp(&mut self, pkt: &Packet<'_>, e: &IcmpError, frame: u64, ts: Timestamp) {
         let q = &e.quoted;
         let (src, dst) = endpoints(q.src, q.src_port, q.dst, q.dst_port);
-        let (key, swapped) = key_of(src, dst, q.udp);
+        let (key, swapped) = key_of(src, dst, q.udp, pkt.encap.network());
         let Some(i) = self.find(&key) else {
             self.stats.icmp_unmatched += 1;
             return;
@@ -690,10 +742,10 @@ impl<A: FlowApp> FlowTable<A> {
     /// A UDP datagram: the application looks for QUIC or DTLS in it.
     fn datagram(&mut self, pkt: &Packet<'_>, d: &UdpDatagram<'_>, frame: u64, ts: Timestamp) {
         let (src, dst) = endpoints(pkt.src, d.src_port, pkt.dst, d.dst_port);
-        let (key, swapped) = key_of(src, dst, true);
+        let (key, swapped) = key_of(src, dst, true, pkt.encap.network());
         let i = match self.find(&key) {
             Some(i) => i,
-            None => self.open_flow(key, src, dst, swapped, frame, ts),
+            None => self.open_flow(key, src, dst, swapped, frame, ts, &pkt.encap),
         };
         let Some(Some(slot)) = self.slots.get_mut(i) else {
             return;
@@ -713,6 +765,7 @@ impl<A: FlowApp> FlowTable<A> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // reason: the new flow's key and first packet's facts
     fn open_flow(
         &mut self,
         key: Key,
@@ -721,12 +774,15 @@ impl<A: FlowApp> FlowTable<A> {
         swapped: bool,
         frame: u64,
         ts: Timestamp,
+        encap: &Encap,
     ) -> usize {
         if self.map.len() >= self.max_open {
             self.evict_idle();
         }
+        let mut flow = Box::new(Flow::new(frame, ts, src, dst, A::new(&self.context)));
+        flow.encap = *encap;
         let slot = Slot {
-            flow: Box::new(Flow::new(frame, ts, src, dst, A::new(&self.context))),
+            flow,
             key,
             lo_is_side0: !swapped,
         };
@@ -775,6 +831,39 @@ impl<A: FlowApp> FlowTable<A> {
         flow.end = reason;
         flow.flush();
         self.done.push(flow);
+    }
+
+    /// What reassembly says about a datagram of the flow of `pkt` (a rebuilt datagram, or what
+    /// came of a lost one from offset 0 on). False when no such flow is open.
+    pub fn fragment_note(&mut self, pkt: &Packet<'_>, note: FragmentNote) -> bool {
+        let (src, dst, udp) = match pkt.transport {
+            Transport::Tcp(t) => (t.src_port, t.dst_port, false),
+            Transport::Udp(u) => (u.src_port, u.dst_port, true),
+            Transport::Icmp(_) | Transport::Fragment(_) => return false,
+        };
+        let (src, dst) = endpoints(pkt.src, src, pkt.dst, dst);
+        let (key, _) = key_of(src, dst, udp, pkt.encap.network());
+        let Some(i) = self.find(&key) else {
+            return false;
+        };
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return false;
+        };
+        let f = &mut slot.flow.fragmented;
+        match note {
+            FragmentNote::Whole { conflict } => {
+                f.datagrams += 1;
+                if let Some(frame) = conflict {
+                    f.conflicts += 1;
+                    f.first_conflict.get_or_insert(frame);
+                }
+            }
+            FragmentNote::Lost { frame, why } => {
+                f.lost += 1;
+                f.first_lost.get_or_insert((frame, why));
+            }
+        }
+        true
     }
 
     /// Finishes the flows idle too long at capture time `now`.

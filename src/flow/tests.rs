@@ -84,6 +84,7 @@ impl Lab {
                 payload,
             }),
             payload_missing: 0,
+            encap: Default::default(),
         };
         let (frame, ts) = self.at(ms);
         self.table.packet(&pkt, frame, ts);
@@ -319,6 +320,7 @@ fn an_icmp_error_joins_the_flow_of_the_packet_it_quotes() {
             },
         }),
         payload_missing: 0,
+        encap: Default::default(),
     };
     lab.table.packet(&icmp(40000), 9, Timestamp(50_000_000));
     lab.table.packet(&icmp(40001), 10, Timestamp(50_000_000));

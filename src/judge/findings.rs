@@ -8,8 +8,9 @@
 
 use super::verdict::{NotTls, CHECK_CHAIN};
 use crate::flow::reassembly::MAX_PENDING_BYTES;
-use crate::flow::{EndReason, MAX_WAITING};
+use crate::flow::{EndReason, Fragmented, MAX_WAITING};
 use crate::ids::{FindingId, Severity, Side};
+use crate::net::fragments::MAX_HELD_BYTES;
 use crate::proto::codepoints::version_name;
 use crate::proto::starttls::Upgrade;
 use crate::record::Finding;
@@ -164,6 +165,8 @@ pub struct Quality<'a> {
     pub end: EndReason,
     /// Why the capture file ended early, if it did.
     pub truncated: Option<&'a str>,
+    /// What IP reassembly said about the connection's fragmented datagrams.
+    pub fragmented: Fragmented,
 }
 
 impl Quality<'_> {
@@ -187,6 +190,7 @@ impl Quality<'_> {
             || self.client.missing_bytes > 0
             || self.server.missing_bytes > 0
             || self.truncated_here().is_some()
+            || self.fragmented.lost > 0
     }
 }
 
@@ -244,6 +248,32 @@ pub fn capture_quality(q: &Quality<'_>) -> Vec<Finding> {
                 ),
             ));
         }
+    }
+    let f = &q.fragmented;
+    if f.conflicts > 0 {
+        out.push(
+            Finding::new(
+                FindingId::FragmentOverlapConflict,
+                format!("{} IP datagram(s) of this connection came in fragments that overlap with different bytes; the first copy was kept, but a receiver may have kept the other (Linux drops such a datagram whole)", f.conflicts),
+            )
+            .frames(f.first_conflict)
+            .advice("overlapping fragments with different contents are an evasion technique or a broken path; compare with a capture taken at the receiver"),
+        );
+    }
+    if let Some((frame, why)) = f.first_lost {
+        out.push(
+            Finding::new(
+                FindingId::FragmentsIncomplete,
+                format!(
+                    "{} IP datagram(s) of this connection were never completed from their fragments (the first: {}); their bytes are missing",
+                    f.lost,
+                    why.as_str()
+                ),
+            )
+            .frame(frame)
+            .evidence(vec![format!("reassembly holds at most {} KiB of fragments at once and waits 30 s for a datagram's fragments", MAX_HELD_BYTES / 1024)])
+            .advice("fragments lost on the path (a firewall dropping non-first fragments, a small MTU): check the path MTU, or capture nearer the sender"),
+        );
     }
     match q.end {
         EndReason::Evicted | EndReason::Forced => {
@@ -374,6 +404,7 @@ mod tests {
             server: side,
             end: EndReason::Timeout,
             truncated: None,
+            fragmented: Fragmented::default(),
         }
     }
 

@@ -536,6 +536,7 @@ fn quality<'a>(flow: &Flow<Conversation>, client: usize, capture: &'a CaptureFac
         server: side_quality(&flow.sides[1 - client]),
         end: flow.end,
         truncated: capture.truncated.as_deref(),
+        fragmented: flow.fragmented,
     }
 }
 
@@ -629,6 +630,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         } else {
             Transport::Tcp
         },
+        encapsulation: flow.encap.layers().iter().map(|l| l.to_string()).collect(),
         quic: parts::quic_out(flow),
         starttls: upgrade,
         client: endpoint(&flow.sides[client]),

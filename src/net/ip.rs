@@ -1,6 +1,8 @@
 //! net::ip: the network and transport layers. Takes the bytes of an IPv4 or IPv6 packet and
 //! the version the link layer announced, if any; gives the addresses, the IP facts, the TCP
-//! or UDP header fields and the payload, or why it cannot.
+//! or UDP header fields and the payload — or a fragment with its offset and id, or the tunnel
+//! inside (IP-in-IP, 6in4, 4in6, GRE, and the UDP tunnels on their ports, read by `tunnel`) —
+//! or why it cannot.
 //!
 //! Guarantees: never panics, never allocates, never copies payload bytes. Plain TCP is read
 //! directly (`plain_tcp`) and gives exactly what etherparse's lax slicers give (`sliced_ip`,
@@ -8,19 +10,32 @@
 //! bytes those lengths promise beyond the capture are counted as missing. Unknown or malformed
 //! TCP options never fail a packet.
 //!
-//! Deliberately not done: fragment reassembly (fragments are skipped), checksum verification,
-//! and transports other than TCP and UDP.
+//! Deliberately not done: fragment reassembly (`fragments` does it over many packets),
+//! checksum verification, and transports other than TCP and UDP.
 
-use super::{IpFacts, Packet, Skip, TcpOptions, TcpSegment, Transport, UdpDatagram};
+use super::tunnel::{self, Encap, Layer, Next, Tunnel};
+use super::{Fragment, IpFacts, Packet, Skip, TcpOptions, TcpSegment, Transport, UdpDatagram};
 use etherparse::err::ip::LaxHeaderSliceError;
 use etherparse::{IpNumber, LaxIpSlice, TcpSlice, UdpHeaderSlice};
 use std::net::IpAddr;
 
-/// Decodes an IP packet; `expected` is the version the link layer announced, if any.
-pub(super) fn ip(data: &[u8], expected: Option<u8>) -> Result<Packet<'_>, Skip> {
+/// What an IP packet held: a packet for the flows, or a tunnel's inside to decode next.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Step<'a> {
+    Done(Packet<'a>),
+    Inner(Next<'a>),
+}
+
+/// Decodes an IP packet; `expected` is the version the link layer announced, if any. Tunnel
+/// layers it strips are added to `encap`.
+pub(super) fn ip<'a>(
+    data: &'a [u8],
+    expected: Option<u8>,
+    encap: &mut Encap,
+) -> Result<Step<'a>, Skip> {
     match plain_tcp(data, expected) {
-        Some(p) => Ok(p),
-        None => sliced_ip(data, expected),
+        Some(p) => Ok(Step::Done(p)),
+        None => sliced_ip(data, expected, encap),
     }
 }
 
@@ -96,11 +111,16 @@ pub(super) fn plain_tcp(data: &[u8], expected: Option<u8>) -> Option<Packet<'_>>
         ip,
         transport: Transport::Tcp(segment),
         payload_missing: 0,
+        encap: Encap::default(),
     })
 }
 
 /// Decodes an IP packet of any layout with etherparse's lax slicers.
-pub(super) fn sliced_ip(data: &[u8], expected: Option<u8>) -> Result<Packet<'_>, Skip> {
+pub(super) fn sliced_ip<'a>(
+    data: &'a [u8],
+    expected: Option<u8>,
+    encap: &mut Encap,
+) -> Result<Step<'a>, Skip> {
     let version = data.first().map(|b| b >> 4);
     if let (Some(expected), Some(version)) = (expected, version) {
         if expected != version {
@@ -116,12 +136,16 @@ pub(super) fn sliced_ip(data: &[u8], expected: Option<u8>) -> Result<Packet<'_>,
     })?;
     // The length the IP header promises, to tell snap-length cuts from padding: the lax slicer
     // already cuts the payload at this length when more was captured (Ethernet padding, FCS).
-    let (facts, promised) = match &slice {
+    let (facts, promised, fragment) = match &slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
-            if h.is_fragmenting_payload() {
-                return Err(Skip::Ipv4Fragment);
-            }
+            let fragment = h.is_fragmenting_payload().then(|| Fragment {
+                id: u32::from(h.identification()),
+                offset: h.fragments_offset().byte_offset(),
+                more: h.more_fragments(),
+                protocol: h.protocol().0,
+                payload: v4.payload().payload,
+            });
             let facts = IpFacts {
                 version: 4,
                 ttl: h.ttl(),
@@ -130,13 +154,17 @@ pub(super) fn sliced_ip(data: &[u8], expected: Option<u8>) -> Result<Packet<'_>,
             };
             // A total length below the header length (0 under TCP segmentation offload) makes
             // the slicer fall back to the captured length; then nothing is known to be missing.
-            (facts, usize::from(h.total_len()))
+            (facts, usize::from(h.total_len()), fragment)
         }
         LaxIpSlice::Ipv6(v6) => {
-            // An atomic fragment (offset 0, M=0; RFC 6946) does not count as fragmenting.
-            if v6.payload().fragmented {
-                return Err(Skip::Ipv6Fragment);
-            }
+            // An atomic fragment (offset 0, M=0; RFC 6946) does not count as fragmenting. The
+            // slicer reads the bytes after a Fragment header as more extension headers, which
+            // in a fragment other than the first they are not: the header is found here.
+            let fragment = if v6.payload().fragmented || ext_err.is_some() {
+                v6_fragment(data)
+            } else {
+                None
+            };
             let h = v6.header();
             let facts = IpFacts {
                 version: 6,
@@ -150,28 +178,97 @@ pub(super) fn sliced_ip(data: &[u8], expected: Option<u8>) -> Result<Packet<'_>,
                 0 => 0,
                 n => 40 + usize::from(n),
             };
-            (facts, promised)
+            (facts, promised, fragment)
         }
     };
-    if ext_err.is_some() {
-        return Err(Skip::Malformed("ip extension header"));
-    }
     let ip_missing = promised.saturating_sub(data.len());
     let payload = slice.payload();
-    let (transport, missing) = match payload.ip_number {
-        IpNumber::TCP => tcp(payload.payload, ip_missing)?,
-        IpNumber::UDP => udp(payload.payload, ip_missing)?,
-        IpNumber::ICMP => (Transport::Icmp(super::icmp::v4(payload.payload)?), 0),
-        IpNumber::IPV6_ICMP => (Transport::Icmp(super::icmp::v6(payload.payload)?), 0),
-        _ => return Err(Skip::OtherTransport),
+    let v4 = facts.version == 4;
+    let (transport, missing) = if let Some(fragment) = fragment {
+        (Transport::Fragment(fragment), ip_missing)
+    } else if ext_err.is_some() {
+        return Err(Skip::Malformed("ip extension header"));
+    } else {
+        match payload.ip_number {
+            IpNumber::TCP => tcp(payload.payload, ip_missing)?,
+            IpNumber::UDP => {
+                let (datagram, missing) = udp(payload.payload, ip_missing)?;
+                if let Some(next) = tunnel::udp(datagram.dst_port, datagram.payload, encap)? {
+                    return Ok(Step::Inner(next));
+                }
+                (Transport::Udp(datagram), missing)
+            }
+            IpNumber::ICMP => (Transport::Icmp(super::icmp::v4(payload.payload)?), 0),
+            IpNumber::IPV6_ICMP => (Transport::Icmp(super::icmp::v6(payload.payload)?), 0),
+            IpNumber::IPV4 | IpNumber::IPV6 => {
+                let inner = if payload.ip_number == IpNumber::IPV4 {
+                    4
+                } else {
+                    6
+                };
+                let kind = match (v4, inner) {
+                    (true, 4) => Tunnel::IpIp,
+                    (true, _) => Tunnel::SixInFour,
+                    (false, 4) => Tunnel::FourInSix,
+                    (false, _) => Tunnel::SixInSix,
+                };
+                encap.push(Layer::new(kind, 0))?;
+                return Ok(Step::Inner(Next::Ip(payload.payload, Some(inner))));
+            }
+            IpNumber::GRE => return tunnel::gre(payload.payload, encap).map(Step::Inner),
+            _ => return Err(Skip::OtherTransport),
+        }
     };
-    Ok(Packet {
+    Ok(Step::Done(Packet {
         src: slice.source_addr(),
         dst: slice.destination_addr(),
         ip: facts,
         transport,
         payload_missing: u32::try_from(missing).unwrap_or(u32::MAX),
-    })
+        encap: Encap::default(),
+    }))
+}
+
+/// The Fragment header of an IPv6 packet that has one with a non-zero offset or the M flag
+/// (RFC 8200 §4.5), found by following the extension headers before it (hop-by-hop, routing,
+/// destination options, AH; RFC 8200 §4.1 orders them so); the fragment's data is what
+/// follows it, bounded by the payload length.
+fn v6_fragment(data: &[u8]) -> Option<Fragment<'_>> {
+    const HOP_BY_HOP: u8 = 0;
+    const ROUTING: u8 = 43;
+    const FRAGMENT: u8 = 44;
+    const AUTH: u8 = 51;
+    const DEST_OPTIONS: u8 = 60;
+    let header = data.first_chunk::<40>()?;
+    let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let mut next = header[6];
+    let end = if length == 0 { data.len() } else { 40 + length };
+    let mut rest = data.get(40..end).or_else(|| data.get(40..))?;
+    // Each header is at least 8 bytes, so this ends within the packet.
+    loop {
+        let len = match next {
+            HOP_BY_HOP | ROUTING | DEST_OPTIONS => (usize::from(*rest.get(1)?) + 1) * 8,
+            AUTH => (usize::from(*rest.get(1)?) + 2) * 4,
+            FRAGMENT => {
+                let (f, payload) = rest.split_first_chunk::<8>()?;
+                let offset_flags = u16::from_be_bytes([f[2], f[3]]);
+                let (offset, more) = (offset_flags & !7, offset_flags & 1 != 0);
+                if offset == 0 && !more {
+                    return None;
+                }
+                return Some(Fragment {
+                    id: u32::from_be_bytes([f[4], f[5], f[6], f[7]]),
+                    offset,
+                    more,
+                    protocol: f[0],
+                    payload,
+                });
+            }
+            _ => return None,
+        };
+        next = *rest.first()?;
+        rest = rest.get(len..)?;
+    }
 }
 
 fn tcp(data: &[u8], ip_missing: usize) -> Result<(Transport<'_>, usize), Skip> {
@@ -192,7 +289,7 @@ fn tcp(data: &[u8], ip_missing: usize) -> Result<(Transport<'_>, usize), Skip> {
     Ok((Transport::Tcp(segment), ip_missing))
 }
 
-fn udp(data: &[u8], ip_missing: usize) -> Result<(Transport<'_>, usize), Skip> {
+fn udp(data: &[u8], ip_missing: usize) -> Result<(UdpDatagram<'_>, usize), Skip> {
     const HEADER: usize = 8;
     let header = UdpHeaderSlice::from_slice(data).map_err(|_| Skip::Malformed("udp header"))?;
     let promised = data.len() + ip_missing;
@@ -210,7 +307,7 @@ fn udp(data: &[u8], ip_missing: usize) -> Result<(Transport<'_>, usize), Skip> {
         dst_port: header.destination_port(),
         payload: data.get(HEADER..end).unwrap_or_default(),
     };
-    Ok((Transport::Udp(datagram), missing))
+    Ok((datagram, missing))
 }
 
 /// Parses the options area of a TCP header (RFC 9293 §3.1). Hand-written rather than

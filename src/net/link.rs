@@ -1,17 +1,18 @@
 //! net::link: link-layer headers. Takes a link-layer type field (an EtherType, a BSD address
-//! family) and the bytes after it, or a whole PPP frame; gives the IP packet inside, decoded
-//! by `ip`, or why there is none. Also names the LINKTYPE values and the Linux SLL header
-//! lengths that [`decode`](super::decode) dispatches on.
+//! family) and the bytes after it, or a whole PPP frame; gives what comes next (an IP packet,
+//! or an MPLS or PPPoE payload for `tunnel`), or why there is nothing to decode. Also names
+//! the LINKTYPE values and the Linux SLL header lengths that [`decode`](super::decode)
+//! dispatches on.
 //!
 //! Guarantees: never panics and never allocates; every length is checked before it is read,
-//! and at most [`MAX_VLAN_TAGS`] VLAN tags are followed, so a frame of repeated tags costs
-//! bounded work.
+//! and at most [`MAX_VLAN_TAGS`] VLAN tags in a row are followed, so a frame of repeated tags
+//! costs bounded work.
 //!
-//! Deliberately not done: PPPoE, MPLS, tunnels (GRE, VXLAN, IP-in-IP) and link types not
-//! listed in `linktype`; choosing the link layer by LINKTYPE is `decode`'s job.
+//! Deliberately not done: link types not listed in `linktype`; choosing the link layer by
+//! LINKTYPE is `decode`'s job, following the tunnels `tunnel`'s.
 
-use super::ip::ip;
-use super::{Packet, Skip};
+use super::tunnel::{self, ethertype, Encap, Next};
+use super::Skip;
 use etherparse::SingleVlanSlice;
 
 /// LINKTYPE values (tcpdump.org/linktypes.html) this module decodes.
@@ -31,17 +32,6 @@ pub(super) mod linktype {
     pub const LINUX_SLL2: u32 = 276;
 }
 
-mod ethertype {
-    pub const IPV4: u16 = 0x0800;
-    pub const IPV6: u16 = 0x86dd;
-    /// 802.1Q customer tag.
-    pub const VLAN: u16 = 0x8100;
-    /// 802.1ad service tag (QinQ outer tag).
-    pub const QINQ: u16 = 0x88a8;
-    /// Pre-standard QinQ outer tag still emitted by some switches.
-    pub const QINQ_OLD: u16 = 0x9100;
-}
-
 /// VLAN tags followed before a frame is declared malformed; real networks stack two, rarely
 /// three. The cap bounds the work an adversarial frame of repeated tags can cause.
 pub const MAX_VLAN_TAGS: usize = 4;
@@ -59,12 +49,18 @@ pub(super) fn be16(bytes: &[u8], at: usize) -> u16 {
     }
 }
 
-/// Follows VLAN tags to an IP header.
-pub(super) fn ether_type(mut ty: u16, mut data: &[u8]) -> Result<Packet<'_>, Skip> {
+/// Follows VLAN tags to an IP header, an MPLS label stack or a PPPoE session header.
+pub(super) fn ether_type<'a>(
+    mut ty: u16,
+    mut data: &'a [u8],
+    encap: &mut Encap,
+) -> Result<Next<'a>, Skip> {
     for _ in 0..=MAX_VLAN_TAGS {
         match ty {
-            ethertype::IPV4 => return ip(data, Some(4)),
-            ethertype::IPV6 => return ip(data, Some(6)),
+            ethertype::IPV4 => return Ok(Next::Ip(data, Some(4))),
+            ethertype::IPV6 => return Ok(Next::Ip(data, Some(6))),
+            ethertype::MPLS | ethertype::MPLS_MULTICAST => return tunnel::mpls(data, encap),
+            ethertype::PPPOE_SESSION => return tunnel::pppoe(data, encap),
             ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD => {
                 let tag =
                     SingleVlanSlice::from_slice(data).map_err(|_| Skip::Malformed("vlan tag"))?;
@@ -79,10 +75,10 @@ pub(super) fn ether_type(mut ty: u16, mut data: &[u8]) -> Result<Packet<'_>, Ski
 
 /// BSD loopback families: AF_INET is 2 everywhere; AF_INET6 is 10 on Linux, 24 on
 /// NetBSD/OpenBSD, 28 on FreeBSD/DragonFly and 30 on macOS.
-pub(super) fn address_family(family: u32, rest: &[u8]) -> Result<Packet<'_>, Skip> {
+pub(super) fn address_family(family: u32, rest: &[u8]) -> Result<Next<'_>, Skip> {
     match family {
-        2 => ip(rest, Some(4)),
-        10 | 24 | 28 | 30 => ip(rest, Some(6)),
+        2 => Ok(Next::Ip(rest, Some(4))),
+        10 | 24 | 28 | 30 => Ok(Next::Ip(rest, Some(6))),
         _ => Err(Skip::NotIp),
     }
 }
@@ -90,15 +86,15 @@ pub(super) fn address_family(family: u32, rest: &[u8]) -> Result<Packet<'_>, Ski
 /// PPP (RFC 1661) with or without the RFC 1662 HDLC address/control bytes 0xff 0x03, and with
 /// a 1- or 2-byte protocol field (protocol field compression, RFC 1661 §6.5: a protocol whose
 /// first byte is odd is one byte long). Cisco HDLC framing (0x0f/0x8f, 0x00, EtherType), which
-/// LINKTYPE_PPP_HDLC may also carry, is accepted too.
-pub(super) fn ppp(data: &[u8]) -> Result<Packet<'_>, Skip> {
+/// LINKTYPE_PPP_HDLC may also carry, is accepted too. PPPoE's PPP frames have neither.
+pub(super) fn ppp(data: &[u8]) -> Result<Next<'_>, Skip> {
     let data = match data {
         [0xff, 0x03, rest @ ..] => rest,
         [0x0f | 0x8f, 0x00, rest @ ..] => {
             let (ty, rest) = rest
                 .split_first_chunk::<2>()
                 .ok_or(Skip::Malformed("link header"))?;
-            return ether_type(u16::from_be_bytes(*ty), rest);
+            return Ok(Next::Ether(u16::from_be_bytes(*ty), rest));
         }
         _ => data,
     };
@@ -108,8 +104,8 @@ pub(super) fn ppp(data: &[u8]) -> Result<Packet<'_>, Skip> {
         _ => return Err(Skip::Malformed("link header")),
     };
     match protocol {
-        0x0021 => ip(rest, Some(4)),
-        0x0057 => ip(rest, Some(6)),
+        0x0021 => Ok(Next::Ip(rest, Some(4))),
+        0x0057 => Ok(Next::Ip(rest, Some(6))),
         _ => Err(Skip::NotIp),
     }
 }

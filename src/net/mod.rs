@@ -10,28 +10,39 @@
 //! by the IP (and sane UDP) length fields, so Ethernet padding and trailers never leak into it.
 //! Every frame that yields no packet says why ([`Skip`]), which the caller counts.
 //!
-//! Deliberately not done here: fragment reassembly (fragments are skipped and counted), checksum
-//! verification (offloaded checksums are wrong in most host captures), tunnels (GRE, VXLAN,
-//! IP-in-IP) and PPPoE.
+//! Tunnels are followed to the innermost packet (MPLS, PPPoE, GRE and ERSPAN, VXLAN, Geneve,
+//! GTP-U, IP-in-IP, 6in4, 4in6, 6in6; see `tunnel`), each layer noted in the packet's
+//! [`Encap`], at most [`MAX_ENCAP`] of them. An IP fragment is given as it is
+//! ([`Transport::Fragment`]); [`fragments`] puts fragments back together, and
+//! [`decode_reassembled`] decodes what it rebuilt like any packet.
 //!
-//! Layout: this file holds the public types, [`decode`] (which dispatches on the LINKTYPE) and
-//! [`packet_hash`]; `link` follows link-layer headers (Ethernet and VLAN tags, Linux SLL and
-//! SLL2, BSD loopback, PPP) to the IP header; `ip` decodes IPv4 and IPv6 and the TCP or UDP
-//! header inside, TCP options included.
+//! Deliberately not done here: checksum verification (offloaded checksums are wrong in most
+//! host captures).
+//!
+//! Layout: this file holds the public types, [`decode`] (which dispatches on the LINKTYPE and
+//! follows the layers in one bounded loop) and [`packet_hash`]; `link` follows link-layer
+//! headers (Ethernet and VLAN tags, Linux SLL and SLL2, BSD loopback, PPP) to the IP header;
+//! `ip` decodes IPv4 and IPv6 and the TCP or UDP header inside, TCP options included; `tunnel`
+//! reads the tunnel headers; `fragments` reassembles IP datagrams (the one part of the stage
+//! that keeps state and copies bytes, within its caps).
 
+pub mod fragments;
 mod icmp;
 mod ip;
 mod link;
 #[cfg(test)]
 mod tests;
+mod tunnel;
 
 pub use icmp::{IcmpError, IcmpKind, Quoted, Unreachable};
 pub use link::MAX_VLAN_TAGS;
+pub use tunnel::{port, Encap, Layer, Tunnel, MAX_ENCAP};
 
 use etherparse::Ethernet2Slice;
-use ip::ip;
+use ip::{ip, Step};
 use link::{address_family, be16, ether_type, linktype, ppp, SLL2_LEN, SLL_LEN};
 use std::net::IpAddr;
+use tunnel::Next;
 
 /// TCP flag bits as on the wire (low byte of the flags field).
 pub mod flags {
@@ -92,6 +103,21 @@ pub struct UdpDatagram<'a> {
     pub payload: &'a [u8],
 }
 
+/// One fragment of an IP datagram (RFC 791 §3.2, RFC 8200 §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    /// IPv4 identification or IPv6 fragment identification.
+    pub id: u32,
+    /// Where its data goes in the datagram's payload, in bytes.
+    pub offset: u16,
+    /// More fragments follow (M flag).
+    pub more: bool,
+    /// The datagram's protocol (IPv4) or the Fragment header's next header (IPv6).
+    pub protocol: u8,
+    /// The fragment's data as captured (`Packet::payload_missing` says what the capture lacks).
+    pub payload: &'a [u8],
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport<'a> {
     Tcp(TcpSegment<'a>),
@@ -99,6 +125,8 @@ pub enum Transport<'a> {
     /// An ICMP error about a TCP or UDP packet (the packet's own addresses are the router's
     /// and the host it writes to).
     Icmp(IcmpError),
+    /// A piece of a fragmented datagram, for [`fragments`].
+    Fragment(Fragment<'a>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +137,8 @@ pub struct Packet<'a> {
     pub transport: Transport<'a>,
     /// Payload bytes the IP/TCP/UDP lengths promise but the capture does not hold (snap length).
     pub payload_missing: u32,
+    /// The tunnels the packet came through, outermost first (empty for plain traffic).
+    pub encap: Encap,
 }
 
 /// Why a frame produced no packet. Counted per kind by the caller; never fatal.
@@ -120,22 +150,20 @@ pub enum Skip {
     OtherTransport,
     /// A link type this build does not decode.
     UnsupportedLinkType(u32),
-    /// An IPv4 fragment other than the first, or a first fragment: not reassembled.
-    Ipv4Fragment,
-    /// An IPv6 Fragment header.
-    Ipv6Fragment,
+    /// Tunnels nested deeper than [`MAX_ENCAP`] layers.
+    TooDeep,
     /// Headers that are cut short or contradict themselves.
     Malformed(&'static str),
 }
 
-/// Decodes one frame of the given LINKTYPE.
+/// Decodes one frame of the given LINKTYPE, through its tunnels.
 pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
-    match link_type {
+    let next = match link_type {
         linktype::ETHERNET => {
             let eth = Ethernet2Slice::from_slice_without_fcs(data)
                 .map_err(|_| Skip::Malformed("link header"))?;
             let payload = eth.payload();
-            ether_type(payload.ether_type.0, payload.payload)
+            Next::Ether(payload.ether_type.0, payload.payload)
         }
         linktype::LINUX_SLL => {
             // Parsed by hand rather than with etherparse's LinuxSllSlice, which rejects ARPHRD
@@ -144,7 +172,7 @@ pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
             let (header, rest) = data
                 .split_at_checked(SLL_LEN)
                 .ok_or(Skip::Malformed("link header"))?;
-            ether_type(be16(header, 14), rest)
+            Next::Ether(be16(header, 14), rest)
         }
         linktype::LINUX_SLL2 => {
             // etherparse has no SLL2. Layout (20 bytes): protocol type u16 BE at 0, reserved 2,
@@ -152,11 +180,11 @@ pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
             let (header, rest) = data
                 .split_at_checked(SLL2_LEN)
                 .ok_or(Skip::Malformed("link header"))?;
-            ether_type(be16(header, 0), rest)
+            Next::Ether(be16(header, 0), rest)
         }
-        linktype::RAW_DLT_12 | linktype::RAW_DLT_14 | linktype::RAW => ip(data, None),
-        linktype::IPV4 => ip(data, Some(4)),
-        linktype::IPV6 => ip(data, Some(6)),
+        linktype::RAW_DLT_12 | linktype::RAW_DLT_14 | linktype::RAW => Next::Ip(data, None),
+        linktype::IPV4 => Next::Ip(data, Some(4)),
+        linktype::IPV6 => Next::Ip(data, Some(6)),
         linktype::NULL => {
             // The family is in the capturing host's byte order, which the file does not record;
             // every AF_ value is below 256, so whichever order gives a small number is the one.
@@ -169,17 +197,51 @@ pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
             } else {
                 u32::from_be_bytes(*family)
             };
-            address_family(family, rest)
+            address_family(family, rest)?
         }
         linktype::LOOP => {
             let (family, rest) = data
                 .split_first_chunk::<4>()
                 .ok_or(Skip::Malformed("link header"))?;
-            address_family(u32::from_be_bytes(*family), rest)
+            address_family(u32::from_be_bytes(*family), rest)?
         }
-        linktype::PPP | linktype::PPP_HDLC => ppp(data),
-        other => Err(Skip::UnsupportedLinkType(other)),
+        linktype::PPP | linktype::PPP_HDLC => ppp(data)?,
+        other => return Err(Skip::UnsupportedLinkType(other)),
+    };
+    follow(next, Encap::default())
+}
+
+/// Decodes an IP datagram that [`fragments`] rebuilt, `encap` being the tunnels its fragments
+/// came through.
+pub fn decode_reassembled(data: &[u8], encap: Encap) -> Result<Packet<'_>, Skip> {
+    follow(Next::Ip(data, None), encap)
+}
+
+/// Follows layers from `next` to a packet. Every turn of the loop strips a header, and every
+/// tunnel header adds a layer to `encap`, which holds at most [`MAX_ENCAP`]; the loop's own
+/// bound (a link layer, an IP header and an Ethernet frame per layer, and one more) is only a
+/// second guard.
+fn follow(mut next: Next<'_>, mut encap: Encap) -> Result<Packet<'_>, Skip> {
+    for _ in 0..=4 * (MAX_ENCAP + 1) {
+        next = match next {
+            Next::Ip(data, version) => match ip(data, version, &mut encap)? {
+                Step::Done(mut p) => {
+                    p.encap = encap;
+                    return Ok(p);
+                }
+                Step::Inner(next) => next,
+            },
+            Next::Ether(ty, data) => ether_type(ty, data, &mut encap)?,
+            Next::Frame(data) => {
+                let eth = Ethernet2Slice::from_slice_without_fcs(data)
+                    .map_err(|_| Skip::Malformed("inner ethernet header"))?;
+                let payload = eth.payload();
+                Next::Ether(payload.ether_type.0, payload.payload)
+            }
+            Next::Ppp(data) => ppp(data)?,
+        };
     }
+    Err(Skip::TooDeep)
 }
 
 /// A hash of the flow a packet belongs to, the same for both directions: what spreads flows
@@ -199,6 +261,8 @@ pub fn packet_hash(p: &Packet<'_>) -> u64 {
             e.quoted.dst,
             e.quoted.dst_port,
         ),
+        // Fragments are put together before they reach a flow table; by addresses meanwhile.
+        Transport::Fragment(_) => (p.src, 0, p.dst, 0),
     };
     symmetric_hash(word(src), sp, word(dst), dp)
 }

@@ -3,9 +3,11 @@
 //! path against etherparse's slicers on the shared corpus, and tables of malformed and cut
 //! frames. Frames are built byte by byte here, so each test says exactly what it feeds in.
 
-use super::ip::{plain_tcp, sliced_ip};
+use super::ip::{plain_tcp, sliced_ip, Step};
 use super::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+mod tunnels;
 
 const CLIENT4: [u8; 4] = [192, 0, 2, 1];
 const SERVER4: [u8; 4] = [198, 51, 100, 7];
@@ -539,30 +541,66 @@ fn snaplen_cut_udp_payload_counts_the_rest_missing() {
     assert_eq!(p.payload_missing, 250);
 }
 
-#[test]
-fn ipv4_fragments_are_skipped() {
-    let tcp = tcp_bytes(&sample_tcp());
-    for frag in [MF, 185, MF | 185] {
-        let ip = ipv4_bytes(PROTO_TCP, 1, frag, &[], &tcp);
-        assert_eq!(decode(228, &ip).unwrap_err(), Skip::Ipv4Fragment);
+fn fragment_of<'a>(p: &Packet<'a>) -> Fragment<'a> {
+    match p.transport {
+        Transport::Fragment(f) => f,
+        other => panic!("expected a fragment, got {other:?}"),
     }
-    // DF alone is no fragment.
-    assert!(decode(228, &ipv4_bytes(PROTO_TCP, 1, DF, &[], &tcp)).is_ok());
 }
 
 #[test]
-fn ipv6_fragment_header_is_skipped_unless_it_is_an_atomic_fragment() {
+fn ipv4_fragments_are_given_with_offset_flag_id_and_protocol() {
+    let tcp = tcp_bytes(&sample_tcp());
+    for (frag, offset, more) in [(MF, 0, true), (185, 1480, false), (MF | 185, 1480, true)] {
+        let ip = ipv4_bytes(PROTO_TCP, 0x4321, frag, &[], &tcp);
+        let p = decode(228, &ip).unwrap();
+        let f = fragment_of(&p);
+        assert_eq!(
+            (f.offset, f.more, f.id, f.protocol),
+            (offset, more, 0x4321, PROTO_TCP)
+        );
+        assert_eq!(f.payload, &tcp[..]);
+        assert_eq!(p.src, IpAddr::from(CLIENT4));
+    }
+    // DF alone is no fragment.
+    assert!(decode(228, &ipv4_bytes(PROTO_TCP, 1, DF, &[], &tcp))
+        .is_ok_and(|p| matches!(p.transport, Transport::Tcp(_))));
+}
+
+#[test]
+fn ipv6_fragment_header_gives_a_fragment_unless_it_is_an_atomic_fragment() {
     const FRAGMENT: u8 = 44;
+    const DEST_OPTIONS: u8 = 60;
     let tcp = tcp_bytes(&sample_tcp());
     let first = [PROTO_TCP, 0, 0x00, 0x01, 0, 0, 0, 42]; // offset 0, M=1
-    let later = [PROTO_TCP, 0, 0x05, 0x00, 0, 0, 0, 42]; // offset 160, M=0
+    let later = [PROTO_TCP, 0, 0x05, 0x00, 0, 0, 0, 42]; // offset 160 × 8 bytes, M=0
     let atomic = [PROTO_TCP, 0, 0x00, 0x00, 0, 0, 0, 42]; // offset 0, M=0
-    for header in [first, later] {
+    for (header, offset, more) in [(first, 0, true), (later, 1280, false)] {
         let ip = ipv6_bytes(FRAGMENT, &concat(&[&header, &tcp]));
-        assert_eq!(decode(229, &ip).unwrap_err(), Skip::Ipv6Fragment);
+        let p = decode(229, &ip).unwrap();
+        let f = fragment_of(&p);
+        assert_eq!(
+            (f.offset, f.more, f.id, f.protocol),
+            (offset, more, 42, PROTO_TCP)
+        );
+        assert_eq!(f.payload, &tcp[..]);
     }
     let ip = ipv6_bytes(FRAGMENT, &concat(&[&atomic, &tcp]));
     assert_sample(&decode(229, &ip).unwrap(), 6);
+    // A later fragment whose next header names destination options: its data are not parsed
+    // as that header (they are the middle of the datagram).
+    let later_opts = [DEST_OPTIONS, 0, 0x05, 0x00, 0, 0, 0, 43];
+    let ip = ipv6_bytes(FRAGMENT, &concat(&[&later_opts, &[0xff; 24]]));
+    let f = fragment_of(&decode(229, &ip).unwrap());
+    assert_eq!(
+        (f.offset, f.protocol, f.payload.len()),
+        (1280, DEST_OPTIONS, 24)
+    );
+    // Behind a destination options header that comes before it.
+    let opts = [FRAGMENT, 0, 1, 4, 0, 0, 0, 0];
+    let ip = ipv6_bytes(DEST_OPTIONS, &concat(&[&opts, &later, &tcp]));
+    let f = fragment_of(&decode(229, &ip).unwrap());
+    assert_eq!((f.offset, f.id), (1280, 42));
 }
 
 #[test]
@@ -683,7 +721,7 @@ fn a_packet_and_its_answer_hash_alike_and_other_flows_mostly_do_not() {
                     dst_port: u.src_port,
                     ..u
                 }),
-                Transport::Icmp(e) => Transport::Icmp(e),
+                other => other,
             },
             ..p
         };
@@ -728,7 +766,8 @@ fn ip_part(link_type: u32, frame: &[u8]) -> Option<(&[u8], Option<u8>)> {
 fn assert_fast_path_agrees(data: &[u8], expected: Option<u8>, what: &str) -> bool {
     match plain_tcp(data, expected) {
         Some(fast) => {
-            assert_eq!(Ok(fast), sliced_ip(data, expected), "{what}");
+            let sliced = sliced_ip(data, expected, &mut Encap::default());
+            assert_eq!(Ok(Step::Done(fast)), sliced, "{what}");
             true
         }
         None => false,
