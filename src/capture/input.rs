@@ -5,7 +5,8 @@
 //! Guarantees: a plain regular file is mapped (where the filesystem allows) and parsed in
 //! place, its frames borrowing from the map; everything else goes through one buffer that
 //! starts at [`INITIAL_BUFFER`] and grows only to hold the largest block, never past
-//! [`MAX_BLOCK_LEN`], so memory does not grow with the input. A read error after some data is
+//! [`MAX_BLOCK_LEN`] and never ahead of the bytes that arrived, so memory does not grow with
+//! the input nor with what a length field claims. A read error after some data is
 //! a truncation, not an [`Error`].
 //!
 //! Deliberately not done: parsing (that is [`Parser`]), sniffing compression from anything but
@@ -198,13 +199,15 @@ fn stream_plain(
         let want = need
             .next_power_of_two()
             .clamp(INITIAL_BUFFER, MAX_BLOCK_LEN);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
         // Read until the step can go on: a live pipe (`tcpdump -w - | tlsmortem -`) delivers
-        // frames as they come, so do not wait for a full buffer.
+        // frames as they come, so do not wait for a full buffer. The buffer doubles only when
+        // the bytes that came fill it: a block header claiming 64 MiB costs memory only as
+        // its bytes arrive.
         while end < need && !eof {
-            let Some(space) = buf.get_mut(end..) else {
+            if end == buf.len() {
+                buf.resize(buf.len().saturating_mul(2).clamp(INITIAL_BUFFER, want), 0);
+            }
+            let Some(space) = buf.get_mut(end..).filter(|s| !s.is_empty()) else {
                 break;
             };
             match reader.read(space) {
