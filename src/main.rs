@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tlsmortem::report::Prepared;
+use tlsmortem::report::{Prepared, Spool, Waiting, SPOOL_MEMORY};
 use tlsmortem::{analyze_inputs, Config, Input};
 
 /// A progress line on stderr (terminal only, after the first second): bytes walked of the
@@ -120,15 +120,23 @@ fn main() -> ExitCode {
     let mut hit = false;
     let write_error: RefCell<Option<io::Error>> = RefCell::new(None);
     let needs = reporter.needs();
-    let prepare = |c| Prepared::new(c, needs);
+    let spool = Spool::new(SPOOL_MEMORY);
+    let prepare = |c| spool.keep(Prepared::new(c, needs));
     analyze_inputs(
         &inputs,
         &config,
         &prepare,
-        &mut |_, p: Prepared| {
+        &mut |_, w: Waiting| {
             if write_error.borrow().is_some() {
                 return;
             }
+            let p = match spool.take(w) {
+                Ok(p) => p,
+                Err(e) => {
+                    *write_error.borrow_mut() = Some(e);
+                    return;
+                }
+            };
             found.fetch_add(1, Ordering::Relaxed);
             if let (Some(level), Some(worst)) = (cli.fail_on, p.worst) {
                 hit |= worst >= level;

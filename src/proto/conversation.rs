@@ -131,6 +131,21 @@ impl FlowApp for Conversation {
         }
     }
 
+    fn settle(&mut self) {
+        for d in &mut self.dirs {
+            d.settle();
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let udp = match &self.udp {
+            Datagrams::Quic { conn, .. } => conn.heap_bytes(),
+            Datagrams::Dtls { conn, .. } => conn.heap_bytes(),
+            Datagrams::Unknown(_) | Datagrams::Other => 0,
+        };
+        self.dirs.iter().map(Direction::heap_bytes).sum::<usize>() + udp
+    }
+
     fn wants_data(&self, side: usize) -> bool {
         self.dirs.get(side).is_some_and(|d| d.mode != Mode::Off)
     }

@@ -276,6 +276,15 @@ impl DtlsConn {
         }
     }
 
+    /// Heap bytes held, about: the connection, its events and the fragments waiting.
+    pub fn heap_bytes(&self) -> usize {
+        let events = self.client_events.capacity() + self.server_events.capacity();
+        std::mem::size_of::<Self>()
+            + events * std::mem::size_of::<Located>()
+            + self.client.buffered
+            + self.server.buffered
+    }
+
     /// True once both directions are encrypted (or gave up), or a fatal alert ended the
     /// handshake: nothing more of the handshake can be learnt and the caller may stop feeding.
     pub fn done(&self) -> bool {
