@@ -192,8 +192,19 @@ impl Cli {
             if p.as_os_str() == "-" {
                 inputs.push(Input::Stdin);
             } else if p.is_dir() {
-                match tlsmortem::captures_in(p) {
-                    Ok(found) => inputs.extend(found.into_iter().map(Input::Path)),
+                match tlsmortem::captures_in_noting(p) {
+                    Ok((found, notes)) => {
+                        if found.is_empty() {
+                            errors.push(format!(
+                                "{}: no capture files in this folder or below it (looked for \
+                                 .pcap, .pcapng, .cap, .ntar, .dmp, also gzip-, zstd- or \
+                                 xz-compressed)",
+                                p.display()
+                            ));
+                        }
+                        errors.extend(notes);
+                        inputs.extend(found.into_iter().map(Input::Path));
+                    }
                     Err(e) => errors.push(e.to_string()),
                 }
             } else {

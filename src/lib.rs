@@ -42,7 +42,7 @@ pub mod text;
 #[doc(hidden)]
 pub mod x509;
 
-pub use capture::{captures_in, Input};
+pub use capture::{captures_in, captures_in_noting, Input};
 pub use error::Error;
 pub use judge::Later;
 pub use record::Connection;

@@ -118,6 +118,8 @@ fn main() -> ExitCode {
         ..config
     };
     let mut hit = false;
+    // Inputs that were read: with none, there is no report to write, only the errors.
+    let mut analysed = 0usize;
     let write_error: RefCell<Option<io::Error>> = RefCell::new(None);
     let needs = reporter.needs();
     let spool = Spool::new(SPOOL_MEMORY);
@@ -147,11 +149,28 @@ fn main() -> ExitCode {
         },
         &mut |i, result| {
             match result {
+                Ok(stats) if stats.capture.frames == 0 && stats.capture.truncated.is_some() => {
+                    // A capture header and then nothing that reads as a frame (text, another
+                    // format): nothing was analysed, which is not a success.
+                    let name = inputs.get(i).map(Input::name).unwrap_or_default();
+                    let t = stats.capture.truncated.unwrap_or_default();
+                    eprintln!("tlsmortem: {name}: no frame could be read after the capture header ({t}); is it a whole packet capture?");
+                    failed = true;
+                }
                 Ok(stats) => {
+                    analysed += 1;
                     if !cli.quiet {
                         let name = inputs.get(i).map(Input::name).unwrap_or_default();
                         if let Some(t) = &stats.capture.truncated {
                             eprintln!("tlsmortem: {name}: capture is cut short: {t}; every frame before the cut was analysed");
+                        }
+                        for (k, v) in &stats.skipped {
+                            let link = k
+                                .strip_prefix("UnsupportedLinkType(")
+                                .and_then(|r| r.strip_suffix(')'));
+                            if let Some(t) = link {
+                                eprintln!("tlsmortem: {name}: {v} frames have link type {t}, which tlsmortem does not decode (it reads Ethernet, Linux cooked SLL and SLL2, raw IPv4/IPv6, BSD loopback and PPP); nothing in them was analysed");
+                            }
                         }
                         for p in stats.capture.problems.iter().take(5) {
                             eprintln!("tlsmortem: {name}: {p}");
@@ -177,7 +196,7 @@ fn main() -> ExitCode {
     );
     let mut write_error = write_error.into_inner();
     drop(_bar);
-    if write_error.is_none() {
+    if write_error.is_none() && (analysed > 0 || !failed) {
         if let Err(e) = reporter.finish() {
             write_error = Some(e);
         }

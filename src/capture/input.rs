@@ -85,7 +85,12 @@ impl Compression {
     fn decoder<'r>(self, path: &Path, r: Box<dyn Read + 'r>) -> Result<Box<dyn Read + 'r>, Error> {
         match self {
             // Multi-member: `cat a.pcap.gz b.gz` and pigz output are several gzip members.
-            Compression::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(r))),
+            Compression::Gzip => Ok(Box::new(GzMembers {
+                member: Some(flate2::bufread::GzDecoder::new(std::io::BufReader::with_capacity(
+                    64 * 1024,
+                    r,
+                ))),
+            })),
             #[cfg(feature = "zstd")]
             Compression::Zstd => zstd::stream::read::Decoder::new(r)
                 .map(|d| Box::new(d) as Box<dyn Read + 'r>)
@@ -116,10 +121,8 @@ pub(super) fn read_mapped(
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, Error> {
     if let Some(c) = Compression::sniff(bytes) {
-        let mut decoded = c.decoder(path, Box::new(bytes))?;
-        let mut summary = stream_plain(path, &mut decoded, on_frame)?;
-        summary.compression = Some(c.name());
-        return Ok(summary);
+        let decoded = c.decoder(path, Box::new(bytes))?;
+        return stream_decoded(path, c, decoded, on_frame);
     }
     let mut walker = Walker::new(path);
     walker.walk(bytes, 0, bytes.len(), on_frame)?;
@@ -151,13 +154,90 @@ pub(super) fn read_stream(
     let head = head.get(..got).unwrap_or_default();
     let chained: Box<dyn Read + '_> = Box::new(head.chain(reader));
     match Compression::sniff(head) {
-        Some(c) => {
-            let mut decoded = c.decoder(path, chained)?;
-            let mut summary = stream_plain(path, &mut decoded, on_frame)?;
-            summary.compression = Some(c.name());
-            Ok(summary)
-        }
+        Some(c) => stream_decoded(path, c, c.decoder(path, chained)?, on_frame),
         None => stream_plain(path, &mut { chained }, on_frame),
+    }
+}
+
+/// The first bytes of a reader (up to `N`), without losing them: they are handed back with
+/// the rest.
+fn peek<'r, const N: usize>(mut reader: Box<dyn Read + 'r>) -> (Vec<u8>, Box<dyn Read + 'r>) {
+    let mut head = [0u8; N];
+    let mut got = 0usize;
+    while let Some(space) = head.get_mut(got..).filter(|s| !s.is_empty()) {
+        match reader.read(space) {
+            Ok(0) => break,
+            Ok(n) => got = got.saturating_add(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A stream that fails at once is reported by the parse that follows.
+            Err(_) => break,
+        }
+    }
+    let head = head.get(..got).unwrap_or_default().to_vec();
+    let rest: Box<dyn Read + 'r> = Box::new(std::io::Cursor::new(head.clone()).chain(reader));
+    (head, rest)
+}
+
+/// Parses what a decoder gives; a capture compressed twice is named as such.
+fn stream_decoded(
+    path: &Path,
+    c: Compression,
+    decoded: Box<dyn Read + '_>,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    let (head, mut decoded) = peek::<6>(decoded);
+    if let Some(inner) = Compression::sniff(&head) {
+        return Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            what: format!(
+                "{}-compressed, and what it holds is {}-compressed again: it was decompressed \
+                 once and is still not a capture; decompress it twice (e.g. `zcat FILE | zcat \
+                 > capture.pcap`)",
+                c.name(),
+                inner.name()
+            ),
+        });
+    }
+    let mut summary = stream_plain(path, &mut decoded, on_frame)?;
+    summary.compression = Some(c.name());
+    Ok(summary)
+}
+
+/// gzip members one after the other (`cat a.gz b.gz`, pigz), ending at the end of the input
+/// or at zeros that pad it (tape and disk images, some uploaders). flate2's `MultiGzDecoder`
+/// takes trailing zeros for a broken member header, which would read as a damaged file.
+struct GzMembers<R: std::io::BufRead> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: std::io::BufRead> Read for GzMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(member) = self.member.as_mut() else {
+                return Ok(0);
+            };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This member ended: skip zeros; then the end, or the next member.
+            let Some(done) = self.member.take() else {
+                return Ok(0);
+            };
+            let mut inner = done.into_inner();
+            loop {
+                let avail = inner.fill_buf()?;
+                if avail.is_empty() {
+                    return Ok(0);
+                }
+                let zeros = avail.iter().take_while(|&&b| b == 0).count();
+                if zeros == 0 {
+                    break;
+                }
+                inner.consume(zeros);
+            }
+            self.member = Some(flate2::bufread::GzDecoder::new(inner));
+        }
     }
 }
 
@@ -240,15 +320,35 @@ fn stream_plain(
     Ok(parser.finish())
 }
 
-/// Capture files found under a directory (recursively, sorted), by extension.
+/// Capture files found under a directory (recursively, sorted), by extension. Folders below
+/// it that cannot be read are passed over ([`captures_in_noting`] says which).
 pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    captures_in_noting(dir).map(|(found, _)| found)
+}
+
+/// [`captures_in`], and a note for each folder below `dir` that could not be read. Only `dir`
+/// itself not being readable is an error: one unreadable subfolder must not lose the others.
+pub fn captures_in_noting(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), Error> {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|e| Error::Open {
-            path: d.clone(),
-            source: e,
-        })?;
+        let rd = match std::fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if d.as_path() == dir => {
+                return Err(Error::Open {
+                    path: d.clone(),
+                    source: e,
+                })
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "{}: cannot read this folder ({e}); the captures in it were not analysed",
+                    d.display()
+                ));
+                continue;
+            }
+        };
         for entry in rd.flatten() {
             let p = entry.path();
             // Links to folders are not followed (a link to `.` or `..` would walk for ever),
@@ -264,7 +364,8 @@ pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         }
     }
     out.sort();
-    Ok(out)
+    notes.sort();
+    Ok((out, notes))
 }
 
 fn is_capture_name(p: &Path) -> bool {

@@ -6,7 +6,8 @@
 //! datagrams what the flow carries ([`Datagrams`]): QUIC (the sender of the first Initial is the
 //! client; a Version Negotiation names the server), DTLS (the sender of the first datagram that
 //! looks like DTLS is taken as the client), or, after [`MAX_UDP_SNIFF`] datagrams that are
-//! neither, nothing worth following. QUIC and DTLS events are copied into the two
+//! neither, nothing worth following. STUN and RTP datagrams (WebRTC puts them on the DTLS
+//! 5-tuple, RFC 7983) are passed over, before and after DTLS is found. QUIC and DTLS events are copied into the two
 //! [`Direction`]s, so every later stage reads TCP and UDP flows the same way. It also says which
 //! side is the client: on TCP, the side whose first ClientHello came first.
 //!
@@ -82,6 +83,12 @@ impl Conversation {
             d.mode = Mode::Off;
         }
     }
+}
+
+/// STUN (first byte 0–3) or RTP/RTCP (128–191): what WebRTC multiplexes with DTLS on one
+/// UDP 5-tuple, told apart by the first byte (RFC 7983 §7). DTLS is 20–63.
+fn muxed_not_dtls(p: &[u8]) -> bool {
+    matches!(p.first(), Some(0..=3 | 128..=191))
 }
 
 /// A QUIC long header with version 0 (RFC 9000 §17.2.1).
@@ -173,6 +180,12 @@ impl FlowApp for Conversation {
     }
 
     fn datagram(&mut self, side: usize, payload: &[u8], origin: Origin) {
+        let muxed = muxed_not_dtls(payload);
+        if let (Datagrams::Unknown(_) | Datagrams::Dtls { .. }, true) = (&self.udp, muxed) {
+            // STUN or RTP beside DTLS on one 5-tuple (WebRTC): not a sign of anything else,
+            // and not DTLS's to read.
+            return;
+        }
         if let Datagrams::Unknown(n) = self.udp {
             let quic = quic::looks_like_quic(payload);
             // The sender of the first Initial is the client (RFC 9000 §17.2.2); only a server
