@@ -86,10 +86,9 @@ impl Compression {
         match self {
             // Multi-member: `cat a.pcap.gz b.gz` and pigz output are several gzip members.
             Compression::Gzip => Ok(Box::new(GzMembers {
-                member: Some(flate2::bufread::GzDecoder::new(std::io::BufReader::with_capacity(
-                    64 * 1024,
-                    r,
-                ))),
+                member: Some(flate2::bufread::GzDecoder::new(
+                    std::io::BufReader::with_capacity(64 * 1024, r),
+                )),
             })),
             #[cfg(feature = "zstd")]
             Compression::Zstd => zstd::stream::read::Decoder::new(r)

@@ -144,8 +144,7 @@ impl<'c, T> Owner<'c, T> {
         let bytes = config.table_bytes();
         let tables = (0..SHARDS)
             .map(|t| {
-                (t % workers == worker)
-                    .then(|| FlowTable::with_limits(cap, bytes, context.clone()))
+                (t % workers == worker).then(|| FlowTable::with_limits(cap, bytes, context.clone()))
             })
             .collect();
         Owner {

@@ -80,10 +80,15 @@ impl Spool {
         }
         let mut f = self.file();
         let at = f.end;
-        let written = f.file.get_or_insert_with(temporary).as_mut().ok().map(|file| {
-            file.write_all_at(p.json.as_deref().unwrap_or_default(), at)
-                .is_ok()
-        });
+        let written = f
+            .file
+            .get_or_insert_with(temporary)
+            .as_mut()
+            .ok()
+            .map(|file| {
+                file.write_all_at(p.json.as_deref().unwrap_or_default(), at)
+                    .is_ok()
+            });
         if written != Some(true) {
             drop(f);
             self.held.fetch_add(len, Ordering::Relaxed);
@@ -135,10 +140,7 @@ impl Spool {
 fn temporary() -> Result<File, ()> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!(
-        "tlsmortem-spool-{}-{n}",
-        std::process::id()
-    ));
+    let path = std::env::temp_dir().join(format!("tlsmortem-spool-{}-{n}", std::process::id()));
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

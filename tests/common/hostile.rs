@@ -339,9 +339,8 @@ pub fn quic_initial(dcid: &[u8; 8], frames: &[u8]) -> Vec<u8> {
     p.extend_from_slice(&(0x4000u16 | (4 + payload.len() + 16) as u16).to_be_bytes());
     let pn_at = p.len();
     p.extend_from_slice(&[0, 0, 0, 0]); // packet number 0: the nonce is the IV
-    let sealer = aead::LessSafeKey::new(
-        aead::UnboundKey::new(&aead::AES_128_GCM, &key).expect("key"),
-    );
+    let sealer =
+        aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, &key).expect("key"));
     let tag = sealer
         .seal_in_place_separate_tag(
             aead::Nonce::assume_unique_for_key(iv),

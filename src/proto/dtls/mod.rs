@@ -569,7 +569,12 @@ fn fragment_in(dir: &mut Dir<'_>, m: HandshakeHeader, fragment: &[u8], facts: &m
         let p = dir.side.pending.swap_remove(i);
         dir.side.buffered = dir.side.buffered.saturating_sub(p.pieces.held());
         finish(dir, m.message_seq);
-        message(dir, p.msg_type, p.pieces.whole(p.length).unwrap_or_default(), facts);
+        message(
+            dir,
+            p.msg_type,
+            p.pieces.whole(p.length).unwrap_or_default(),
+            facts,
+        );
     }
 }
 

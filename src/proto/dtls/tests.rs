@@ -465,7 +465,11 @@ fn a_fragment_claiming_a_large_message_holds_only_its_own_bytes() {
     f.extend_from_slice(&u24b(100));
     f.extend_from_slice(&[0x41; 100]);
     c.datagram(true, &record(22, 0, 0, &f), origin(1));
-    assert_eq!(c.client.pending.len(), 1, "the message waits for its other fragments");
+    assert_eq!(
+        c.client.pending.len(),
+        1,
+        "the message waits for its other fragments"
+    );
     assert_eq!(c.client.buffered, 100);
     assert_eq!(c.client.pending[0].pieces.held(), 100);
 }

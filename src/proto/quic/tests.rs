@@ -804,7 +804,11 @@ fn crypto_stream_front_middle_back_overlap_and_caps() {
     let mut s = CryptoStream::default();
     assert!(!s.insert(MAX_CRYPTO_BYTES as u64 - 2, b"abcd"));
     assert!(!s.insert(u64::MAX, b"a"));
-    assert_eq!(s.pieces.held(), 2, "only the two bytes under the cap are held");
+    assert_eq!(
+        s.pieces.held(),
+        2,
+        "only the two bytes under the cap are held"
+    );
     // Far into the stream: only the bytes that came are held, not the hole before them.
     let mut s = CryptoStream::default();
     assert!(s.insert(MAX_CRYPTO_BYTES as u64 - 100, &[7; 100]));

@@ -343,7 +343,10 @@ pub(super) fn webpki_candidates(
     let on_path = path.iter().copied().filter(|&i| i != leaf);
     let others = (0..parsed.len()).filter(|i| *i != leaf && !path.contains(i));
     for i in on_path.chain(others) {
-        let name = parsed.get(i).and_then(Option::as_ref).map(|c| c.subject().as_raw());
+        let name = parsed
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|c| c.subject().as_raw());
         let kept = match (name, per_name.iter_mut().find(|(n, _)| Some(*n) == name)) {
             (None, _) => true,
             (Some(_), Some((_, k))) if *k >= MAX_CANDIDATES_PER_NAME => false,
@@ -360,7 +363,9 @@ pub(super) fn webpki_candidates(
             *k = kept;
         }
     }
-    (0..parsed.len()).filter(|&i| keep.get(i) == Some(&true)).collect()
+    (0..parsed.len())
+        .filter(|&i| keep.get(i) == Some(&true))
+        .collect()
 }
 
 /// rustls-webpki's verdict on the leaf with the intermediates `inter` (indexes into `certs`):
