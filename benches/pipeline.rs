@@ -89,6 +89,7 @@ fn stages(c: &mut Criterion) {
     let needs = Needs {
         record: false,
         json: true,
+        slim: false,
     };
     let prepare = |c| Prepared::new(c, needs);
     for workers in [1, 2] {

@@ -70,6 +70,11 @@ pub struct Cli {
     /// Only connections with this verdict id (repeatable), e.g. rst-after-client-hello.
     #[arg(long = "verdict", value_name = "ID", global = true, value_parser = parse_verdict)]
     verdicts: Vec<VerdictId>,
+    /// Memory budget for the run (e.g. 512M, 2G; default: a quarter of the machine's memory,
+    /// at most 4G). Past it the oldest open connections are reported early, with
+    /// flow-evicted; the README gives the worst case per connection.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
+    max_memory: Option<usize>,
     /// No progress bar and no notes on stderr about the captures themselves.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -102,6 +107,30 @@ pub enum Command {
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
         .map_err(|_| format!("unknown severity '{s}': use info, low, medium or high"))
+}
+
+/// "512M", "2G", "64m", "1048576": bytes, with an optional K, M or G (powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: use bytes or a number with K, M or G"))?;
+    let bytes = n
+        .checked_mul(1usize << shift)
+        .ok_or_else(|| format!("'{s}' is too large"))?;
+    if bytes < tlsmortem::MIN_MAX_MEMORY {
+        return Err(format!(
+            "'{s}' is below the smallest budget, {}M",
+            tlsmortem::MIN_MAX_MEMORY >> 20
+        ));
+    }
+    Ok(bytes)
 }
 
 fn parse_verdict(s: &str) -> Result<VerdictId, String> {
@@ -168,8 +197,19 @@ impl Cli {
             if p.as_os_str() == "-" {
                 inputs.push(Input::Stdin);
             } else if p.is_dir() {
-                match tlsmortem::captures_in(p) {
-                    Ok(found) => inputs.extend(found.into_iter().map(Input::Path)),
+                match tlsmortem::captures_in_noting(p) {
+                    Ok((found, notes)) => {
+                        if found.is_empty() {
+                            errors.push(format!(
+                                "{}: no capture files in this folder or below it (looked for \
+                                 .pcap, .pcapng, .cap, .ntar, .dmp, also gzip-, zstd- or \
+                                 xz-compressed)",
+                                p.display()
+                            ));
+                        }
+                        errors.extend(notes);
+                        inputs.extend(found.into_iter().map(Input::Path));
+                    }
                     Err(e) => errors.push(e.to_string()),
                 }
             } else {
@@ -220,6 +260,7 @@ impl Cli {
             later,
             filter,
             keylog: Arc::new(keylog),
+            max_memory: self.max_memory.unwrap_or(0),
             ..Config::default()
         })
     }

@@ -243,6 +243,7 @@ finding_ids! {
     NoCertificate = "no-certificate", Certificate, High;
     TooManyCertificates = "too-many-certificates", Certificate, Low;
     CertificateUnparsable = "certificate-unparsable", Certificate, Low;
+    ChainSearchCapped = "chain-search-capped", Certificate, Low;
     // Capture quality.
     OneSided = "one-sided", Capture, Info;
     MidStream = "mid-stream", Capture, Info;

@@ -43,7 +43,7 @@ pub mod text;
 #[doc(hidden)]
 pub mod x509;
 
-pub use capture::{captures_in, Input};
+pub use capture::{captures_in, captures_in_noting, Input};
 pub use error::Error;
 pub use judge::Later;
 pub use record::Connection;
@@ -76,6 +76,29 @@ pub struct Config {
     /// Secrets from `--keylog` files, to decrypt protected handshakes and alerts with (a
     /// capture's own Decryption Secrets Blocks are added per input).
     pub keylog: std::sync::Arc<keys::KeyLog>,
+    /// The run's memory budget in bytes (`--max-memory`); 0 means [`default_max_memory`].
+    /// Half of it is shared by the flow tables (each of the [`engine::SHARDS`] has its
+    /// share): past its share a table finishes its oldest open flows, each with a
+    /// `flow-evicted` finding. Records depend on it only then.
+    pub max_memory: usize,
+}
+
+/// The smallest memory budget accepted: below it the flow tables could not hold the flows
+/// of an ordinary capture.
+pub const MIN_MAX_MEMORY: usize = 64 << 20;
+
+/// The default memory budget: a quarter of the machine's memory (`MemTotal` in
+/// `/proc/meminfo`), at most 4 GiB; 2 GiB where the total cannot be read.
+pub fn default_max_memory() -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib.saturating_mul(1024))
+    });
+    match total {
+        Some(t) => (t / 4).clamp(MIN_MAX_MEMORY, 4 << 30),
+        None => 2 << 30,
+    }
 }
 
 /// Which connections to report (`--sni`, `--host`, `--port`, `--verdict`); all when empty.
@@ -138,6 +161,15 @@ impl Config {
         }
     }
 
+    /// Each flow table's share of the memory budget.
+    fn table_bytes(&self) -> usize {
+        let budget = match self.max_memory {
+            0 => default_max_memory(),
+            n => n.max(MIN_MAX_MEMORY),
+        };
+        budget / 2 / engine::SHARDS
+    }
+
     fn workers(&self) -> usize {
         let n = match self.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -157,6 +189,14 @@ pub struct InputStats {
     pub flows: u64,
     pub connections: u64,
     pub peak_open_flows: usize,
+    /// Open flows finished early because their table was full (`flow-evicted`).
+    pub evicted: u64,
+    /// Open flows finished early because their table held more than its share of the memory
+    /// budget (`flow-evicted`).
+    pub shed: u64,
+    /// The most bytes any one flow table's open flows held at once (`flow::Flow::cost`);
+    /// never much above [`Config::max_memory`] / 2 / [`engine::SHARDS`].
+    pub table_peak_bytes: usize,
     /// Workers that shared the input.
     pub workers: usize,
     /// Chunks walked before their start was known whose guessed start or state proved wrong,
@@ -175,6 +215,9 @@ impl InputStats {
         self.flows += other.flows;
         self.connections += other.connections;
         self.peak_open_flows += other.peak_open_flows;
+        self.evicted += other.evicted;
+        self.shed += other.shed;
+        self.table_peak_bytes = self.table_peak_bytes.max(other.table_peak_bytes);
         self.workers += other.workers;
         self.chunks_rewalked += other.chunks_rewalked;
         self.fragments.add(&other.fragments);

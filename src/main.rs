@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tlsmortem::report::Prepared;
+use tlsmortem::report::{Prepared, Spool, Waiting, SPOOL_MEMORY};
 use tlsmortem::{analyze_inputs, Config, Input};
 
 /// A progress line on stderr (terminal only, after the first second): bytes walked of the
@@ -118,17 +118,27 @@ fn main() -> ExitCode {
         ..config
     };
     let mut hit = false;
+    // Inputs that were read: with none, there is no report to write, only the errors.
+    let mut analysed = 0usize;
     let write_error: RefCell<Option<io::Error>> = RefCell::new(None);
     let needs = reporter.needs();
-    let prepare = |c| Prepared::new(c, needs);
+    let spool = Spool::new(SPOOL_MEMORY);
+    let prepare = |c| spool.keep(Prepared::new(c, needs));
     analyze_inputs(
         &inputs,
         &config,
         &prepare,
-        &mut |_, p: Prepared| {
+        &mut |_, w: Waiting| {
             if write_error.borrow().is_some() {
                 return;
             }
+            let p = match spool.take(w) {
+                Ok(p) => p,
+                Err(e) => {
+                    *write_error.borrow_mut() = Some(e);
+                    return;
+                }
+            };
             found.fetch_add(1, Ordering::Relaxed);
             if let (Some(level), Some(worst)) = (cli.fail_on, p.worst) {
                 hit |= worst >= level;
@@ -139,11 +149,28 @@ fn main() -> ExitCode {
         },
         &mut |i, result| {
             match result {
+                Ok(stats) if stats.capture.frames == 0 && stats.capture.truncated.is_some() => {
+                    // A capture header and then nothing that reads as a frame (text, another
+                    // format): nothing was analysed, which is not a success.
+                    let name = inputs.get(i).map(Input::name).unwrap_or_default();
+                    let t = stats.capture.truncated.unwrap_or_default();
+                    eprintln!("tlsmortem: {name}: no frame could be read after the capture header ({t}); is it a whole packet capture?");
+                    failed = true;
+                }
                 Ok(stats) => {
+                    analysed += 1;
                     if !cli.quiet {
                         let name = inputs.get(i).map(Input::name).unwrap_or_default();
                         if let Some(t) = &stats.capture.truncated {
                             eprintln!("tlsmortem: {name}: capture is cut short: {t}; every frame before the cut was analysed");
+                        }
+                        for (k, v) in &stats.skipped {
+                            let link = k
+                                .strip_prefix("UnsupportedLinkType(")
+                                .and_then(|r| r.strip_suffix(')'));
+                            if let Some(t) = link {
+                                eprintln!("tlsmortem: {name}: {v} frames have link type {t}, which tlsmortem does not decode (it reads Ethernet, Linux cooked SLL and SLL2, raw IPv4/IPv6, BSD loopback and PPP); nothing in them was analysed");
+                            }
                         }
                         for p in stats.capture.problems.iter().take(5) {
                             eprintln!("tlsmortem: {name}: {p}");
@@ -167,7 +194,7 @@ fn main() -> ExitCode {
     );
     let mut write_error = write_error.into_inner();
     drop(_bar);
-    if write_error.is_none() {
+    if write_error.is_none() && (analysed > 0 || !failed) {
         if let Err(e) = reporter.finish() {
             write_error = Some(e);
         }

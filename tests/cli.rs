@@ -189,3 +189,132 @@ fn several_inputs_side_by_side_give_the_records_of_one_at_a_time_in_input_order(
         );
     }
 }
+
+/// A small real capture, for the input checks below.
+fn small_capture() -> Vec<u8> {
+    std::fs::read(captures("client-hello-two-segments.pcap")).expect("capture")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).expect("in memory");
+    e.finish().expect("in memory")
+}
+
+#[test]
+fn an_empty_folder_says_so_and_exits_2() {
+    let dir = TempDir::new("empty-folder");
+    let r = run(tlsmortem().arg(dir.path()));
+    assert_eq!(r.code, Some(2), "{}", r.stderr_text());
+    assert!(
+        r.stderr_text().contains("no capture files"),
+        "{}",
+        r.stderr_text()
+    );
+    assert!(r.stdout.is_empty(), "no report: {}", r.stdout_text());
+}
+
+#[test]
+fn a_capture_header_followed_by_text_is_an_error_not_an_empty_report() {
+    let dir = TempDir::new("header-then-text");
+    let path = dir.path().join("text.pcap");
+    let mut bytes = small_capture()[..24].to_vec();
+    bytes.extend_from_slice(b"this is a text file, not packets; it goes on for a while\n");
+    std::fs::write(&path, bytes).expect("write");
+    let r = run(tlsmortem().arg(&path));
+    assert_eq!(r.code, Some(2), "{}", r.stderr_text());
+    assert!(
+        r.stderr_text().contains("no frame could be read"),
+        "{}",
+        r.stderr_text()
+    );
+}
+
+#[test]
+fn gzip_padded_with_zeros_reads_whole_and_a_double_gzip_says_so() {
+    let dir = TempDir::new("gzip-odd");
+    let plain = run(tlsmortem()
+        .arg("--json")
+        .arg(captures("client-hello-two-segments.pcap")))
+    .expect_ran();
+    let padded = dir.path().join("padded.pcap.gz");
+    let mut gz = gzip(&small_capture());
+    gz.extend_from_slice(&[0; 4096]);
+    std::fs::write(&padded, &gz).expect("write");
+    let r = run(tlsmortem().arg("--json").arg(&padded)).expect_ran();
+    assert!(
+        !r.stderr_text().contains("cut short"),
+        "{}",
+        r.stderr_text()
+    );
+    assert_eq!(
+        r.stdout_text().lines().count(),
+        plain.stdout_text().lines().count(),
+        "the same connections as the plain file"
+    );
+    let twice = dir.path().join("twice.pcap.gz");
+    std::fs::write(&twice, gzip(&gzip(&small_capture()))).expect("write");
+    let r = run(tlsmortem().arg(&twice));
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr_text().contains("decompressed once"),
+        "{}",
+        r.stderr_text()
+    );
+}
+
+#[test]
+fn a_missing_input_prints_the_error_and_no_empty_report() {
+    let r = run(tlsmortem().arg("no-such-file.pcap"));
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr_text().contains("cannot open"),
+        "{}",
+        r.stderr_text()
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout_text());
+}
+
+#[test]
+fn summary_json_as_the_readme_writes_it_is_accepted() {
+    let r = run(tlsmortem()
+        .args(["summary", "--json"])
+        .arg(captures("client-hello-two-segments.pcap")))
+    .expect_ran();
+    for line in r.stdout_text().lines() {
+        let v: Value = serde_json::from_str(line).expect("JSON lines");
+        assert!(v.get("summary").is_some(), "{line}");
+    }
+    assert!(r.stdout_text().lines().count() >= 2);
+}
+
+#[test]
+fn an_unsupported_link_type_is_named() {
+    let dir = TempDir::new("link-105");
+    let path = dir.path().join("wifi.pcap");
+    let mut bytes = small_capture();
+    // LINKTYPE_IEEE802_11 (105) in the file header's link type field.
+    bytes[20..24].copy_from_slice(&105u32.to_le_bytes());
+    std::fs::write(&path, bytes).expect("write");
+    let r = run(tlsmortem().arg(&path)).expect_ran();
+    assert!(
+        r.stderr_text().contains("link type 105"),
+        "{}",
+        r.stderr_text()
+    );
+}
+
+#[test]
+fn max_memory_takes_sizes_and_refuses_nonsense() {
+    let ok = run(tlsmortem()
+        .args(["--json", "--max-memory", "256M"])
+        .arg(captures("client-hello-two-segments.pcap")))
+    .expect_ran();
+    assert_eq!(ok.stdout_text().lines().count(), 1);
+    for bad in ["lots", "1M"] {
+        let r = run(tlsmortem()
+            .args(["--max-memory", bad])
+            .arg(captures("client-hello-two-segments.pcap")));
+        assert_eq!(r.code, Some(2), "--max-memory {bad}: {}", r.stderr_text());
+    }
+}

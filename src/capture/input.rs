@@ -5,7 +5,8 @@
 //! Guarantees: a plain regular file is mapped (where the filesystem allows) and parsed in
 //! place, its frames borrowing from the map; everything else goes through one buffer that
 //! starts at [`INITIAL_BUFFER`] and grows only to hold the largest block, never past
-//! [`MAX_BLOCK_LEN`], so memory does not grow with the input. A read error after some data is
+//! [`MAX_BLOCK_LEN`] and never ahead of the bytes that arrived, so memory does not grow with
+//! the input nor with what a length field claims. A read error after some data is
 //! a truncation, not an [`Error`].
 //!
 //! Deliberately not done: parsing (that is [`Parser`]), sniffing compression from anything but
@@ -85,7 +86,11 @@ impl Compression {
     fn decoder<'r>(self, path: &Path, r: Box<dyn Read + 'r>) -> Result<Box<dyn Read + 'r>, Error> {
         match self {
             // Multi-member: `cat a.pcap.gz b.gz` and pigz output are several gzip members.
-            Compression::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(r))),
+            Compression::Gzip => Ok(Box::new(GzMembers {
+                member: Some(flate2::bufread::GzDecoder::new(
+                    std::io::BufReader::with_capacity(64 * 1024, r),
+                )),
+            })),
             #[cfg(feature = "zstd")]
             Compression::Zstd => zstd::stream::read::Decoder::new(r)
                 .map(|d| Box::new(d) as Box<dyn Read + 'r>)
@@ -117,10 +122,8 @@ pub(super) fn read_mapped(
     on_frame: &mut dyn FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, Error> {
     if let Some(c) = Compression::sniff(bytes) {
-        let mut decoded = c.decoder(path, Box::new(bytes))?;
-        let mut summary = stream_plain(path, &mut decoded, secrets, on_frame)?;
-        summary.compression = Some(c.name());
-        return Ok(summary);
+        let decoded = c.decoder(path, Box::new(bytes))?;
+        return stream_decoded(path, c, decoded, secrets, on_frame);
     }
     if let Some(sink) = secrets {
         super::secrets_in(bytes, sink);
@@ -156,13 +159,91 @@ pub(super) fn read_stream(
     let head = head.get(..got).unwrap_or_default();
     let chained: Box<dyn Read + '_> = Box::new(head.chain(reader));
     match Compression::sniff(head) {
-        Some(c) => {
-            let mut decoded = c.decoder(path, chained)?;
-            let mut summary = stream_plain(path, &mut decoded, secrets, on_frame)?;
-            summary.compression = Some(c.name());
-            Ok(summary)
-        }
+        Some(c) => stream_decoded(path, c, c.decoder(path, chained)?, secrets, on_frame),
         None => stream_plain(path, &mut { chained }, secrets, on_frame),
+    }
+}
+
+/// The first bytes of a reader (up to `N`), without losing them: they are handed back with
+/// the rest.
+fn peek<'r, const N: usize>(mut reader: Box<dyn Read + 'r>) -> (Vec<u8>, Box<dyn Read + 'r>) {
+    let mut head = [0u8; N];
+    let mut got = 0usize;
+    while let Some(space) = head.get_mut(got..).filter(|s| !s.is_empty()) {
+        match reader.read(space) {
+            Ok(0) => break,
+            Ok(n) => got = got.saturating_add(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A stream that fails at once is reported by the parse that follows.
+            Err(_) => break,
+        }
+    }
+    let head = head.get(..got).unwrap_or_default().to_vec();
+    let rest: Box<dyn Read + 'r> = Box::new(std::io::Cursor::new(head.clone()).chain(reader));
+    (head, rest)
+}
+
+/// Parses what a decoder gives; a capture compressed twice is named as such.
+fn stream_decoded(
+    path: &Path,
+    c: Compression,
+    decoded: Box<dyn Read + '_>,
+    secrets: Option<&dyn SecretsSink>,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    let (head, mut decoded) = peek::<6>(decoded);
+    if let Some(inner) = Compression::sniff(&head) {
+        return Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            what: format!(
+                "{}-compressed, and what it holds is {}-compressed again: it was decompressed \
+                 once and is still not a capture; decompress it twice (e.g. `zcat FILE | zcat \
+                 > capture.pcap`)",
+                c.name(),
+                inner.name()
+            ),
+        });
+    }
+    let mut summary = stream_plain(path, &mut decoded, secrets, on_frame)?;
+    summary.compression = Some(c.name());
+    Ok(summary)
+}
+
+/// gzip members one after the other (`cat a.gz b.gz`, pigz), ending at the end of the input
+/// or at zeros that pad it (tape and disk images, some uploaders). flate2's `MultiGzDecoder`
+/// takes trailing zeros for a broken member header, which would read as a damaged file.
+struct GzMembers<R: std::io::BufRead> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: std::io::BufRead> Read for GzMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(member) = self.member.as_mut() else {
+                return Ok(0);
+            };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This member ended: skip zeros; then the end, or the next member.
+            let Some(done) = self.member.take() else {
+                return Ok(0);
+            };
+            let mut inner = done.into_inner();
+            loop {
+                let avail = inner.fill_buf()?;
+                if avail.is_empty() {
+                    return Ok(0);
+                }
+                let zeros = avail.iter().take_while(|&&b| b == 0).count();
+                if zeros == 0 {
+                    break;
+                }
+                inner.consume(zeros);
+            }
+            self.member = Some(flate2::bufread::GzDecoder::new(inner));
+        }
     }
 }
 
@@ -206,13 +287,15 @@ fn stream_plain(
         let want = need
             .next_power_of_two()
             .clamp(INITIAL_BUFFER, MAX_BLOCK_LEN);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
         // Read until the step can go on: a live pipe (`tcpdump -w - | tlsmortem -`) delivers
-        // frames as they come, so do not wait for a full buffer.
+        // frames as they come, so do not wait for a full buffer. The buffer doubles only when
+        // the bytes that came fill it: a block header claiming 64 MiB costs memory only as
+        // its bytes arrive.
         while end < need && !eof {
-            let Some(space) = buf.get_mut(end..) else {
+            if end == buf.len() {
+                buf.resize(buf.len().saturating_mul(2).clamp(INITIAL_BUFFER, want), 0);
+            }
+            let Some(space) = buf.get_mut(end..).filter(|s| !s.is_empty()) else {
                 break;
             };
             match reader.read(space) {
@@ -245,15 +328,35 @@ fn stream_plain(
     Ok(parser.finish())
 }
 
-/// Capture files found under a directory (recursively, sorted), by extension.
+/// Capture files found under a directory (recursively, sorted), by extension. Folders below
+/// it that cannot be read are passed over ([`captures_in_noting`] says which).
 pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    captures_in_noting(dir).map(|(found, _)| found)
+}
+
+/// [`captures_in`], and a note for each folder below `dir` that could not be read. Only `dir`
+/// itself not being readable is an error: one unreadable subfolder must not lose the others.
+pub fn captures_in_noting(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), Error> {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|e| Error::Open {
-            path: d.clone(),
-            source: e,
-        })?;
+        let rd = match std::fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if d.as_path() == dir => {
+                return Err(Error::Open {
+                    path: d.clone(),
+                    source: e,
+                })
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "{}: cannot read this folder ({e}); the captures in it were not analysed",
+                    d.display()
+                ));
+                continue;
+            }
+        };
         for entry in rd.flatten() {
             let p = entry.path();
             // Links to folders are not followed (a link to `.` or `..` would walk for ever),
@@ -269,7 +372,8 @@ pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         }
     }
     out.sort();
-    Ok(out)
+    notes.sort();
+    Ok((out, notes))
 }
 
 fn is_capture_name(p: &Path) -> bool {

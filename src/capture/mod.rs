@@ -33,7 +33,7 @@ mod pcapng;
 mod tests;
 mod walker;
 
-pub use input::captures_in;
+pub use input::{captures_in, captures_in_noting};
 pub use walker::Walker;
 
 use crate::error::Error;
@@ -106,6 +106,12 @@ pub const MAX_CAPLEN: u32 = 256 * 1024;
 
 /// Largest pcapng block accepted. Also the most the streaming buffer grows to.
 pub const MAX_BLOCK_LEN: usize = 64 * 1024 * 1024;
+
+/// Interfaces kept per pcapng section. Real captures describe a few dozen; a file of nothing
+/// but Interface Description Blocks (20 bytes each, compressing to almost nothing) would
+/// otherwise grow the table without end. Later interfaces are ignored, with a problem, and the
+/// packets that name them are skipped.
+pub const MAX_INTERFACES: usize = 4096;
 
 /// At most this many entries in [`CaptureSummary::problems`] (the last says how many were left
 /// out).

@@ -88,8 +88,11 @@ pub(super) struct Parser<'p> {
     pub(super) kind: Kind,
     /// pcapng: byte order of the current section.
     pub(super) big_endian: bool,
-    /// pcapng: interfaces of the current section, by interface id.
+    /// pcapng: interfaces of the current section, by interface id (at most
+    /// [`MAX_INTERFACES`](super::MAX_INTERFACES)).
     pub(super) interfaces: Vec<Interface>,
+    /// pcapng: the current section described more interfaces than the cap (said once).
+    pub(super) interfaces_capped: bool,
     /// Timestamp of the previous frame, for Simple Packet Blocks (which carry none).
     pub(super) last_ts: Timestamp,
     /// This parser emitted a frame (so `last_ts` is its own).
@@ -109,6 +112,7 @@ impl<'p> Parser<'p> {
             kind: Kind::Start,
             big_endian: false,
             interfaces: Vec::new(),
+            interfaces_capped: false,
             last_ts: Timestamp(0),
             own_ts: false,
             leaned_on_last_ts: false,

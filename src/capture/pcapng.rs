@@ -4,7 +4,8 @@
 //! `if_tsresol` and `if_tsoffset`) up to date.
 //!
 //! Guarantees: a block whose length is sound but whose body is not is skipped and listed in
-//! the problems, and reading goes on; a block length that cannot be right (below 12, not a
+//! the problems, and reading goes on; a section keeps at most [`MAX_INTERFACES`] interfaces
+//! (later ones are ignored, with a problem); a block length that cannot be right (below 12, not a
 //! multiple of 4, over [`MAX_BLOCK_LEN`]) stops the walk. Timestamps saturate instead of
 //! overflowing.
 //!
@@ -18,7 +19,7 @@
 //! field.
 
 use super::parser::{nom_reason, u16_at, u32_at, Parser, Step};
-use super::{Frame, Timestamp, MAX_BLOCK_LEN};
+use super::{Frame, Timestamp, MAX_BLOCK_LEN, MAX_INTERFACES};
 use pcap_parser::pcapng::{Block, InterfaceDescriptionBlock, SecretsType};
 
 /// One pcapng interface (IDB) of the current section.
@@ -163,6 +164,7 @@ impl Parser<'_> {
             // Each section starts with no interfaces (even if its SHB turns out malformed).
             self.big_endian = big_endian;
             self.interfaces.clear();
+            self.interfaces_capped = false;
         }
         let parsed = if big_endian {
             pcap_parser::parse_block_be(block)
@@ -181,12 +183,7 @@ impl Parser<'_> {
                 if block_type == pcap_parser::IDB_MAGIC {
                     // Keep interface ids in step with the file: later packets name them by
                     // position. Wireshark gives up here; we keep going with Ethernet.
-                    self.interfaces.push(Interface {
-                        link_type: 1,
-                        snaplen: 0,
-                        units_per_sec: 1_000_000,
-                        offset_secs: 0,
-                    });
+                    self.add_interface(Interface::ETHERNET);
                 }
                 self.problem(what);
             }
@@ -201,9 +198,13 @@ impl Parser<'_> {
         on_frame: &mut dyn FnMut(&Frame<'a>),
     ) {
         match block {
+            // Past the cap the block's options are not even read (each could add a problem).
+            Block::InterfaceDescription(_) if self.interfaces.len() >= MAX_INTERFACES => {
+                self.add_interface(Interface::ETHERNET);
+            }
             Block::InterfaceDescription(idb) => {
                 let interface = self.interface(&idb);
-                self.interfaces.push(interface);
+                self.add_interface(interface);
             }
             Block::EnhancedPacket(epb) => {
                 let Some(iface) = self.packet_interface(epb.if_id, "enhanced packet") else {
@@ -244,6 +245,21 @@ impl Parser<'_> {
             // SHB state was set before parsing; name resolution, statistics, decryption
             // secrets, journal, process and custom blocks carry no frames.
             _ => {}
+        }
+    }
+
+    /// Appends an interface to the section's table, up to [`MAX_INTERFACES`].
+    fn add_interface(&mut self, interface: Interface) {
+        if self.interfaces.len() < MAX_INTERFACES {
+            self.interfaces.push(interface);
+        } else if !self.interfaces_capped {
+            self.interfaces_capped = true;
+            self.problem(format!(
+                "interface description block at {}: this section already describes \
+                 {MAX_INTERFACES} interfaces, the most kept; later interfaces are ignored and \
+                 the packets that name them skipped (a flood of interface blocks?)",
+                self.position()
+            ));
         }
     }
 
@@ -339,6 +355,14 @@ impl Parser<'_> {
 const OBSOLETE_PACKET_BLOCK: u32 = 2;
 
 impl Interface {
+    /// Ethernet, no snap length, microseconds: what a malformed description stands for.
+    const ETHERNET: Interface = Interface {
+        link_type: 1,
+        snaplen: 0,
+        units_per_sec: 1_000_000,
+        offset_secs: 0,
+    };
+
     /// Converts a 64-bit pcapng timestamp in this interface's units to epoch nanoseconds,
     /// saturating at the ends of the `i64` range.
     fn timestamp(&self, high: u32, low: u32) -> Timestamp {

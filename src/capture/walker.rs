@@ -185,6 +185,7 @@ impl<'p> Walker<'p> {
         p.kind = n.kind;
         p.big_endian = n.big_endian;
         p.interfaces = n.interfaces;
+        p.interfaces_capped = n.interfaces_capped;
         p.last_ts = n.last_ts;
     }
 

@@ -17,7 +17,8 @@
 //! number of workers gives the same records:
 //! - idle flows are swept when a frame's timestamp enters a later second than every frame
 //!   before it (walkers note those frames; owners sweep there);
-//! - each table has its share of [`MAX_OPEN_FLOWS`];
+//! - each table has its share of [`MAX_OPEN_FLOWS`] and of the memory budget
+//!   ([`Config::max_memory`]), and counts what its own flows hold;
 //! - records are put back in first-packet order by a merger that, at the end of each chunk,
 //!   hands out every record older than every open flow. When more than [`MAX_WAITING`] records
 //!   wait behind old open flows, it decides to finish those flows early; the decision taken at
@@ -173,8 +174,11 @@ impl<'c, T> Owner<'c, T> {
         context: &Arc<Context>,
     ) -> Self {
         let cap = (MAX_OPEN_FLOWS / SHARDS).max(1);
+        let bytes = config.table_bytes();
         let tables = (0..SHARDS)
-            .map(|t| (t % workers == worker).then(|| FlowTable::with_cap(cap, context.clone())))
+            .map(|t| {
+                (t % workers == worker).then(|| FlowTable::with_limits(cap, bytes, context.clone()))
+            })
             .collect();
         Owner {
             tables,
@@ -294,6 +298,11 @@ impl<'c, T> Owner<'c, T> {
             .flatten()
             .map(|t| t.stats.flows)
             .sum::<u64>();
+        for t in self.tables.iter().flatten() {
+            stats.evicted += t.stats.evicted;
+            stats.shed += t.stats.shed;
+            stats.table_peak_bytes = stats.table_peak_bytes.max(t.stats.peak_bytes);
+        }
         stats.connections += self.out.kept;
         stats.fragments.unattributed += self.lost_alone;
     }

@@ -12,8 +12,10 @@
 //! limit, IP ID, window, seq/ack and TCP options; the RTT estimate.
 //!
 //! Memory is bounded: a table holds at most its cap of open flows (the longest idle are evicted
-//! first), and [`FlowTable::sweep`] finishes flows idle for [`IDLE_TIMEOUT_NS`] of capture time
-//! (sooner once closed). Finished flows are handed out as they finish, in no particular order:
+//! first), and about its byte budget in them (counted by [`Flow::cost`] whenever a flow can
+//! have grown; past it the oldest open flows are finished, [`EndReason::Shed`]), and
+//! [`FlowTable::sweep`] finishes flows idle for [`IDLE_TIMEOUT_NS`] of capture time (sooner
+//! once closed). Finished flows are handed out as they finish, in no particular order:
 //! putting them back in first-packet order is the driver's job, as is deciding when to sweep
 //! (so that every table of a sharded capture sweeps at the same moments). It does not look at
 //! payload bytes.
@@ -52,6 +54,10 @@ pub const MAX_CONTROL_EVENTS: usize = 16;
 /// it is here, beside the other limits on flows, for the diagnosis to quote.
 pub const MAX_WAITING: usize = 100_000;
 
+/// What a flow costs the table beside its own size: its slot, its key in the map and in the
+/// open list, the allocator's rounding.
+const FLOW_OVERHEAD: usize = 160;
+
 /// Packets kept per flow, from the first, while its handshake is going on: the facts an
 /// injection diagnosis compares (TTL, IP ID, timestamps, seq/ack, timing, what came after a RST).
 pub const MAX_TIMELINE: usize = 48;
@@ -73,6 +79,13 @@ pub trait FlowApp {
     fn client_side(&self) -> Option<usize>;
     /// One UDP datagram of one side.
     fn datagram(&mut self, side: usize, payload: &[u8], origin: Origin);
+    /// The handshake is over (neither side wants buffering any more): give back the room
+    /// kept for it. The flow may wait minutes of capture time for its end.
+    fn settle(&mut self) {}
+    /// Heap bytes this state holds, about: what the table's memory budget counts.
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// One TCP packet's facts, kept for SYN, SYN-ACK, RST and FIN.
@@ -199,6 +212,9 @@ pub enum EndReason {
     Evicted,
     /// Too many finished flows waited behind this one to be reported in first-packet order.
     Forced,
+    /// The flows of its table held more than their share of the run's memory budget
+    /// (`--max-memory`); the oldest were finished first.
+    Shed,
     /// End of the capture.
     EndOfCapture,
 }
@@ -441,6 +457,33 @@ impl<A: FlowApp> Flow<A> {
         }
     }
 
+    /// The handshake just ended: what was grown for it shrinks to what it holds (a flow
+    /// then waits, often for minutes of capture time, with its facts only).
+    fn settle(&mut self) {
+        self.timeline.shrink_to_fit();
+        self.resets.shrink_to_fit();
+        self.fins.shrink_to_fit();
+        self.app.settle();
+    }
+
+    /// Bytes this flow holds, about: the flow itself, its table entry, what it grew (packet
+    /// lists, out-of-order data, a held FIN payload) and its application state.
+    pub fn cost(&self) -> usize {
+        let event = std::mem::size_of::<TcpEvent>();
+        let lists = self.timeline.capacity() + self.resets.capacity() + self.fins.capacity();
+        let held: usize = self
+            .sides
+            .iter()
+            .map(|s| s.stream.buffered() + s.held.as_ref().map_or(0, |h| h.bytes.capacity()))
+            .sum();
+        FLOW_OVERHEAD
+            + std::mem::size_of::<Self>()
+            + lists * event
+            + self.icmp.capacity() * std::mem::size_of::<IcmpEvent>()
+            + held
+            + self.app.heap_bytes()
+    }
+
     /// Delivers what reassembly still holds (holes become gaps).
     fn flush(&mut self) {
         let app = &mut self.app;
@@ -521,7 +564,11 @@ pub struct TableStats {
     pub icmp_unmatched: u64,
     pub evicted: u64,
     pub forced: u64,
+    /// Flows finished early because the table held more than its memory budget.
+    pub shed: u64,
     pub peak_open: usize,
+    /// The most bytes the table's open flows held at once ([`Flow::cost`]).
+    pub peak_bytes: usize,
 }
 
 struct Slot<A> {
@@ -530,6 +577,8 @@ struct Slot<A> {
     key: Key,
     /// Whether `key.lo` is side 0.
     lo_is_side0: bool,
+    /// What the flow cost when last counted ([`Flow::cost`]).
+    cost: usize,
 }
 
 /// The flow table.
@@ -541,6 +590,9 @@ pub struct FlowTable<A: FlowApp> {
     slots: Vec<Option<Slot<A>>>,
     /// This table's cap on open flows.
     max_open: usize,
+    /// This table's share of the run's memory budget, and what its open flows hold.
+    max_bytes: usize,
+    bytes: usize,
     free: Vec<usize>,
     /// Open flows by first frame: the oldest bounds what can be reported in order.
     open: BTreeMap<u64, usize>,
@@ -580,11 +632,19 @@ impl<A: FlowApp> FlowTable<A> {
 
     /// A table holding at most `max_open` open flows.
     pub fn with_cap(max_open: usize, context: Arc<A::Context>) -> Self {
+        Self::with_limits(max_open, usize::MAX, context)
+    }
+
+    /// A table holding at most `max_open` open flows and, about, `max_bytes` in them: past
+    /// that the oldest open flows are finished ([`EndReason::Shed`]).
+    pub fn with_limits(max_open: usize, max_bytes: usize, context: Arc<A::Context>) -> Self {
         FlowTable {
             context,
             map: FxHashMap::default(),
             slots: Vec::new(),
             max_open: max_open.max(1),
+            max_bytes,
+            bytes: 0,
             free: Vec::new(),
             open: BTreeMap::new(),
             recent: None,
@@ -666,6 +726,40 @@ impl<A: FlowApp> FlowTable<A> {
             flow.control(ev);
         }
         flow.segment(side, &seg, Origin { frame, ts }, pkt.payload_missing);
+        if handshake_open && !(flow.app.wants_buffering(0) || flow.app.wants_buffering(1)) {
+            flow.settle();
+        }
+        // Only a flow whose handshake is open, or that kept a control packet, can have grown.
+        if handshake_open || seg.flags & (flags::RST | flags::FIN) != 0 {
+            self.recount(i);
+        }
+    }
+
+    /// Counts flow `i`'s cost again; past the table's budget, sheds the oldest flows.
+    fn recount(&mut self, i: usize) {
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return;
+        };
+        let cost = slot.flow.cost();
+        self.bytes = (self.bytes + cost).saturating_sub(slot.cost);
+        slot.cost = cost;
+        self.stats.peak_bytes = self.stats.peak_bytes.max(self.bytes);
+        if self.bytes > self.max_bytes {
+            self.shed();
+        }
+    }
+
+    /// The table holds more than its budget: finishes the oldest open flows until it holds
+    /// seven eighths of it.
+    fn shed(&mut self) {
+        let target = self.max_bytes / 8 * 7;
+        while self.bytes > target {
+            let Some((_, &i)) = self.open.first_key_value() else {
+                break;
+            };
+            self.stats.shed += 1;
+            self.finish(i, EndReason::Shed);
+        }
     }
 
     /// Whether this packet, on a 5-tuple with no open flow, belongs to a connection that closed
@@ -762,6 +856,7 @@ impl<A: FlowApp> FlowTable<A> {
         s.first_data_frame.get_or_insert(frame);
         if flow.app.wants_data(side) {
             flow.app.datagram(side, d.payload, Origin { frame, ts });
+            self.recount(i);
         }
     }
 
@@ -781,10 +876,13 @@ impl<A: FlowApp> FlowTable<A> {
         }
         let mut flow = Box::new(Flow::new(frame, ts, src, dst, A::new(&self.context)));
         flow.encap = *encap;
+        let cost = flow.cost();
+        self.bytes += cost;
         let slot = Slot {
             flow,
             key,
             lo_is_side0: !swapped,
+            cost,
         };
         let i = match self.free.pop() {
             Some(i) => {
@@ -811,6 +909,7 @@ impl<A: FlowApp> FlowTable<A> {
             return;
         };
         self.free.push(i);
+        self.bytes = self.bytes.saturating_sub(slot.cost);
         self.map.remove(&slot.key);
         if self.recent.is_some_and(|(k, _)| k == slot.key) {
             self.recent = None;
@@ -889,19 +988,24 @@ impl<A: FlowApp> FlowTable<A> {
             .retain(|_, c| now.0.saturating_sub(c.last.0) <= IDLE_TIMEOUT_NS);
     }
 
-    /// The table is full: finish the eighth of flows that have been idle longest.
+    /// The table is full: finish the eighth of flows that have been idle longest, the oldest
+    /// first among those idle as long (a flood of packets with one timestamp): every flow
+    /// reported waits behind the oldest open one, so finishing it lets them out.
     fn evict_idle(&mut self) {
-        let mut idle: Vec<(i64, usize)> = self
+        let mut idle: Vec<(i64, u64, usize)> = self
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| Some((s.as_ref()?.flow.last.0, i)))
+            .filter_map(|(i, s)| {
+                let f = &s.as_ref()?.flow;
+                Some((f.last.0, f.first_frame, i))
+            })
             .collect();
         let n = (idle.len() / 8).max(1);
         if n < idle.len() {
             idle.select_nth_unstable(n);
         }
-        for &(_, i) in idle.iter().take(n) {
+        for &(_, _, i) in idle.iter().take(n) {
             self.stats.evicted += 1;
             self.finish(i, EndReason::Evicted);
         }

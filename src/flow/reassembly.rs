@@ -129,6 +129,11 @@ impl HalfStream {
         self.next.is_some()
     }
 
+    /// Bytes of out-of-order data held.
+    pub fn buffered(&self) -> usize {
+        self.pending_bytes
+    }
+
     /// Stops buffering: pending data is dropped and later out-of-order data is only counted.
     pub fn stop_buffering(&mut self) {
         self.buffering = false;

@@ -276,11 +276,11 @@ pub fn capture_quality(q: &Quality<'_>) -> Vec<Finding> {
         );
     }
     match q.end {
-        EndReason::Evicted | EndReason::Forced => {
-            let why = if q.end == EndReason::Evicted {
-                "the flow table was full".to_string()
-            } else {
-                format!("more than {MAX_WAITING} later connections were waiting behind this one to be reported in order")
+        EndReason::Evicted | EndReason::Forced | EndReason::Shed => {
+            let why = match q.end {
+                EndReason::Evicted => "the flow table was full".to_string(),
+                EndReason::Shed => "the open connections held more than the run's memory budget (--max-memory) and this was among the oldest".to_string(),
+                _ => format!("more than {MAX_WAITING} later connections were waiting behind this one to be reported in order"),
             };
             out.push(Finding::new(
                 FindingId::FlowEvicted,

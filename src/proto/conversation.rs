@@ -6,7 +6,8 @@
 //! datagrams what the flow carries ([`Datagrams`]): QUIC (the sender of the first Initial is the
 //! client; a Version Negotiation names the server), DTLS (the sender of the first datagram that
 //! looks like DTLS is taken as the client), or, after [`MAX_UDP_SNIFF`] datagrams that are
-//! neither, nothing worth following. QUIC and DTLS events are copied into the two
+//! neither, nothing worth following. STUN and RTP datagrams (WebRTC puts them on the DTLS
+//! 5-tuple, RFC 7983) are passed over, before and after DTLS is found. QUIC and DTLS events are copied into the two
 //! [`Direction`]s, so every later stage reads TCP and UDP flows the same way. It also says which
 //! side is the client: on TCP, the side whose first ClientHello came first.
 //!
@@ -103,6 +104,12 @@ impl Conversation {
     }
 }
 
+/// STUN (first byte 0–3) or RTP/RTCP (128–191): what WebRTC multiplexes with DTLS on one
+/// UDP 5-tuple, told apart by the first byte (RFC 7983 §7). DTLS is 20–63.
+fn muxed_not_dtls(p: &[u8]) -> bool {
+    matches!(p.first(), Some(0..=3 | 128..=191))
+}
+
 /// A QUIC long header with version 0 (RFC 9000 §17.2.1).
 fn is_version_negotiation(p: &[u8]) -> bool {
     matches!(p, [h, 0, 0, 0, 0, ..] if h & 0x80 != 0)
@@ -158,6 +165,21 @@ impl FlowApp for Conversation {
         }
     }
 
+    fn settle(&mut self) {
+        for d in &mut self.dirs {
+            d.settle();
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let udp = match &self.udp {
+            Datagrams::Quic { conn, .. } => conn.heap_bytes(),
+            Datagrams::Dtls { conn, .. } => conn.heap_bytes(),
+            Datagrams::Unknown(_) | Datagrams::Other => 0,
+        };
+        self.dirs.iter().map(Direction::heap_bytes).sum::<usize>() + udp
+    }
+
     fn wants_data(&self, side: usize) -> bool {
         self.dirs.get(side).is_some_and(|d| d.mode != Mode::Off)
     }
@@ -187,6 +209,12 @@ impl FlowApp for Conversation {
     }
 
     fn datagram(&mut self, side: usize, payload: &[u8], origin: Origin) {
+        let muxed = muxed_not_dtls(payload);
+        if let (Datagrams::Unknown(_) | Datagrams::Dtls { .. }, true) = (&self.udp, muxed) {
+            // STUN or RTP beside DTLS on one 5-tuple (WebRTC): not a sign of anything else,
+            // and not DTLS's to read.
+            return;
+        }
         if let Datagrams::Unknown(n) = self.udp {
             let quic = quic::looks_like_quic(payload);
             // The sender of the first Initial is the client (RFC 9000 §17.2.2); only a server

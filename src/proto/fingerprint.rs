@@ -82,7 +82,7 @@ impl Cache {
             push_list(&mut key, list.iter().copied());
         }
         push_list(&mut key, ch.ec_point_formats.iter().map(|&p| u16::from(p)));
-        let alpn = ch.alpn.first().map_or(&[][..], |a| a.as_bytes());
+        let alpn = first_alpn(ch).unwrap_or_default();
         push_list(&mut key, alpn.iter().map(|&b| u16::from(b)));
         cached(&mut self.client, key, || (ja3(ch), ja4(ch, transport)))
     }
@@ -192,7 +192,7 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> String {
     } else {
         'i'
     };
-    let [a0, a1] = alpn_chars(ch.alpn.first().map(String::as_bytes));
+    let [a0, a1] = alpn_chars(first_alpn(ch));
 
     let mut sorted_ciphers = ciphers.clone();
     sorted_ciphers.sort_unstable();
@@ -261,13 +261,21 @@ fn ja4_version(ch: &ClientHello) -> &'static str {
     }
 }
 
+/// The first ALPN protocol name's bytes as sent (those of the lossy name when a hello was
+/// built without them).
+fn first_alpn(ch: &ClientHello) -> Option<&[u8]> {
+    ch.alpn_first
+        .as_deref()
+        .or_else(|| ch.alpn.first().map(String::as_bytes))
+}
+
 /// JA4's two ALPN characters from the first protocol name (JA4.md, "ALPN Extension Value"):
 /// `00` when there is no ALPN or the first name is empty; the first and last bytes when both
 /// are ASCII alphanumeric (a one-byte name gives that byte twice); otherwise the first and
 /// last characters of the name's lower-case hex (`0x30 0xAB` gives `3b`).
 ///
-/// The `tls` stage keeps ALPN names as lossy UTF-8, so a name with invalid UTF-8 reaches here
-/// with U+FFFD (EF BF BD) in place of its bad bytes; the hex rule then sees those bytes.
+/// The bytes are the name as sent ([`ClientHello::alpn_first`]), not the lossy UTF-8 the
+/// record shows: a name such as `0xab 0xcd` gives `ad`, not the hex of U+FFFD.
 fn alpn_chars(first: Option<&[u8]>) -> [char; 2] {
     let Some((&head, rest)) = first.and_then(<[u8]>::split_first) else {
         return ['0', '0'];
@@ -532,6 +540,15 @@ mod tests {
             let got: String = alpn_chars(*input).iter().collect();
             assert_eq!(&got, want, "ALPN {input:?}");
         }
+    }
+
+    #[test]
+    fn ja4_alpn_of_a_non_ascii_name_uses_the_bytes_sent() {
+        let mut ch = foxio_example();
+        ch.alpn = vec![String::from_utf8_lossy(&[0xab, 0xcd]).into_owned()];
+        ch.alpn_first = Some(vec![0xab, 0xcd]);
+        let j = ja4(&ch, Transport::Tcp);
+        assert_eq!(&j[8..10], "ad", "{j}");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! proto: the protocols on top of TCP and UDP: TLS, QUIC, DTLS, the plaintext upgrades before
 //! TLS (STARTTLS and its kin), and the hello fingerprints.
 //!
-//! Imports run one way. `tls` (records, hellos, events) imports no sibling; `quic` and `dtls`
-//! import `tls` for its hello parsers and event types; `crypto` (key derivation and record
-//! opening, for all three) imports none of them; `conversation`, the per-flow state that
-//! feeds TCP bytes to `tls` and sorts UDP datagrams between `quic` and `dtls`, imports all
-//! three; `starttls` and `fingerprint` read only what `tls` gives (their corpus tests run
+//! Imports run one way. `tls` (records, hellos, events), `crypto` (key derivation and record
+//! opening, for TLS, DTLS and QUIC) and `pieces` (out-of-order byte ranges) import no sibling
+//! but `crypto`; `quic` and `dtls` import `tls` for its hello parsers and event types, and
+//! `pieces` to put fragments back together; `conversation`, the per-flow state that feeds TCP
+//! bytes to `tls` and sorts UDP datagrams between `quic` and `dtls`, imports all three;
+//! `starttls` and `fingerprint` read only what `tls` gives (their corpus tests run
 //! whole flows through `conversation`).
 
 pub mod codepoints;
@@ -13,6 +14,7 @@ pub mod conversation;
 pub mod crypto;
 pub mod dtls;
 pub mod fingerprint;
+pub mod pieces;
 pub mod quic;
 pub mod starttls;
 pub mod tls;

@@ -23,11 +23,13 @@
 //! share. `json` writes the JSON lines; `aggregates` counts per name and per server and finds
 //! the name-filtering patterns; `summary` writes the aggregates (`summary`, `--json
 //! --summary`); `text` is the readable report; `export` lists and exports certificate chains
-//! (`certs`). Everything public is re-exported here.
+//! (`certs`); `spool` keeps the records that wait for their turn, past a budget in a
+//! temporary file. Everything public is re-exported here.
 
 mod aggregates;
 mod export;
 mod json;
+mod spool;
 mod summary;
 mod text;
 
@@ -36,6 +38,7 @@ pub use aggregates::{
     MAX_TRACKED_SERVERS,
 };
 pub use export::{export_name, ChainExport};
+pub use spool::{Spool, Waiting, SPOOL_MEMORY};
 pub use summary::{write_summary, SummaryJson, SummaryText, MAX_SUMMARY_ROWS};
 pub use text::{Text, MAX_DETAILED, MAX_TABLE_LINES};
 
@@ -50,6 +53,18 @@ pub struct Needs {
     pub record: bool,
     /// Its JSON line ([`json_line`]).
     pub json: bool,
+    /// Only what the readable report and the summaries read of the record ([`slimmed`]):
+    /// records wait by the thousand to be reported in order.
+    pub slim: bool,
+}
+
+impl Needs {
+    /// The record, slimmed: what [`Text`], [`SummaryText`] and [`SummaryJson`] read.
+    pub const SLIM_RECORD: Needs = Needs {
+        record: true,
+        json: false,
+        slim: true,
+    };
 }
 
 /// One connection made ready for a reporter on the worker that built it (see
@@ -69,9 +84,51 @@ impl Prepared {
         Prepared {
             worst: c.findings.iter().map(|f| f.severity).max(),
             json: needs.json.then(|| json_line(&c)),
-            connection: needs.record.then(|| Box::new(c)),
+            connection: needs
+                .record
+                .then(|| Box::new(if needs.slim { slimmed(c) } else { c })),
         }
     }
+}
+
+/// `c` without what the readable report and the summaries never read (certificate lists,
+/// later hellos, alerts, QUIC and STARTTLS facts, TCP packets, the hello's lists and
+/// fingerprints): the record of a SYN-only flow or of a handshake with a long chain shrinks to
+/// its names, verdict and findings.
+pub fn slimmed(mut c: Connection) -> Connection {
+    c.server_certificates = Vec::new();
+    c.client_certificates = Vec::new();
+    c.more_client_hellos = Vec::new();
+    c.more_server_hellos = Vec::new();
+    c.alerts = Vec::new();
+    c.quic = None;
+    c.starttls = None;
+    c.tcp.client_syn = None;
+    c.tcp.server_syn_ack = None;
+    c.tcp.resets = Vec::new();
+    c.tcp.fins = Vec::new();
+    if let Some(h) = &mut c.client_hello {
+        h.alpn = Vec::new();
+        h.cipher_suites = Vec::new();
+        h.supported_versions = Vec::new();
+        h.extensions = Vec::new();
+        h.supported_groups = Vec::new();
+        h.ec_point_formats = Vec::new();
+        h.signature_algorithms = Vec::new();
+        h.key_share_groups = Vec::new();
+        h.compression_methods = Vec::new();
+        h.sslv2_cipher_specs = Vec::new();
+        h.ja3 = None;
+        h.ja3_full = None;
+        h.ja4 = String::new();
+    }
+    if let Some(h) = &mut c.server_hello {
+        h.alpn = None;
+        h.extensions = Vec::new();
+        h.ja3s = None;
+        h.ja3s_full = None;
+    }
+    c
 }
 
 /// A connection as one JSON line (the README's contract), newline included, in a buffer of
@@ -96,6 +153,7 @@ pub trait Reporter {
         Needs {
             record: true,
             json: false,
+            slim: false,
         }
     }
     /// One connection's record.
@@ -137,6 +195,7 @@ impl<W: Write> Reporter for JsonLines<W> {
         Needs {
             record: false,
             json: true,
+            slim: false,
         }
     }
     fn json_line(&mut self, line: &[u8]) -> io::Result<()> {

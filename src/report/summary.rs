@@ -50,8 +50,8 @@ impl<W: Write> SummaryJson<W> {
 impl<W: Write> Reporter for SummaryJson<W> {
     fn needs(&self) -> Needs {
         Needs {
-            record: true,
             json: self.connections,
+            ..Needs::SLIM_RECORD
         }
     }
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
@@ -87,6 +87,9 @@ impl<W: Write> SummaryText<W> {
 }
 
 impl<W: Write> Reporter for SummaryText<W> {
+    fn needs(&self) -> Needs {
+        Needs::SLIM_RECORD
+    }
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.aggregates.add(c);
         Ok(())

@@ -13,7 +13,7 @@
 
 use super::aggregates::Aggregates;
 use super::summary::write_summary;
-use super::{endpoint, percent, Reporter};
+use super::{endpoint, percent, Needs, Reporter};
 use crate::ids::{KeySource, VerdictId};
 use crate::record::{Connection, Severity};
 use crate::text::shown;
@@ -188,6 +188,9 @@ struct Detailed {
 }
 
 impl<W: Write> Reporter for Text<W> {
+    fn needs(&self) -> Needs {
+        Needs::SLIM_RECORD
+    }
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.total += 1;
         *self.verdicts.entry(c.verdict.id.as_str()).or_default() += 1;

@@ -11,6 +11,7 @@
 
 pub mod analyze;
 pub mod fixtures;
+pub mod hostile;
 pub mod json;
 pub mod pcap;
 pub mod run;

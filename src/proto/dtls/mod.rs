@@ -6,7 +6,8 @@
 //! in a 13-byte header, and add a 12-byte header to every handshake message so that a message
 //! can be cut into fragments (§4.2.3) that arrive out of order, overlap, or arrive twice. This
 //! module walks the records of each datagram, puts each handshake message back together by
-//! `message_seq` in a small buffer (capped by [`MAX_BUFFERED`] per direction), and hands the
+//! `message_seq` from the bytes that arrived (never a buffer of the length a fragment claims;
+//! at most [`MAX_BUFFERED`] bytes held per direction), and hands the
 //! complete body to the TLS parsers: a ClientHello with its cookie removed (§4.2.1) to
 //! [`tls::parse_client_hello`], a ServerHello to [`tls::parse_server_hello`], a Certificate to
 //! tls-parser. A message_seq that was already delivered is a retransmission and is dropped; a
@@ -29,6 +30,7 @@
 //! does not split one 5-tuple into several conversations. It never panics on any input.
 
 use crate::flow::reassembly::Origin;
+use crate::proto::pieces::Pieces;
 use crate::proto::tls::decrypt::{DirKeys, Session};
 use crate::proto::tls::{self, content, hs, Event, Located, MAX_EVENTS};
 use std::collections::BTreeSet;
@@ -178,54 +180,16 @@ pub fn looks_like_dtls(payload: &[u8]) -> bool {
 struct Pending {
     message_seq: u16,
     msg_type: u8,
-    /// The whole message body, zero where no fragment arrived yet.
-    buf: Vec<u8>,
-    /// Sorted, disjoint, non-adjacent byte ranges of `buf` that arrived.
-    have: Vec<(usize, usize)>,
+    /// The message body's length, as its fragments claim.
+    length: usize,
+    /// The fragments' bytes that arrived: only those are held, whatever the length claims.
+    pieces: Pieces,
 }
-
-impl Pending {
-    /// Records `[start, end)`; returns false when the range list is full.
-    fn cover(&mut self, start: usize, end: usize) -> bool {
-        if start >= end {
-            return true;
-        }
-        let mut merged = (start, end);
-        let mut out = Vec::with_capacity(self.have.len() + 1);
-        let mut placed = false;
-        for &(a, b) in &self.have {
-            if b < merged.0 {
-                out.push((a, b));
-            } else if a > merged.1 {
-                if !placed {
-                    out.push(merged);
-                    placed = true;
-                }
-                out.push((a, b));
-            } else {
-                merged = (merged.0.min(a), merged.1.max(b));
-            }
-        }
-        if !placed {
-            out.push(merged);
-        }
-        if out.len() > MAX_RANGES {
-            return false;
-        }
-        self.have = out;
-        true
-    }
-
-    fn complete(&self) -> bool {
-        self.buf.is_empty() || self.have.as_slice() == [(0, self.buf.len())]
-    }
-}
-
 /// The DTLS state of one direction.
 #[derive(Debug, Default)]
 struct Side {
     pending: Vec<Pending>,
-    /// Bytes held in `pending`.
+    /// Bytes held in `pending` (bytes that arrived, not the lengths they claim).
     buffered: usize,
     /// message_seq values delivered (or abandoned): later copies are retransmissions.
     finished: BTreeSet<u16>,
@@ -340,6 +304,15 @@ impl DtlsConn {
                 }
             }
         }
+    }
+
+    /// Heap bytes held, about: the connection, its events and the fragments waiting.
+    pub fn heap_bytes(&self) -> usize {
+        let events = self.client_events.capacity() + self.server_events.capacity();
+        std::mem::size_of::<Self>()
+            + events * std::mem::size_of::<Located>()
+            + self.client.buffered
+            + self.server.buffered
     }
 
     /// True once both directions are encrypted (or gave up), or a fatal alert ended the
@@ -632,7 +605,7 @@ fn fragment_in(dir: &mut Dir<'_>, m: HandshakeHeader, fragment: &[u8], facts: &m
             .side
             .pending
             .get(i)
-            .is_some_and(|p| p.msg_type == m.msg_type && p.buf.len() == m.length);
+            .is_some_and(|p| p.msg_type == m.msg_type && p.length == m.length);
         if !agrees {
             drop_pending(dir.side, i);
             dir.push(Event::Malformed(format!(
@@ -647,26 +620,30 @@ fn fragment_in(dir: &mut Dir<'_>, m: HandshakeHeader, fragment: &[u8], facts: &m
         message(dir, m.msg_type, fragment, facts);
         return;
     }
+    // Only bytes that arrive are held; a message that could never fit is not started.
+    if dir.side.buffered + m.fragment_length > MAX_BUFFERED
+        || m.length > MAX_BUFFERED
+        || (at.is_none() && dir.side.pending.len() >= MAX_PENDING_MESSAGES)
+    {
+        if let Some(i) = at {
+            drop_pending(dir.side, i);
+        }
+        finish(dir, m.message_seq);
+        dir.push(Event::Malformed(format!(
+            "handshake message {} of {} bytes exceeds the {MAX_BUFFERED}-byte / \
+             {MAX_PENDING_MESSAGES}-message reassembly cap",
+            m.message_seq, m.length
+        )));
+        return;
+    }
     let i = match at {
         Some(i) => i,
         None => {
-            if dir.side.buffered + m.length > MAX_BUFFERED
-                || dir.side.pending.len() >= MAX_PENDING_MESSAGES
-            {
-                finish(dir, m.message_seq);
-                dir.push(Event::Malformed(format!(
-                    "handshake message {} of {} bytes exceeds the {MAX_BUFFERED}-byte / \
-                     {MAX_PENDING_MESSAGES}-message reassembly cap",
-                    m.message_seq, m.length
-                )));
-                return;
-            }
-            dir.side.buffered += m.length;
             dir.side.pending.push(Pending {
                 message_seq: m.message_seq,
                 msg_type: m.msg_type,
-                buf: vec![0; m.length],
-                have: Vec::new(),
+                length: m.length,
+                pieces: Pieces::default(),
             });
             dir.side.pending.len() - 1
         }
@@ -674,11 +651,8 @@ fn fragment_in(dir: &mut Dir<'_>, m: HandshakeHeader, fragment: &[u8], facts: &m
     let Some(p) = dir.side.pending.get_mut(i) else {
         return;
     };
-    let end = m.fragment_offset + m.fragment_length;
-    if let Some(dst) = p.buf.get_mut(m.fragment_offset..end) {
-        dst.copy_from_slice(fragment);
-    }
-    if !p.cover(m.fragment_offset, end) {
+    dir.side.buffered += p.pieces.insert(m.fragment_offset, fragment);
+    if p.pieces.count() > MAX_RANGES {
         drop_pending(dir.side, i);
         finish(dir, m.message_seq);
         dir.push(Event::Malformed(format!(
@@ -687,18 +661,23 @@ fn fragment_in(dir: &mut Dir<'_>, m: HandshakeHeader, fragment: &[u8], facts: &m
         )));
         return;
     }
-    if p.complete() {
+    if p.pieces.whole(p.length).is_some() {
         let p = dir.side.pending.swap_remove(i);
-        dir.side.buffered = dir.side.buffered.saturating_sub(p.buf.len());
+        dir.side.buffered = dir.side.buffered.saturating_sub(p.pieces.held());
         finish(dir, m.message_seq);
-        message(dir, p.msg_type, &p.buf, facts);
+        message(
+            dir,
+            p.msg_type,
+            p.pieces.whole(p.length).unwrap_or_default(),
+            facts,
+        );
     }
 }
 
 fn drop_pending(side: &mut Side, i: usize) {
     if i < side.pending.len() {
         let p = side.pending.swap_remove(i);
-        side.buffered = side.buffered.saturating_sub(p.buf.len());
+        side.buffered = side.buffered.saturating_sub(p.pieces.held());
     }
 }
 

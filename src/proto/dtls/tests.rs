@@ -456,35 +456,22 @@ fn truncated_datagrams_at_every_length_do_not_panic() {
 }
 
 #[test]
-fn pending_ranges_merge_like_a_naive_model() {
-    // Seeded xorshift: fragments of random offset/length until the model is full.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut rnd = move |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
-    for _ in 0..200 {
-        let len = 1 + rnd(300);
-        let mut p = Pending {
-            message_seq: 0,
-            msg_type: 1,
-            buf: vec![0; len],
-            have: Vec::new(),
-        };
-        let mut model = vec![false; len];
-        while !model.iter().all(|&b| b) {
-            let a = rnd(len);
-            let b = a + rnd(len - a + 1);
-            assert!(p.cover(a, b));
-            model[a..b].iter_mut().for_each(|m| *m = true);
-            let covered: usize = p.have.iter().map(|(a, b)| b - a).sum();
-            assert_eq!(covered, model.iter().filter(|&&m| m).count());
-            assert!(p.have.windows(2).all(|w| w[0].1 < w[1].0));
-            assert_eq!(p.complete(), model.iter().all(|&m| m));
-        }
-    }
+fn a_fragment_claiming_a_large_message_holds_only_its_own_bytes() {
+    let mut c = DtlsConn::default();
+    let mut f = vec![1];
+    f.extend_from_slice(&u24b(65_535));
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&u24b(0));
+    f.extend_from_slice(&u24b(100));
+    f.extend_from_slice(&[0x41; 100]);
+    c.datagram(true, &record(22, 0, 0, &f), origin(1));
+    assert_eq!(
+        c.client.pending.len(),
+        1,
+        "the message waits for its other fragments"
+    );
+    assert_eq!(c.client.buffered, 100);
+    assert_eq!(c.client.pending[0].pieces.held(), 100);
 }
 
 // ---- The shared corpus, against tshark 4.0.17. ----

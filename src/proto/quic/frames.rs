@@ -8,13 +8,16 @@
 //! retransmissions are harmless) and hands out each handshake message, type and body, once it
 //! is complete from the start of the stream.
 //!
-//! A stream keeps at most [`MAX_CRYPTO_BYTES`] bytes in at most [`MAX_CRYPTO_RANGES`] disjoint
-//! ranges and says when a cap dropped data; no input makes it panic. It does not parse the
+//! A stream keeps the bytes of offsets below [`MAX_CRYPTO_BYTES`] in at most
+//! [`MAX_CRYPTO_RANGES`] disjoint ranges, only those that arrived (a frame far into the stream
+//! holds its own bytes, not the hole before it), and says when a cap dropped data; no input
+//! makes it panic. It does not parse the
 //! handshake messages (the connection hands them to the tls hello parsers) and sees no frame
 //! of a Handshake or 1-RTT packet, which are never decrypted here.
 
 use super::packet::{varint, varint_len};
 use super::{MAX_CRYPTO_BYTES, MAX_CRYPTO_RANGES};
+use crate::proto::pieces::Pieces;
 
 /// A frame of an Initial packet that matters here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,10 +122,9 @@ fn skip_ack(r: &[u8], ecn: bool) -> Option<&[u8]> {
 /// The CRYPTO data of one direction in one packet number space, put back in order.
 #[derive(Debug, Default)]
 pub(super) struct CryptoStream {
-    /// Stream bytes [0, buf.len()); only the `have` ranges are real.
-    pub(super) buf: Vec<u8>,
-    /// Received ranges [start, end), sorted, merged.
-    pub(super) have: Vec<(usize, usize)>,
+    /// The bytes that arrived, by stream offset: only what came is held, however far into
+    /// the stream a frame says it sits.
+    pub(super) pieces: Pieces,
     /// Bytes already handed to the message parser.
     consumed: usize,
     /// A cap was hit (reported once).
@@ -141,83 +143,39 @@ impl CryptoStream {
         if start >= kept_end {
             return whole;
         }
-        let touches = self.have.iter().any(|&(s, e)| s <= kept_end && start <= e);
-        if !touches && self.have.len() >= MAX_CRYPTO_RANGES {
+        let kept = data.get(..kept_end - start).unwrap_or_default();
+        // A range that touches a piece joins it; only a new island adds one.
+        if self.pieces.count() >= MAX_CRYPTO_RANGES && !self.pieces.touches(start, kept_end) {
             return false;
         }
-        if self.buf.len() < kept_end {
-            self.buf.resize(kept_end, 0);
-        }
-        // Copy into the holes only.
-        let mut at = start;
-        for &(s, e) in self
-            .have
-            .iter()
-            .chain(std::iter::once(&(kept_end, kept_end)))
-        {
-            if e <= at {
-                continue;
-            }
-            let hole_end = s.min(kept_end);
-            if at < hole_end {
-                if let (Some(dst), Some(src)) = (
-                    self.buf.get_mut(at..hole_end),
-                    data.get(at - start..hole_end - start),
-                ) {
-                    dst.copy_from_slice(src);
-                }
-            }
-            at = at.max(e);
-            if at >= kept_end {
-                break;
-            }
-        }
-        // Merge [start, kept_end) into the sorted range list.
-        let (mut s, mut e) = (start, kept_end);
-        self.have.retain(|&(a, b)| {
-            if a <= e && s <= b {
-                s = s.min(a);
-                e = e.max(b);
-                false
-            } else {
-                true
-            }
-        });
-        let pos = self.have.partition_point(|&(a, _)| a < s);
-        self.have.insert(pos, (s, e));
+        self.pieces.insert(start, kept);
         whole
     }
 
     /// Bytes available in order from the start of the stream.
+    #[cfg(test)]
     pub(super) fn contiguous(&self) -> usize {
-        match self.have.first() {
-            Some(&(0, e)) => e,
-            _ => 0,
-        }
+        self.pieces.prefix().len()
     }
 
     /// The next complete handshake message (type, body), if it has arrived.
     pub(super) fn next_message(&mut self) -> Option<(u8, &[u8])> {
         let start = self.consumed;
-        let avail = self.buf.get(start..self.contiguous())?;
+        let avail = self.pieces.prefix().get(start..)?;
         let [ty, a, b, c, ..] = *avail else {
             return None;
         };
         let len = u32::from_be_bytes([0, a, b, c]) as usize;
-        let end = start.checked_add(4)?.checked_add(len)?;
-        if end > self.contiguous() {
-            return None;
-        }
-        self.consumed = end;
-        Some((ty, self.buf.get(start + 4..end)?))
+        let body = avail.get(4..4usize.checked_add(len)?)?;
+        self.consumed = start + 4 + len;
+        Some((ty, body))
     }
 
     /// A message has started that can never complete under [`MAX_CRYPTO_BYTES`].
     pub(super) fn message_exceeds_cap(&self) -> bool {
-        let Some([_, a, b, c]) = self.buf.get(self.consumed..self.consumed + 4) else {
+        let Some([_, a, b, c]) = self.pieces.prefix().get(self.consumed..self.consumed + 4) else {
             return false;
         };
-        self.contiguous() >= self.consumed + 4
-            && self.consumed + 4 + u32::from_be_bytes([0, *a, *b, *c]) as usize > MAX_CRYPTO_BYTES
+        self.consumed + 4 + u32::from_be_bytes([0, *a, *b, *c]) as usize > MAX_CRYPTO_BYTES
     }
 }

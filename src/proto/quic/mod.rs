@@ -221,6 +221,15 @@ impl QuicConn {
         }
     }
 
+    /// Heap bytes held, about: the connection, its events and the CRYPTO bytes waiting.
+    pub fn heap_bytes(&self) -> usize {
+        let events = self.client_events.capacity() + self.server_events.capacity();
+        std::mem::size_of::<Self>()
+            + events * std::mem::size_of::<Located>()
+            + self.client.crypto.pieces.held()
+            + self.server.crypto.pieces.held()
+    }
+
     /// True once both hellos were found (or there is nothing more to learn): the caller stops
     /// feeding.
     pub fn done(&self) -> bool {

@@ -348,14 +348,14 @@ impl Seal<'_> {
 fn rfc_client_hello_message() -> Vec<u8> {
     let mut conn = QuicConn::default();
     conn.datagram(true, &unhex(A2_CLIENT_INITIAL), origin(1));
-    conn.client.crypto.buf[..conn.client.crypto.contiguous()].to_vec()
+    conn.client.crypto.pieces.prefix().to_vec()
 }
 
 fn rfc_server_hello_message() -> Vec<u8> {
     let mut conn = QuicConn::default();
     conn.datagram(true, &unhex(A2_CLIENT_INITIAL), origin(1));
     conn.datagram(false, &unhex(A3_SERVER_INITIAL), origin(2));
-    conn.server.crypto.buf[..conn.server.crypto.contiguous()].to_vec()
+    conn.server.crypto.pieces.prefix().to_vec()
 }
 
 #[test]
@@ -804,7 +804,15 @@ fn crypto_stream_front_middle_back_overlap_and_caps() {
     let mut s = CryptoStream::default();
     assert!(!s.insert(MAX_CRYPTO_BYTES as u64 - 2, b"abcd"));
     assert!(!s.insert(u64::MAX, b"a"));
-    assert_eq!(s.buf.len(), MAX_CRYPTO_BYTES);
+    assert_eq!(
+        s.pieces.held(),
+        2,
+        "only the two bytes under the cap are held"
+    );
+    // Far into the stream: only the bytes that came are held, not the hole before them.
+    let mut s = CryptoStream::default();
+    assert!(s.insert(MAX_CRYPTO_BYTES as u64 - 100, &[7; 100]));
+    assert_eq!(s.pieces.held(), 100);
     // Too many holes.
     let mut s = CryptoStream::default();
     for i in 0..MAX_CRYPTO_RANGES as u64 {
@@ -812,7 +820,7 @@ fn crypto_stream_front_middle_back_overlap_and_caps() {
     }
     assert!(!s.insert(5000, b"x"));
     assert!(s.insert(0, &[0u8; 400]), "filling holes is always allowed");
-    assert_eq!(s.have, vec![(0, 400)]);
+    assert_eq!((s.pieces.count(), s.contiguous()), (1, 400));
     // A message announcing more than the cap can ever hold.
     let mut s = CryptoStream::default();
     s.insert(0, &[1, 0xff, 0xff, 0xff, 0]);
@@ -841,14 +849,16 @@ fn crypto_stream_matches_a_naive_model_under_random_fragments() {
                     model[i].get_or_insert(data[i]);
                 }
             } else {
-                assert!(s.have.len() >= MAX_CRYPTO_RANGES);
+                assert!(s.pieces.count() >= MAX_CRYPTO_RANGES);
             }
         }
         let prefix = model.iter().take_while(|b| b.is_some()).count();
         assert_eq!(s.contiguous(), prefix);
-        assert_eq!(&s.buf[..prefix], &data[..prefix]);
-        let covered: usize = s.have.iter().map(|(a, b)| b - a).sum();
-        assert_eq!(covered, model.iter().filter(|b| b.is_some()).count());
+        assert_eq!(s.pieces.prefix(), &data[..prefix]);
+        assert_eq!(
+            s.pieces.held(),
+            model.iter().filter(|b| b.is_some()).count()
+        );
     }
 }
 

@@ -106,6 +106,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, &'static str> {
                         .iter()
                         .map(|p| String::from_utf8_lossy(p).into_owned())
                         .collect();
+                    ch.alpn_first = p.first().map(|p| p.to_vec());
                     true
                 }
                 _ => false,

@@ -98,7 +98,10 @@ pub struct ClientHello {
     /// Extension types in wire order.
     pub extensions: Vec<u16>,
     pub sni: Option<String>,
+    /// ALPN protocol names, as lossy UTF-8.
     pub alpn: Vec<String>,
+    /// The first ALPN protocol name's bytes as sent (JA4 reads them; `alpn` is lossy).
+    pub alpn_first: Option<Vec<u8>>,
     pub supported_versions: Vec<u16>,
     pub supported_groups: Vec<u16>,
     pub ec_point_formats: Vec<u8>,

@@ -221,6 +221,33 @@ impl Direction {
     }
 
     /// True while the direction still wants stream bytes buffered by reassembly.
+    /// Heap bytes held, about: buffers, events and the certificates in them.
+    pub fn heap_bytes(&self) -> usize {
+        let certs: usize = self
+            .events
+            .iter()
+            .map(|e| match &e.event {
+                Event::Certificate(c) => c.iter().map(|d| d.capacity() + 24).sum(),
+                _ => 0,
+            })
+            .sum();
+        self.record_buf.capacity()
+            + self.hs_buf.capacity()
+            + self.plaintext.capacity()
+            + self.plaintext_chunks.capacity() * std::mem::size_of::<PlaintextChunk>()
+            + self.events.capacity() * std::mem::size_of::<Located>()
+            + certs
+    }
+
+    /// Gives back the room grown while the handshake went on; what is held stays.
+    pub fn settle(&mut self) {
+        self.record_buf.shrink_to_fit();
+        self.hs_buf.shrink_to_fit();
+        self.plaintext.shrink_to_fit();
+        self.plaintext_chunks.shrink_to_fit();
+        self.events.shrink_to_fit();
+    }
+
     pub fn wants_reassembly(&self) -> bool {
         matches!(self.mode, Mode::Sniff | Mode::Records | Mode::SslV2)
     }

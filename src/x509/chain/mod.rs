@@ -35,7 +35,10 @@ pub use trust::TrustStore;
 use crate::ids::{FindingId, Severity};
 use checks::cert_checks;
 use facts::{aia, details, is_self_signed, subject_of, Sig};
-use path::{attach_sent_root, build_path, order_findings, pick_leaf, webpki_verdict, AnchorLink};
+use path::{
+    attach_sent_root, build_path, order_findings, pick_leaf, webpki_candidates, webpki_verdict,
+    AnchorLink,
+};
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -148,7 +151,8 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
     let top = path.last().copied().unwrap_or(leaf);
 
     // webpki's verdict, the reference for `trusted`.
-    let verdict = webpki_verdict(certs, leaf, input, store);
+    let candidates = webpki_candidates(&parsed, leaf, &path);
+    let verdict = webpki_verdict(certs, leaf, &candidates, input, store);
     // Clients take the first certificate as the leaf: a chain that only verifies from a later
     // one is not trusted in practice.
     report.trusted = verdict.is_ok() && leaf == 0;

@@ -167,11 +167,50 @@ pub(super) fn pick_leaf(parsed: &[Option<X509Certificate<'_>>]) -> usize {
 
 /// Follows issuers from the leaf through the sent certificates. Returns the path and where the
 /// issuer of its last certificate was found (None: self-signed top, or issuer missing).
+///
+/// Each certificate is tried once as each path member's issuer, and at most
+/// [`MAX_SIGNATURE_CHECKS`] signatures are checked in all: past that, links are made by name
+/// and key identifier alone (`Sig::Unchecked`), with a `chain-search-capped` finding. A chain
+/// of 32 certificates sharing one name would otherwise cost 32 × 32 signature checks.
 pub(super) fn build_path(
     leaf: usize,
     parsed: &[Option<X509Certificate<'_>>],
     store: &TrustStore,
     findings: &mut Vec<ChainFinding>,
+) -> (Vec<usize>, Option<AnchorLink>) {
+    let mut checks = 0usize;
+    let mut sig = |c: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>| {
+        checks += 1;
+        if checks <= MAX_SIGNATURE_CHECKS {
+            check_sig(c, key)
+        } else {
+            Sig::Unchecked
+        }
+    };
+    let (path, top) = follow_issuers(leaf, parsed, store, findings, &mut sig);
+    if checks > MAX_SIGNATURE_CHECKS {
+        findings.push(finding(
+            FindingId::ChainSearchCapped,
+            Severity::Low,
+            Vec::new(),
+            format!(
+                "building the chain's path took more than {MAX_SIGNATURE_CHECKS} signature checks ({checks} candidate links); the rest were linked by name and key identifier only"
+            ),
+            "send only the certificates of one path: leaf, then each issuer once",
+        ));
+    }
+    (path, top)
+}
+
+/// Signatures checked per chain while building its path.
+pub const MAX_SIGNATURE_CHECKS: usize = 96;
+
+fn follow_issuers(
+    leaf: usize,
+    parsed: &[Option<X509Certificate<'_>>],
+    store: &TrustStore,
+    findings: &mut Vec<ChainFinding>,
+    sig: &mut dyn FnMut(&X509Certificate<'_>, &SubjectPublicKeyInfo<'_>) -> Sig,
 ) -> (Vec<usize>, Option<AnchorLink>) {
     let mut path = vec![leaf];
     loop {
@@ -197,7 +236,7 @@ pub(super) fn build_path(
                     return None;
                 }
                 let (_, spki) = SubjectPublicKeyInfo::from_der(&anchor.spki_der).ok()?;
-                Some((check_sig(c, &spki), a))
+                Some((sig(c, &spki), a))
             })
             .max();
         if let Some((s, a)) = best_anchor {
@@ -214,7 +253,7 @@ pub(super) fn build_path(
                 if !names_equal(c.issuer(), p.subject()) || !key_ids_compatible(child_aki, ski(p)) {
                     return None;
                 }
-                Some((check_sig(c, p.public_key()), std::cmp::Reverse(i)))
+                Some((sig(c, p.public_key()), std::cmp::Reverse(i)))
             })
             .max();
         match best_sent {
@@ -283,19 +322,67 @@ pub(super) fn order_findings(leaf: usize, path: &[usize], findings: &mut Vec<Cha
     }
 }
 
+/// Sent certificates of one subject name handed to webpki as candidate intermediates.
+/// Real chains have one, two for a cross-signed CA; webpki tries every candidate of a name at
+/// every level of its search (up to six CAs deep), so a chain of 31 certificates sharing a
+/// name is hundreds of thousands of tries. With three a name, a search is at most 3^6 tries.
+pub const MAX_CANDIDATES_PER_NAME: usize = 3;
+
+/// The certificates webpki gets as intermediates (wire indexes): every sent one but the leaf,
+/// at most [`MAX_CANDIDATES_PER_NAME`] per subject name, those on our own `path` first; in wire
+/// order, the order webpki tries them in, so an ordinary chain is handed over unchanged.
+/// Certificates that do not parse are all kept: webpki cannot parse them either, and no search
+/// goes through them.
+pub(super) fn webpki_candidates(
+    parsed: &[Option<X509Certificate<'_>>],
+    leaf: usize,
+    path: &[usize],
+) -> Vec<usize> {
+    let mut per_name: Vec<(&[u8], usize)> = Vec::new();
+    let mut keep = vec![false; parsed.len()];
+    let on_path = path.iter().copied().filter(|&i| i != leaf);
+    let others = (0..parsed.len()).filter(|i| *i != leaf && !path.contains(i));
+    for i in on_path.chain(others) {
+        let name = parsed
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|c| c.subject().as_raw());
+        let kept = match (name, per_name.iter_mut().find(|(n, _)| Some(*n) == name)) {
+            (None, _) => true,
+            (Some(_), Some((_, k))) if *k >= MAX_CANDIDATES_PER_NAME => false,
+            (Some(_), Some((_, k))) => {
+                *k += 1;
+                true
+            }
+            (Some(n), None) => {
+                per_name.push((n, 1));
+                true
+            }
+        };
+        if let Some(k) = keep.get_mut(i) {
+            *k = kept;
+        }
+    }
+    (0..parsed.len())
+        .filter(|&i| keep.get(i) == Some(&true))
+        .collect()
+}
+
+/// rustls-webpki's verdict on the leaf with the intermediates `inter` (indexes into `certs`):
+/// the path it verified (wire indexes) and its anchor's subject.
 pub(super) fn webpki_verdict(
     certs: &[Vec<u8>],
     leaf: usize,
+    inter: &[usize],
     input: &ChainInput<'_>,
     store: &TrustStore,
 ) -> Result<(Vec<usize>, String), String> {
     let leaf_der = CertificateDer::from(certs.get(leaf).map(Vec::as_slice).unwrap_or_default());
     let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| format!("{e:?}"))?;
-    let inter: Vec<CertificateDer<'_>> = certs
+    let inter: Vec<CertificateDer<'_>> = inter
         .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != leaf)
-        .map(|(_, d)| CertificateDer::from(d.as_slice()))
+        .filter_map(|&i| certs.get(i))
+        .map(|d| CertificateDer::from(d.as_slice()))
         .collect();
     let anchors: Vec<TrustAnchor<'_>> = store.anchors.iter().map(|a| a.ta.clone()).collect();
     let time = UnixTime::since_unix_epoch(Duration::from_secs(input.at.max(0) as u64));
