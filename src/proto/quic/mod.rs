@@ -406,7 +406,15 @@ impl QuicConn {
             // A server may answer in another compatible version (RFC 9368).
             self.version = Some(h.version);
         }
-        let (frames, problem) = initial_frames(&plain);
+        self.initial_payload(from_client, pn, &plain, origin);
+    }
+
+    /// The decrypted payload of Initial packet `pn` from one side: its CRYPTO frames into that
+    /// side's stream, the handshake messages they complete and any CONNECTION_CLOSE into events.
+    /// Public for the fuzz target, whose mutated packets would almost never decrypt.
+    #[doc(hidden)]
+    pub fn initial_payload(&mut self, from_client: bool, pn: u64, plain: &[u8], origin: Origin) {
+        let (frames, problem) = initial_frames(plain);
         let mut capped = false;
         for frame in frames {
             match frame {

@@ -289,9 +289,13 @@ impl Direction {
             match self.mode {
                 Mode::Off => return,
                 Mode::Sniff => {
-                    if looks_like_record_start(data) {
+                    // An SSLv2-format hello only ever opens a conversation: after TLS records
+                    // such bytes are no record start (read as one, they failed the record
+                    // header check and came straight back here, without end).
+                    let sslv2 = is_sslv2_record(data);
+                    if looks_like_record_start(data) && !(sslv2 && self.saw_tls) {
                         self.mode = Mode::Records;
-                        if is_sslv2_record(data) && !self.saw_tls {
+                        if sslv2 {
                             data = self.sslv2_record(data, origin, session.as_deref_mut());
                         }
                         continue;
@@ -374,7 +378,9 @@ impl Direction {
                 self.record_buf
                     .extend_from_slice(data.get(..take).unwrap_or_default());
                 data = data.get(take..).unwrap_or_default();
-                if self.record_buf.len() == 5 && need == 5 {
+                // The header has just completed (checked once: a record of length 0 is
+                // complete with it, and checking its header again made no progress, for ever).
+                if have < 5 && self.record_buf.len() == 5 {
                     if !self.header_ok(origin) {
                         return data;
                     }
@@ -385,7 +391,6 @@ impl Direction {
                         self.note_record(&buf, origin);
                         continue;
                     }
-                    continue;
                 }
                 if self.record_buf.len() >= 5
                     && self.record_buf.len() == 5 + record_len(&self.record_buf)

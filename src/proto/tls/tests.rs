@@ -332,3 +332,40 @@ fn a_handshake_header_split_across_records_that_completes_at_a_records_end_waits
         d.events
     );
 }
+
+#[test]
+fn bytes_like_an_sslv2_hello_after_tls_records_are_not_a_record_and_do_not_loop() {
+    // Found by the `tls` fuzz target (tests/data/fuzz/tls/): after a TLS record, a chunk whose
+    // first bytes read as an SSLv2 ClientHello header (length with the high bit, type 1,
+    // version 3.3) was taken for a record start, failed the TLS header check and was sniffed
+    // again, for ever.
+    let mut d = Direction::new();
+    d.feed(&record(22, &[14, 0, 0, 0]), origin(1));
+    d.feed(&[0xed, 3, 1, 3, 3, 0, 0x10], origin(2));
+    assert!(d.saw_tls);
+    assert_eq!(d.records, 1);
+    assert!(client_hellos(&d).is_empty());
+    assert!(
+        matches!(d.events[0].event, Event::Handshake(14)),
+        "{:?}",
+        d.events
+    );
+}
+
+#[test]
+fn an_empty_record_whose_header_spans_chunks_is_read_once_and_what_follows_too() {
+    // Found by the `tls` fuzz target (tests/data/fuzz/tls/): the header of a record of length
+    // 0, cut after three bytes, was checked again and again once complete, for ever.
+    let mut d = Direction::new();
+    d.feed(&[21, 3, 3], origin(1));
+    d.feed(&[0, 0], origin(2));
+    d.feed(&record(22, &[14, 0, 0, 0]), origin(3));
+    assert_eq!(d.records, 2);
+    assert!(
+        d.events
+            .iter()
+            .any(|e| matches!(e.event, Event::Handshake(14))),
+        "{:?}",
+        d.events
+    );
+}
