@@ -332,7 +332,7 @@ impl QuicConn {
         packet: &[u8],
         pn_offset: usize,
         origin: Origin,
-        mut session: Option<&mut Session>,
+        session: Option<&mut Session>,
     ) {
         let key_dcid = if from_client {
             match self.classify_client_initial(h, packet, pn_offset) {
@@ -406,7 +406,7 @@ impl QuicConn {
             // A server may answer in another compatible version (RFC 9368).
             self.version = Some(h.version);
         }
-        self.initial_payload(from_client, pn, &plain, origin);
+        self.payload(from_client, pn, &plain, origin, h.version, session);
     }
 
     /// The decrypted payload of Initial packet `pn` from one side: its CRYPTO frames into that
@@ -414,6 +414,21 @@ impl QuicConn {
     /// Public for the fuzz target, whose mutated packets would almost never decrypt.
     #[doc(hidden)]
     pub fn initial_payload(&mut self, from_client: bool, pn: u64, plain: &[u8], origin: Origin) {
+        let version = self.version.unwrap_or(version::V1);
+        self.payload(from_client, pn, plain, origin, version, None);
+    }
+
+    /// [`QuicConn::initial_payload`] of a packet of `version`; with the connection's
+    /// decryption facts, the ServerHello it completes asks for the Handshake keys.
+    fn payload(
+        &mut self,
+        from_client: bool,
+        pn: u64,
+        plain: &[u8],
+        origin: Origin,
+        version: u32,
+        mut session: Option<&mut Session>,
+    ) {
         let (frames, problem) = initial_frames(plain);
         let mut capped = false;
         for frame in frames {
@@ -442,7 +457,7 @@ impl QuicConn {
         }
         self.drain_messages(from_client, capped, origin, session.as_deref_mut());
         if let (Some(s), true, false) = (session, self.server_hello, self.handshake_asked) {
-            self.handshake_keys(s, h.version, from_client, origin);
+            self.handshake_keys(s, version, from_client, origin);
         }
     }
 
