@@ -174,7 +174,10 @@ fn event_name(e: &Event) -> String {
         Event::ClientHello(_) => "ClientHello".into(),
         Event::ServerHello(sh) if sh.hello_retry_request => "HelloRetryRequest".into(),
         Event::ServerHello(_) => "ServerHello".into(),
-        Event::Certificate(ders) => format!("Certificate ({} certs)", ders.len()),
+        Event::Certificate(ders) => match ders.len() {
+            1 => "Certificate (1 cert)".into(),
+            n => format!("Certificate ({n} certs)"),
+        },
         Event::CertificateRequest { .. } => "CertificateRequest".into(),
         Event::CertificateStatus { .. } => "CertificateStatus".into(),
         Event::ServerKeyExchange { .. } => "ServerKeyExchange".into(),

@@ -42,10 +42,16 @@ pub struct View<'a> {
     pub rtt: Option<(usize, usize, f64)>,
 }
 
-/// The finding that carries the verdict: the one with the verdict's id.
+/// The finding that carries the verdict: the one with the verdict's id, else one that shows
+/// every packet the verdict cites (`dropped-on-path` rests on `client-hello-dropped`).
 pub fn verdict_finding(c: &Connection) -> Option<&Finding> {
-    let id = c.verdict.id.as_str();
-    c.findings.iter().find(|f| f.id.as_str() == id)
+    let v = &c.verdict;
+    let id = v.id.as_str();
+    c.findings.iter().find(|f| f.id.as_str() == id).or_else(|| {
+        c.findings
+            .iter()
+            .find(|f| !v.frames.is_empty() && v.frames.iter().all(|fr| f.frames.contains(fr)))
+    })
 }
 
 /// The ladder rows of `c`, when its packets were kept.
@@ -158,7 +164,10 @@ pub fn write_text(out: &mut String, c: &Connection) {
             Side::Client => "C -> S",
             Side::Server => "C <- S",
         };
-        let mut what: Vec<String> = p.messages.iter().map(|m| shown(m).into_owned()).collect();
+        let mut what: Vec<String> = Vec::new();
+        if !p.messages.is_empty() {
+            what.push(shown(&p.messages.join(", ")).into_owned());
+        }
         what.extend(r.marks().iter().map(|m| format!("[{m}]")));
         if r.judged {
             what.push(format!("<< judged: {}", c.verdict.id));

@@ -143,6 +143,15 @@ fn arrow_y(row: usize) -> f64 {
     TOP + row as f64 * ROW + 20.0
 }
 
+/// A label longer than `fits` characters is squeezed to the space between the two lines.
+fn squeeze(label: &str, fits: usize) -> &'static str {
+    if label.chars().count() > fits {
+        " textLength=\"470\" lengthAdjust=\"spacingAndGlyphs\""
+    } else {
+        ""
+    }
+}
+
 fn cut(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         return s.to_string();
@@ -230,7 +239,10 @@ fn ladder_svg(s: &mut String, c: &Connection, view: &View<'_>) {
             judged_y = Some(y);
         }
         let marks = r.marks();
-        let mut label: Vec<String> = p.messages.clone();
+        let mut label: Vec<String> = Vec::new();
+        if !p.messages.is_empty() {
+            label.push(p.messages.join(", "));
+        }
         label.extend(marks.iter().map(|m| format!("[{m}]")));
         if r.judged {
             label.push("◀ judged".into());
@@ -285,16 +297,19 @@ fn ladder_svg(s: &mut String, c: &Connection, view: &View<'_>) {
             );
         }
         let mid = (CLIENT_X + SERVER_X) / 2.0;
+        let label = cut(&label.join(" "), MAX_LABEL_CHARS);
         let _ = write!(
             s,
-            "<text class=\"t\" x=\"8\" y=\"{}\">{:.3}</text><text class=\"f\" x=\"150\" y=\"{}\">{}</text><text class=\"msg\" x=\"{mid}\" y=\"{}\">{}</text><text class=\"facts\" x=\"{mid}\" y=\"{}\">{}</text></g>",
+            "<text class=\"t\" x=\"8\" y=\"{}\">{:.3}</text><text class=\"f\" x=\"150\" y=\"{}\">{}</text><text class=\"msg\" x=\"{mid}\" y=\"{}\"{}>{}</text><text class=\"facts\" x=\"{mid}\" y=\"{}\"{}>{}</text></g>",
             y + 4.0,
             r.ms,
             y + 4.0,
             p.frame,
             y - 6.0,
-            esc(&cut(&label.join(" "), MAX_LABEL_CHARS)),
+            squeeze(&label, 60),
+            esc(&label),
             y + 13.0,
+            squeeze(&facts, 80),
             esc(&facts)
         );
     }
@@ -583,7 +598,7 @@ fn validity_bar(s: &mut String, nb: i64, na: i64, at: i64) {
         date(na),
         x(at),
         x(at),
-        x(at),
+        x(at).clamp(22.0, BAR_W - 22.0),
         date(nb),
         date(na)
     );

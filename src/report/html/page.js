@@ -59,7 +59,7 @@
     line.setAttribute('y1', 4); line.setAttribute('y2', 30);
     var label = document.createElementNS(ns, 'text');
     label.setAttribute('class', 'now');
-    label.setAttribute('x', Math.min(w - 14, Math.max(14, x)));
+    label.setAttribute('x', Math.min(w - 22, Math.max(22, x)));
     label.setAttribute('y', 9);
     label.textContent = now > hi ? 'now ▶' : (now < lo ? '◀ now' : 'now');
     s.appendChild(line);

@@ -226,11 +226,16 @@ fn timeline<W: Write>(page: &mut String, h: &Html<W>) {
         }
         page.push_str("</g>");
     }
-    // Five time labels, or the first and last alone when the columns are few.
-    let ticks: i64 = if columns >= 20 { 4 } else { 1 };
+    // Five time labels; the first and last alone when the columns are few; the first alone
+    // when they are too narrow for two.
+    let ticks: i64 = match columns {
+        20.. => 4,
+        8.. => 1,
+        _ => 0,
+    };
     for tick in 0..=ticks {
-        let x = left + plot_w * tick as f64 / ticks as f64;
-        let t = start + span * tick / ticks;
+        let x = left + plot_w * tick as f64 / ticks.max(1) as f64;
+        let t = start + span * tick / ticks.max(1);
         let anchor = match tick {
             0 => "start",
             t if t == ticks => "end",
