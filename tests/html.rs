@@ -288,6 +288,24 @@ fn a_missing_intermediate_is_a_dashed_card_with_its_aia_url_and_the_finding_on_i
 }
 
 #[test]
+fn a_chain_seen_only_on_handshakes_drawn_in_full_is_not_listed_again() {
+    let file = "chain-wrong-intermediate.pcap";
+    let t = Truth::of("certs");
+    assert!(t
+        .connections(file)
+        .iter()
+        .all(|c| c["expected_verdict"] != "complete"));
+    let (html, _) = page(&connections(&format!("certs/{file}")), 20);
+    let doc = parse(&html);
+    assert_eq!(
+        doc.select(&sel("details.conn")).count(),
+        t.connections(file).len()
+    );
+    assert!(doc.select(&sel("details.conn .card.bad")).count() >= 1);
+    assert_eq!(doc.select(&sel("#chains")).count(), 0);
+}
+
+#[test]
 fn only_the_first_failures_of_a_verdict_are_drawn_and_the_note_says_so() {
     let base = connections("netns/inject-single-rst.client.pcap").remove(0);
     let conns: Vec<Connection> = (0..30)

@@ -76,7 +76,10 @@ pub fn section(c: &Connection, id: usize, open: bool) -> String {
         }
         s.push_str("</ul>");
     }
-    s.push_str(&chain_cards(c));
+    let cards = chain_cards(c);
+    if !cards.is_empty() {
+        let _ = write!(s, "<div id=\"{}-chain\">{cards}</div>", anchor(id));
+    }
     s.push_str("</details>");
     s
 }
@@ -329,7 +332,7 @@ fn ladder_svg(s: &mut String, c: &Connection, view: &View<'_>) {
 /// The verdict's finding beside the judged packet: message, evidence, advice.
 fn evidence_aside(s: &mut String, c: &Connection, view: &View<'_>, judged_y: Option<f64>) {
     let top = judged_y.map_or(0.0, |y| (y - 24.0).max(0.0));
-    let _ = write!(s, "<aside class=\"evidence\" style=\"margin-top:{top}px\">");
+    let _ = write!(s, "<aside class=\"evidence\" style=\"--y:{top}px\">");
     let judged = view.rows.iter().find(|r| r.judged).map(|r| r.packet.frame);
     match judged {
         Some(f) => {
@@ -392,8 +395,9 @@ pub fn chain_cards(c: &Connection) -> String {
             .collect();
         let _ = write!(
             s,
-            "<h4>{side} certificate chain, as sent ({} certificates)</h4><div class=\"chain\">",
-            certs.len()
+            "<h4>{side} certificate chain, as sent ({} certificate{})</h4><div class=\"chain\">",
+            certs.len(),
+            if certs.len() == 1 { "" } else { "s" }
         );
         for (i, cert) in certs.iter().enumerate() {
             let on_card: Vec<&Finding> = findings
@@ -575,6 +579,24 @@ fn missing_card(s: &mut String, needed_by: &CertInfo, findings: &[&Finding]) {
 
 const BAR_W: f64 = 300.0;
 
+/// A marker's label beside its line, on the side with more room (the page's script places
+/// "now" the same way).
+fn label_x(x: f64) -> f64 {
+    if x < BAR_W / 2.0 {
+        x + 3.0
+    } else {
+        x - 3.0
+    }
+}
+
+fn label_anchor(x: f64) -> &'static str {
+    if x < BAR_W / 2.0 {
+        "start"
+    } else {
+        "end"
+    }
+}
+
 /// Validity as a bar on a time axis, with the capture time marked (and "now" added by the
 /// page's script when it is opened).
 fn validity_bar(s: &mut String, nb: i64, na: i64, at: i64) {
@@ -590,7 +612,7 @@ fn validity_bar(s: &mut String, nb: i64, na: i64, at: i64) {
     };
     let _ = write!(
         s,
-        "<svg class=\"validity\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{BAR_W}\" height=\"40\" viewBox=\"0 0 {BAR_W} 40\" data-lo=\"{lo}\" data-hi=\"{hi}\" data-w=\"{BAR_W}\"><rect class=\"axis\" x=\"0\" y=\"17\" width=\"{BAR_W}\" height=\"2\"/><rect class=\"span {}\" x=\"{}\" y=\"12\" width=\"{}\" height=\"12\"><title>valid from {} to {}</title></rect><line class=\"at\" x1=\"{}\" y1=\"4\" x2=\"{}\" y2=\"30\"/><text class=\"at\" x=\"{}\" y=\"39\">capture</text></svg><div class=\"vdates dim\">not before {} · not after {}</div>",
+        "<svg class=\"validity\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{BAR_W}\" height=\"40\" viewBox=\"0 0 {BAR_W} 40\" data-lo=\"{lo}\" data-hi=\"{hi}\" data-w=\"{BAR_W}\"><rect class=\"axis\" x=\"0\" y=\"17\" width=\"{BAR_W}\" height=\"2\"/><rect class=\"span {}\" x=\"{}\" y=\"12\" width=\"{}\" height=\"12\"><title>valid from {} to {}</title></rect><line class=\"at\" x1=\"{}\" y1=\"4\" x2=\"{}\" y2=\"30\"/><text class=\"at\" x=\"{}\" y=\"39\" text-anchor=\"{}\">capture</text></svg><div class=\"vdates dim\">not before {} · not after {}</div>",
         if inside { "ok" } else { "out" },
         x(nb),
         (x(na) - x(nb)).max(1.0),
@@ -598,7 +620,8 @@ fn validity_bar(s: &mut String, nb: i64, na: i64, at: i64) {
         date(na),
         x(at),
         x(at),
-        x(at).clamp(22.0, BAR_W - 22.0),
+        label_x(x(at)),
+        label_anchor(x(at)),
         date(nb),
         date(na)
     );

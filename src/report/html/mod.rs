@@ -189,6 +189,8 @@ struct ChainSeen {
     names: Vec<String>,
     more_names: u64,
     connections: u64,
+    /// Of those, the connections drawn in full (with this chain) among the failures.
+    in_details: u64,
 }
 
 /// Told one line when the page is written.
@@ -292,13 +294,15 @@ impl<W: Write> Html<W> {
         self.blocked_advice.insert(key, i);
     }
 
-    fn remember_chain(&mut self, c: &Connection) {
+    /// Counts `c`'s server chain when it has problems; `drawn`: `c` has a detail section.
+    fn remember_chain(&mut self, c: &Connection, drawn: bool) {
         let Some(key) = detail::problem_chain_key(c) else {
             return;
         };
         let sni = c.client_hello.as_ref().and_then(|h| h.sni.as_deref());
         if let Some(seen) = self.chains.get_mut(&key) {
             seen.connections += 1;
+            seen.in_details += u64::from(drawn);
             match sni {
                 Some(n) if seen.names.iter().any(|x| x == n) => {}
                 Some(n) if seen.names.len() < NAMES_PER_CHAIN => seen.names.push(n.to_string()),
@@ -319,6 +323,7 @@ impl<W: Write> Html<W> {
                 names: sni.map(str::to_string).into_iter().collect(),
                 more_names: 0,
                 connections: 1,
+                in_details: u64::from(drawn),
             },
         );
     }
@@ -345,7 +350,6 @@ impl<W: Write> Reporter for Html<W> {
         self.time.add(start, colour);
         self.aggregates.add(c);
         self.remember_advice(c);
-        self.remember_chain(c);
         let tally = self.verdicts.entry(c.verdict.id).or_default();
         tally.count += 1;
         tally.colour.get_or_insert(colour);
@@ -356,6 +360,7 @@ impl<W: Write> Reporter for Html<W> {
             self.details
                 .push(detail::section(c, id, tally.detailed == 1));
         }
+        self.remember_chain(c, drawn);
         if self.table.len() < MAX_TABLE_ROWS {
             let anchor = drawn.then(|| self.details.len() - 1);
             self.table.push(page::table_row(c, anchor));

@@ -59,7 +59,8 @@
     line.setAttribute('y1', 4); line.setAttribute('y2', 30);
     var label = document.createElementNS(ns, 'text');
     label.setAttribute('class', 'now');
-    label.setAttribute('x', Math.min(w - 22, Math.max(22, x)));
+    label.setAttribute('x', x < w / 2 ? x + 3 : x - 3);
+    label.setAttribute('text-anchor', x < w / 2 ? 'start' : 'end');
     label.setAttribute('y', 9);
     label.textContent = now > hi ? 'now ▶' : (now < lo ? '◀ now' : 'now');
     s.appendChild(line);

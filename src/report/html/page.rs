@@ -424,15 +424,19 @@ fn failures<W: Write>(page: &mut String, h: &Html<W>) {
     page.push_str("</section>");
 }
 
+/// The chains with problems that are not only on connections drawn in full already.
 fn chains<W: Write>(page: &mut String, h: &Html<W>) {
-    if h.chain_order.is_empty() {
+    let listed: Vec<&super::ChainSeen> = h
+        .chain_order
+        .iter()
+        .filter_map(|k| h.chains.get(k))
+        .filter(|seen| seen.in_details < seen.connections)
+        .collect();
+    if listed.is_empty() && h.more_chains == 0 {
         return;
     }
     page.push_str("<section id=\"chains\"><h2>Certificate chains with problems</h2>");
-    for key in &h.chain_order {
-        let Some(seen) = h.chains.get(key) else {
-            continue;
-        };
+    for seen in listed {
         let mut names: Vec<String> = seen.names.iter().map(|n| esc(n)).collect();
         if seen.more_names > 0 {
             names.push(format!("and {} more", seen.more_names));
