@@ -5,6 +5,8 @@
 #
 #   scripts/same-output.sh OLD_BIN NEW_BIN
 #
+# MODES='-q --json;summary -q' runs only those modes (separated by ';'); NEW_FLAGS='--no-ladder'
+# adds flags to NEW_BIN's runs only (to compare a mode that a new flag must leave as it was).
 # Prints one line per difference and a closing count; exits 1 when any run differs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,10 @@ modes=(
   "certs -q"
 )
 [ -f "$ca" ] && modes+=("-q --json --ca-file $ca")
+if [ -n "${MODES:-}" ]; then
+  IFS=';' read -r -a modes <<<"$MODES"
+fi
+new_flags=${NEW_FLAGS:-}
 
 mapfile -t files < <(find captures ../shared/corpus ../shared/realworld ../shared/keylog -type f \
   \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' -o -name '*.pcap.gz' -o -name '*.pcapng.gz' \) 2>/dev/null | sort)
@@ -33,7 +39,7 @@ for f in "${files[@]}"; do
     # shellcheck disable=SC2086
     "$old" $m "$f" >"$tmp/o.out" 2>"$tmp/o.err"; orc=$?
     # shellcheck disable=SC2086
-    "$new" $m "$f" >"$tmp/n.out" 2>"$tmp/n.err"; nrc=$?
+    "$new" $m $new_flags "$f" >"$tmp/n.out" 2>"$tmp/n.err"; nrc=$?
     runs=$((runs + 1))
     if [ "$orc" != "$nrc" ] || ! cmp -s "$tmp/o.out" "$tmp/n.out" || ! cmp -s "$tmp/o.err" "$tmp/n.err"; then
       differ=$((differ + 1))

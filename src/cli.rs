@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tlsmortem::ids::{Severity, VerdictId};
 use tlsmortem::judge::Later;
-use tlsmortem::report::{ChainExport, JsonLines, Reporter, SummaryJson, SummaryText, Text};
+use tlsmortem::report::{
+    Both, ChainExport, Html, JsonLines, Reporter, SummaryJson, SummaryText, Text,
+    DEFAULT_HTML_DETAIL,
+};
 use tlsmortem::x509::chain::TrustStore;
 use tlsmortem::{Config, Filter, Input};
 
@@ -75,6 +78,16 @@ pub struct Cli {
     /// flow-evicted; the README gives the worst case per connection.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
     max_memory: Option<usize>,
+    /// Also write a self-contained HTML report to FILE: overview, timeline, tables, a ladder
+    /// diagram and the certificate chain of each failed handshake.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Failed handshakes of each verdict drawn in full in the HTML report; the rest are counted.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_HTML_DETAIL, requires = "html")]
+    html_detail: usize,
+    /// Leave the packet ladder out from under each failed handshake in the text report.
+    #[arg(long)]
+    no_ladder: bool,
     /// No progress bar and no notes on stderr about the captures themselves.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -219,8 +232,32 @@ impl Cli {
         (inputs, errors)
     }
 
-    /// The reporter the flags ask for, writing to standard output.
+    /// The reporter the flags ask for, writing to standard output, and with `--html` the HTML
+    /// report beside it.
     pub fn reporter(&self) -> Result<Box<dyn Reporter>, String> {
+        let main = self.stdout_reporter()?;
+        let Some(path) = &self.html else {
+            return Ok(main);
+        };
+        let file = std::fs::File::create(path).map_err(|e| {
+            format!(
+                "--html {}: cannot create the file: {e} (give a path in a folder you can write to)",
+                path.display()
+            )
+        })?;
+        let shown = path.display().to_string();
+        let html = Html::new(io::BufWriter::new(file), self.html_detail).with_note(Box::new(
+            move |line: &str| eprintln!("tlsmortem: {shown}: {line}"),
+        ));
+        Ok(Box::new(Both(main, Box::new(html))))
+    }
+
+    /// Whether the text report is what goes to standard output.
+    fn text_report(&self) -> bool {
+        self.command.is_none() && !self.json
+    }
+
+    fn stdout_reporter(&self) -> Result<Box<dyn Reporter>, String> {
         let stdout = io::stdout().lock();
         let summary_only = matches!(self.command, Some(Command::Summary { .. }));
         let json = self.json || matches!(self.command, Some(Command::Summary { json: true, .. }));
@@ -235,7 +272,7 @@ impl Cli {
             _ if self.json => Box::new(JsonLines::new(output(stdout))),
             _ => {
                 let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                Box::new(Text::with_colour(output(stdout), colour))
+                Box::new(Text::with_colour(output(stdout), colour).with_ladders(!self.no_ladder))
             }
         })
     }
@@ -261,6 +298,7 @@ impl Cli {
             filter,
             keylog: Arc::new(keylog),
             max_memory: self.max_memory.unwrap_or(0),
+            ladders: self.html.is_some() || (self.text_report() && !self.no_ladder),
             ..Config::default()
         })
     }

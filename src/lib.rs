@@ -69,6 +69,9 @@ pub struct Config {
     pub later: Option<judge::Later>,
     /// Which connections to report.
     pub filter: Filter,
+    /// Keep each failed handshake's first packets in its record ([`Connection::ladder`]) for
+    /// the ladder diagrams (`--html`, the text report's ladders). Off, nothing is kept.
+    pub ladders: bool,
     /// Bytes per chunk of capture; 0 means [`engine::CHUNK_BYTES`]. Tests set small values to
     /// exercise the chunk boundaries; records depend on it only through when old open flows
     /// are finished early for [`flow::MAX_WAITING`].

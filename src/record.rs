@@ -31,6 +31,10 @@ pub struct Finding {
     /// For validity judged at `--now` or `--at`: that moment; absent when judged at capture time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// For a chain finding: the wire indexes of the certificates it concerns (not in JSON: the
+    /// evidence says it in words), so that a drawing can put it on their cards.
+    #[serde(skip)]
+    pub certs: Vec<usize>,
 }
 
 impl Finding {
@@ -45,6 +49,7 @@ impl Finding {
             advice: None,
             side: None,
             when: None,
+            certs: Vec::new(),
         }
     }
 
@@ -277,6 +282,55 @@ pub struct Connection {
     pub tcp: TcpOut,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
+    /// Capture time of the first and the last packet, in nanoseconds since the Unix epoch (not
+    /// in JSON: `start` and `end` say it there), for drawings over capture time.
+    #[serde(skip)]
+    pub span_ns: (i64, i64),
+    /// A failed handshake's first packets, for the ladder diagrams (not in JSON). Present only
+    /// when [`crate::Config::ladders`] asks for them and the handshake did not complete.
+    #[serde(skip)]
+    pub ladder: Option<Box<Ladder>>,
+}
+
+/// The first packets of a connection as a ladder diagram draws them, in capture order: the
+/// packets kept while its handshake was open, at most [`crate::flow::MAX_TIMELINE`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ladder {
+    pub packets: Vec<LadderPacket>,
+    /// The list reached its cap: later packets of the handshake are not in it.
+    pub cut_short: bool,
+    /// Where the capture was taken, when the TTLs say so: that end, its TTL (unrouted) and the
+    /// TTL the other end's packets arrive with.
+    pub capture_point: Option<(Side, u8, u8)>,
+}
+
+/// One TCP packet of a [`Ladder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LadderPacket {
+    pub frame: u64,
+    /// Capture time, nanoseconds since the Unix epoch.
+    pub ns: i64,
+    pub from: Side,
+    /// TCP flags as in the JSON packets: `SYN+ACK`, `PSH+ACK`, …
+    pub flags: String,
+    /// Sequence number relative to the sender's first (its ISN when the SYN was seen).
+    pub seq: u32,
+    /// Acknowledgement number relative to the other end's first sequence number; `None` when
+    /// the ACK flag is not set.
+    pub ack: Option<u32>,
+    pub payload_len: u32,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub window: u16,
+    /// The TLS messages and records this packet completed, named: `ClientHello`, `Alert
+    /// (fatal, handshake_failure)`, `encrypted records`, …
+    pub messages: Vec<String>,
+    /// Its payload repeats bytes its sender had already sent.
+    pub retransmission: bool,
+    /// Its payload comes before bytes its sender had already sent, without repeating them.
+    pub out_of_order: bool,
+    /// Data the other end never acknowledged.
+    pub unacked: bool,
 }
 
 /// The QUIC facts of a UDP connection.

@@ -318,3 +318,61 @@ fn max_memory_takes_sizes_and_refuses_nonsense() {
         assert_eq!(r.code, Some(2), "--max-memory {bad}: {}", r.stderr_text());
     }
 }
+
+#[test]
+fn html_writes_the_page_beside_unchanged_json_and_reports_its_size() {
+    let dir = TempDir::new("cli-html");
+    let page = dir.path().join("report.html");
+    let file = "captures/netns/inject-single-rst.client.pcap";
+    let plain = run(tlsmortem().args(["--json", file]));
+    let with =
+        run(tlsmortem()
+            .args(["--json", "--html"])
+            .arg(&page)
+            .args(["--html-detail", "3", file]));
+    assert_eq!(with.code, Some(0), "{}", with.stderr_text());
+    assert_eq!(
+        with.stdout, plain.stdout,
+        "JSON lines do not change with --html"
+    );
+    let size = std::fs::metadata(&page)
+        .expect("the page was written")
+        .len();
+    let err = with.stderr_text();
+    assert!(err.contains(&format!("HTML report: {size} bytes")), "{err}");
+    assert!(
+        err.contains("1 of 1 failed handshakes drawn in full (at most 3 per verdict"),
+        "{err}"
+    );
+    let html = std::fs::read_to_string(&page).expect("UTF-8 page");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<svg class=\"ladder\"").count(), 1);
+}
+
+#[test]
+fn html_into_a_missing_folder_cannot_run_and_says_which_path() {
+    let out = run(tlsmortem().args([
+        "--html",
+        "/nonexistent-folder/r.html",
+        "captures/tls12-openssl.pcap",
+    ]));
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr_text().contains("/nonexistent-folder/r.html"),
+        "{}",
+        out.stderr_text()
+    );
+}
+
+#[test]
+fn the_text_report_draws_a_ladder_unless_told_not_to() {
+    let file = "captures/netns/inject-single-rst.client.pcap";
+    let with = run(tlsmortem().args(["-q", file])).stdout_text();
+    let without = run(tlsmortem().args(["-q", "--no-ladder", file])).stdout_text();
+    assert!(
+        with.contains("  ladder (ms since the first packet"),
+        "{with}"
+    );
+    assert!(!without.contains("  ladder ("), "{without}");
+    assert!(with.len() > without.len());
+}

@@ -188,6 +188,7 @@ impl<'c, T> Owner<'c, T> {
                     truncated: None,
                     trust: config.trust.clone().unwrap_or_else(crate::mozilla_roots),
                     later: config.later.clone(),
+                    ladders: config.ladders,
                     chains: Default::default(),
                     certs: Default::default(),
                     fingerprints: Default::default(),

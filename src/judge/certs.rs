@@ -176,6 +176,7 @@ fn finding(f: &chain::ChainFinding, side: Side, frame: u64, when: Option<String>
         advice: Some(f.fix.clone()),
         side: Some(side),
         when,
+        certs: f.certs.clone(),
     }
 }
 

@@ -20,7 +20,7 @@ pub mod verdict;
 
 use crate::capture::Timestamp;
 use crate::flow::Flow;
-use crate::ids::{Side, Transport};
+use crate::ids::{Side, Transport, VerdictId};
 use crate::proto::codepoints::alert_name;
 use crate::proto::conversation::{Conversation, Datagrams};
 use crate::proto::fingerprint;
@@ -55,6 +55,8 @@ pub struct CaptureFacts {
     pub trust: std::sync::Arc<TrustStore>,
     /// A second moment to judge validity at.
     pub later: Option<Later>,
+    /// Keep failed handshakes' first packets for the ladder diagrams.
+    pub ladders: bool,
     /// Chain verdicts this worker already computed.
     pub chains: std::cell::RefCell<certs::ChainCache>,
     /// Certificates this worker already described.
@@ -618,6 +620,13 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         dh: seen.dh,
     };
     let (verdict, explained) = verdict::decide(&facts);
+    let ladder = (capture.ladders && verdict.id != VerdictId::Complete).then(|| {
+        Box::new(parts::ladder(
+            flow,
+            client,
+            forensics::capture_point(&facts.tcp),
+        ))
+    });
     findings.extend(explained);
     let endpoint = |s: &crate::flow::Side| EndpointOut {
         ip: s.endpoint.ip,
@@ -651,6 +660,8 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         tcp: parts::tcp_out(flow, client),
         verdict,
         findings,
+        span_ns: (flow.start.0, flow.last.0),
+        ladder,
     }
 }
 

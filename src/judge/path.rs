@@ -49,11 +49,11 @@ impl Unacked {
 
 /// A segment is unacknowledged when the other end's highest ACK does not reach past its first
 /// byte (RFC 9293 §3.4: an ACK acknowledges every byte before it).
-fn never_acked(e: &TcpEvent, acked: Option<u32>) -> bool {
+pub(super) fn never_acked(e: &TcpEvent, acked: Option<u32>) -> bool {
     acked.is_none_or(|a| !Seq(e.seq).is_before(Seq(a)))
 }
 
-fn is_data(e: &TcpEvent) -> bool {
+pub(super) fn is_data(e: &TcpEvent) -> bool {
     e.payload_len > 0 && e.flags & flags::RST == 0
 }
 

@@ -56,3 +56,27 @@ pub fn alert_name(d: u8) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// RFC 8446 §4 / RFC 5246 §7.4 handshake message types, named as the RFCs write them.
+pub fn handshake_name(t: u8) -> Option<&'static str> {
+    Some(match t {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        3 => "HelloVerifyRequest",
+        4 => "NewSessionTicket",
+        5 => "EndOfEarlyData",
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        20 => "Finished",
+        22 => "CertificateStatus",
+        24 => "KeyUpdate",
+        254 => "MessageHash",
+        _ => return None,
+    })
+}

@@ -22,13 +22,17 @@
 //! ([`Needs`], [`Prepared`], [`json_line`]), the JSON lines reporter and the helpers the others
 //! share. `json` writes the JSON lines; `aggregates` counts per name and per server and finds
 //! the name-filtering patterns; `summary` writes the aggregates (`summary`, `--json
-//! --summary`); `text` is the readable report; `export` lists and exports certificate chains
+//! --summary`); `text` is the readable report; `ladder` turns a failed connection's packets
+//! into the rows of a ladder diagram (and the text report's plain-text ladder); `html` is the
+//! self-contained HTML page (`--html`); `export` lists and exports certificate chains
 //! (`certs`); `spool` keeps the records that wait for their turn, past a budget in a
 //! temporary file. Everything public is re-exported here.
 
 mod aggregates;
 mod export;
+mod html;
 mod json;
+pub mod ladder;
 mod spool;
 mod summary;
 mod text;
@@ -38,6 +42,7 @@ pub use aggregates::{
     MAX_TRACKED_SERVERS,
 };
 pub use export::{export_name, ChainExport};
+pub use html::{Html, DEFAULT_HTML_DETAIL};
 pub use spool::{Spool, Waiting, SPOOL_MEMORY};
 pub use summary::{write_summary, SummaryJson, SummaryText, MAX_SUMMARY_ROWS};
 pub use text::{Text, MAX_DETAILED, MAX_TABLE_LINES};
@@ -177,6 +182,31 @@ pub trait Reporter {
         }
     }
     fn finish(&mut self) -> io::Result<()>;
+}
+
+/// Two reporters fed the same connections: the report on standard output and `--html FILE`.
+/// Each connection is prepared once for what either needs; `finish` finishes the first, then
+/// the second.
+pub struct Both(pub Box<dyn Reporter>, pub Box<dyn Reporter>);
+
+impl Reporter for Both {
+    fn needs(&self) -> Needs {
+        let (a, b) = (self.0.needs(), self.1.needs());
+        Needs {
+            record: a.record || b.record,
+            json: a.json || b.json,
+            // Slimmed only when every reporter that reads the record reads it slimmed.
+            slim: (!a.record || a.slim) && (!b.record || b.slim),
+        }
+    }
+    fn prepared(&mut self, p: &Prepared) -> io::Result<()> {
+        self.0.prepared(p)?;
+        self.1.prepared(p)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.finish()?;
+        self.1.finish()
+    }
 }
 
 /// JSON lines.

@@ -11,7 +11,7 @@
 //! Deliberately not done: counting or finding the name-filtering patterns (the `aggregates`
 //! file does), and the per-connection parts of the readable report (the `text` file).
 
-use super::aggregates::{Aggregates, Counts, SniTally, MAX_TRACKED_PAIRS};
+use super::aggregates::{Aggregates, Counts, SniFiltering, SniTally, MAX_TRACKED_PAIRS};
 use super::{endpoint, percent, Needs, Reporter};
 use crate::record::Connection;
 use crate::text::shown;
@@ -195,6 +195,25 @@ fn name_list(list: &[SniTally], part: fn(&Counts) -> u64) -> String {
     s.join(", ")
 }
 
+/// One name-filtering pattern in words: "10.0.0.1:443 completes for a.example (40/40) but
+/// cuts b.example (0/38): SNI filtering on the path is likely". Wire names are `shown`.
+pub(super) fn filtering_line(f: &SniFiltering) -> String {
+    let no_answer: u64 = f.blocked.iter().map(|t| t.counts.no_response()).sum();
+    let cut: u64 = f.blocked.iter().map(|t| t.counts.cut.total()).sum();
+    let verb = if no_answer > cut {
+        "gets no answer for"
+    } else {
+        "cuts"
+    };
+    format!(
+        "{} completes for {} but {verb} {}: {}",
+        endpoint(&f.server.ip, f.server.port),
+        name_list(&f.working, |c| c.complete),
+        name_list(&f.blocked, |c| c.complete),
+        f.meaning()
+    )
+}
+
 /// The summary part of the text report: the tables by name and by server, then the
 /// name-filtering lines. Also usable on its own (a `summary` command).
 pub fn write_summary<W: Write>(out: &mut W, agg: &Aggregates) -> io::Result<()> {
@@ -231,21 +250,7 @@ pub fn write_summary<W: Write>(out: &mut W, agg: &Aggregates) -> io::Result<()> 
         writeln!(out, "Same server, different names")?;
     }
     for f in &filtering {
-        let no_answer: u64 = f.blocked.iter().map(|t| t.counts.no_response()).sum();
-        let cut: u64 = f.blocked.iter().map(|t| t.counts.cut.total()).sum();
-        let verb = if no_answer > cut {
-            "gets no answer for"
-        } else {
-            "cuts"
-        };
-        writeln!(
-            out,
-            "{} completes for {} but {verb} {}: {}",
-            endpoint(&f.server.ip, f.server.port),
-            name_list(&f.working, |c| c.complete),
-            name_list(&f.blocked, |c| c.complete),
-            f.meaning()
-        )?;
+        writeln!(out, "{}", filtering_line(f))?;
     }
     if agg.untracked_pairs() > 0 {
         writeln!(

@@ -1,7 +1,8 @@
 //! report::text: connection records in; the readable report ([`Text`]) out, all written by
 //! `finish`: the failed handshakes first (verdict in plain words, the evidence behind it, the
 //! advice), then one line per connection, then the summary ([`write_summary`]) and a total
-//! line. Verdict words are in ANSI colour when the caller asks for it.
+//! line. Verdict words are in ANSI colour when the caller asks for it. Under each failed
+//! block, its plain-text ladder (`report::ladder`) when the run kept its packets.
 //!
 //! Guarantees: memory stays bounded whatever the capture: the report keeps pre-rendered
 //! strings, at most [`MAX_DETAILED`] failed blocks and [`MAX_TABLE_LINES`] table lines, and
@@ -48,6 +49,8 @@ fn sni_of(c: &Connection) -> Option<&str> {
 pub struct Text<W: Write> {
     out: W,
     colour: bool,
+    /// Draw a plain-text ladder under each failed block whose packets were kept.
+    ladders: bool,
     /// Pre-rendered failed-connection blocks, up to [`MAX_DETAILED`].
     detailed: Vec<Detailed>,
     /// The first input's name, and whether others followed: frame numbers are per input, so
@@ -73,6 +76,7 @@ impl<W: Write> Text<W> {
         Text {
             out,
             colour,
+            ladders: true,
             detailed: Vec::new(),
             first_capture: None,
             many_captures: false,
@@ -82,6 +86,13 @@ impl<W: Write> Text<W> {
             total: 0,
             aggregates: Aggregates::new(),
         }
+    }
+
+    /// Whether each failed block ends with its ladder (on by default; a ladder needs the
+    /// packets the run kept, [`crate::Config::ladders`]).
+    pub fn with_ladders(mut self, ladders: bool) -> Self {
+        self.ladders = ladders;
+        self
     }
 
     /// The aggregates counted so far.
@@ -170,6 +181,9 @@ impl<W: Write> Text<W> {
             if let Some(a) = &f.advice {
                 s.push_str(&format!("    advice: {}\n", shown(a)));
             }
+        }
+        if self.ladders {
+            super::ladder::write_text(&mut s, c);
         }
         Detailed {
             capture: c.capture.clone(),
