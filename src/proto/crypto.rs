@@ -31,13 +31,6 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub fn len(self) -> usize {
-        match self {
-            Hash::Sha256 => 32,
-            Hash::Sha384 => 48,
-        }
-    }
-
     fn hkdf(self) -> hkdf::Algorithm {
         match self {
             Hash::Sha256 => hkdf::HKDF_SHA256,
@@ -229,7 +222,7 @@ pub fn expand_secret(hash: Hash, secret: &[u8], label: &[u8], len: usize) -> Opt
 
 /// An AEAD key ready to open.
 pub enum Aead {
-    Ring(aead::LessSafeKey),
+    Ring(Box<aead::LessSafeKey>),
     Aes128Ccm(Box<ccm::Ccm<Aes128, U16, U12>>),
     Aes128Ccm8(Box<ccm::Ccm<Aes128, U8, U12>>),
     Aes256Ccm(Box<ccm::Ccm<Aes256, U16, U12>>),
@@ -247,7 +240,7 @@ impl Aead {
         let ring = |a: &'static aead::Algorithm| {
             aead::UnboundKey::new(a, key)
                 .ok()
-                .map(|k| Aead::Ring(aead::LessSafeKey::new(k)))
+                .map(|k| Aead::Ring(Box::new(aead::LessSafeKey::new(k))))
         };
         match alg {
             AeadAlg::Aes128Gcm => ring(&aead::AES_128_GCM),

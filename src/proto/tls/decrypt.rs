@@ -153,7 +153,7 @@ impl Session {
             encrypt_then_mac: etm,
         })?;
         Some(DirKeys::Tls12 {
-            keys: if client { c } else { s },
+            keys: Box::new(if client { c } else { s }),
             seq: 0,
         })
     }
@@ -173,7 +173,7 @@ pub enum DirKeys {
         seq: u64,
     },
     Tls12 {
-        keys: RecordKeys,
+        keys: Box<RecordKeys>,
         seq: u64,
     },
 }
