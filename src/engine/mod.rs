@@ -1146,12 +1146,7 @@ fn analyse_chunk<T>(
     for item in items {
         while let Some(e) = extras.next_if(|e| e.index <= item.index) {
             clock(owner, e.index);
-            owner.event(
-                usize::from(e.shard),
-                &e.event,
-                base + u64::from(e.index) + 1,
-                e.ts,
-            );
+            extra(owner, base, e);
         }
         clock(owner, item.index);
         let number = base + u64::from(item.index) + 1;
@@ -1159,12 +1154,13 @@ fn analyse_chunk<T>(
     }
     for e in extras {
         clock(owner, e.index);
-        owner.event(
-            usize::from(e.shard),
-            &e.event,
-            base + u64::from(e.index) + 1,
-            e.ts,
-        );
+        extra(owner, base, e);
     }
     clock(owner, u32::MAX);
+}
+
+/// A reassembly event for `owner`, at its frame of the chunk after `base` frames.
+fn extra<T>(owner: &mut Owner<'_, T>, base: u64, e: &Extra) {
+    let number = base + u64::from(e.index) + 1;
+    owner.event(usize::from(e.shard), &e.event, number, e.ts);
 }

@@ -639,7 +639,7 @@ pub fn connection(flow: &Flow<Conversation>, capture: &CaptureFacts) -> Connecti
         } else {
             Transport::Tcp
         },
-        encapsulation: flow.encap.layers().iter().map(|l| l.to_string()).collect(),
+        encapsulation: flow.encap.layers().map(|l| l.to_string()).collect(),
         quic: parts::quic_out(flow),
         starttls: upgrade,
         client: endpoint(&flow.sides[client]),

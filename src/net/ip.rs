@@ -46,7 +46,9 @@ pub(super) fn ip<'a>(
 /// several hundred instructions a packet, more than the rest of the analysis of a bulk
 /// packet. The result is exactly [`sliced_ip`]'s (tests compare the two on every corpus frame
 /// and on mutated ones). Headers are taken as fixed-size arrays (`first_chunk`), so the
-/// constant indexes into them are checked when this compiles.
+/// constant indexes into them are checked when this compiles. Inlined: the packet is built
+/// where it is returned, not moved there.
+#[inline(always)]
 pub(super) fn plain_tcp(data: &[u8], expected: Option<u8>) -> Option<Packet<'_>> {
     let version = data.first()? >> 4;
     if expected.is_some_and(|e| e != version) {

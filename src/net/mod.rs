@@ -208,7 +208,18 @@ pub fn decode(link_type: u32, data: &[u8]) -> Result<Packet<'_>, Skip> {
         linktype::PPP | linktype::PPP_HDLC => ppp(data)?,
         other => return Err(Skip::UnsupportedLinkType(other)),
     };
-    follow(next, Encap::default())
+    // Plain TCP, nearly every packet of a capture, is read without the tunnel loop, which
+    // moves the packet (and its room for layers) through every step.
+    let plain = match next {
+        Next::Ether(tunnel::ethertype::IPV4, data) => ip::plain_tcp(data, Some(4)),
+        Next::Ether(tunnel::ethertype::IPV6, data) => ip::plain_tcp(data, Some(6)),
+        Next::Ip(data, version) => ip::plain_tcp(data, version),
+        _ => None,
+    };
+    match plain {
+        Some(p) => Ok(p),
+        None => follow(next, Encap::default()),
+    }
 }
 
 /// Decodes an IP datagram that [`fragments`] rebuilt, `encap` being the tunnels its fragments

@@ -134,27 +134,42 @@ impl fmt::Display for Layer {
     }
 }
 
-/// The tunnel layers a packet came through, outermost first; empty for plain traffic.
+/// The tunnel layers a packet came through, outermost first; empty for plain traffic. Kinds and
+/// ids are kept in two arrays rather than one of [`Layer`]s: every packet carries this, and
+/// the padding of eight layers would make each packet 24 bytes larger to move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Encap {
-    layers: [Layer; MAX_ENCAP],
+    ids: [u32; MAX_ENCAP],
+    kinds: [Tunnel; MAX_ENCAP],
     len: u8,
 }
 
 impl Encap {
     /// Adds the next inner layer; [`Skip::TooDeep`] past [`MAX_ENCAP`].
     pub fn push(&mut self, layer: Layer) -> Result<(), Skip> {
-        let slot = self
-            .layers
-            .get_mut(usize::from(self.len))
-            .ok_or(Skip::TooDeep)?;
-        *slot = layer;
-        self.len += 1;
-        Ok(())
+        let i = usize::from(self.len);
+        match (self.kinds.get_mut(i), self.ids.get_mut(i)) {
+            (Some(kind), Some(id)) => {
+                *kind = layer.kind;
+                *id = layer.id;
+                self.len += 1;
+                Ok(())
+            }
+            _ => Err(Skip::TooDeep),
+        }
     }
 
-    pub fn layers(&self) -> &[Layer] {
-        self.layers.get(..usize::from(self.len)).unwrap_or_default()
+    /// The layers, outermost first.
+    pub fn layers(&self) -> impl Iterator<Item = Layer> + '_ {
+        self.kinds
+            .iter()
+            .zip(&self.ids)
+            .take(usize::from(self.len))
+            .map(|(&kind, &id)| Layer { kind, id })
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -165,8 +180,10 @@ impl Encap {
     /// networks: the layers that key flows ([`Tunnel`]'s VNIs, GRE keys, ERSPAN sessions) folded
     /// into one word; 0 when there are none, so plain flows keep their keys.
     pub fn network(&self) -> u64 {
+        if self.len == 0 {
+            return 0;
+        }
         self.layers()
-            .iter()
             .filter(|l| l.kind.keys_flows())
             .fold(0, |acc, l| {
                 let word = (u64::from(l.kind as u8 + 1) << 32) | u64::from(l.id);

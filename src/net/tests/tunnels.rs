@@ -39,7 +39,7 @@ fn in_ipv4_gre(gre: &[u8]) -> Vec<u8> {
 }
 
 fn names(p: &Packet<'_>) -> Vec<String> {
-    p.encap.layers().iter().map(ToString::to_string).collect()
+    p.encap.layers().map(|l| l.to_string()).collect()
 }
 
 fn decoded(frame: &[u8]) -> Packet<'_> {
@@ -326,7 +326,7 @@ fn tunnels_deeper_than_the_cap_are_skipped_as_too_deep() {
         packet = ipv4_bytes(PROTO_IPIP, 1, 0, &[], &packet);
     }
     let p = decode(linktype::RAW, &packet).unwrap();
-    assert_eq!(p.encap.layers().len(), MAX_ENCAP);
+    assert_eq!(p.encap.len(), MAX_ENCAP);
     let deeper = ipv4_bytes(PROTO_IPIP, 1, 0, &[], &packet);
     assert_eq!(decode(linktype::RAW, &deeper).unwrap_err(), Skip::TooDeep);
     // MPLS labels count as layers too.
