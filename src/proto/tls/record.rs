@@ -129,6 +129,8 @@ pub struct Direction {
     /// Keys were asked for at the first protected record.
     keys_asked: bool,
     crypt: Option<Box<Crypt>>,
+    /// Bytes of the certificates in `events`, for [`Direction::heap_bytes`].
+    cert_bytes: usize,
 }
 
 impl Default for Direction {
@@ -153,6 +155,7 @@ impl Default for Direction {
             role: None,
             keys_asked: false,
             crypt: None,
+            cert_bytes: 0,
         }
     }
 }
@@ -223,20 +226,12 @@ impl Direction {
     /// True while the direction still wants stream bytes buffered by reassembly.
     /// Heap bytes held, about: buffers, events and the certificates in them.
     pub fn heap_bytes(&self) -> usize {
-        let certs: usize = self
-            .events
-            .iter()
-            .map(|e| match &e.event {
-                Event::Certificate(c) => c.iter().map(|d| d.capacity() + 24).sum(),
-                _ => 0,
-            })
-            .sum();
         self.record_buf.capacity()
             + self.hs_buf.capacity()
             + self.plaintext.capacity()
             + self.plaintext_chunks.capacity() * std::mem::size_of::<PlaintextChunk>()
             + self.events.capacity() * std::mem::size_of::<Located>()
-            + certs
+            + self.cert_bytes
     }
 
     /// Gives back the room grown while the handshake went on; what is held stays.
@@ -335,6 +330,9 @@ impl Direction {
 
     fn push(&mut self, origin: Origin, event: Event) {
         if self.events.len() < MAX_EVENTS {
+            if let Event::Certificate(certs) = &event {
+                self.cert_bytes += certs.iter().map(|d| d.len() + 24).sum::<usize>();
+            }
             self.events.push(Located {
                 frame: origin.frame,
                 ts: origin.ts,
