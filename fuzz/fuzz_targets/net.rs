@@ -24,14 +24,13 @@ fn reversed<'a>(p: &Packet<'a>) -> Packet<'a> {
             std::mem::swap(&mut u.src_port, &mut u.dst_port);
             Transport::Udp(u)
         }
-        Transport::Icmp(e) => Transport::Icmp(e),
+        other @ (Transport::Icmp(_) | Transport::Fragment(_)) => other,
     };
     Packet {
         src: p.dst,
         dst: p.src,
-        ip: p.ip,
         transport,
-        payload_missing: p.payload_missing,
+        ..*p
     }
 }
 
@@ -45,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
     let payload = match p.transport {
         Transport::Tcp(t) => t.payload,
         Transport::Udp(u) => u.payload,
+        Transport::Fragment(f) => f.payload,
         Transport::Icmp(_) => &[],
     };
     assert!(

@@ -204,7 +204,7 @@ fn capture_file(out: &mut Out, bytes: &[u8]) {
                 (t.flags, t.seq, t.ack, t.window, t.payload),
             ),
             Transport::Udp(u) => (u.src_port, u.dst_port, true, (0, 0, 0, 0, u.payload)),
-            Transport::Icmp(_) => return,
+            Transport::Icmp(_) | Transport::Fragment(_) => return,
         };
         let (a, b) = ((p.src, sp), (p.dst, dp));
         let key = if a <= b {
