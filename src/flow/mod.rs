@@ -104,6 +104,17 @@ pub struct TcpEvent {
     pub payload_len: u32,
 }
 
+/// A packet a flow keeps by name (its SYN, each side's first packet, …). Most are in the
+/// timeline too, so only their place there is kept (a closed flow waits seconds of capture
+/// time before it is judged, and thousands may wait at once); the others are copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kept {
+    No,
+    /// Index in [`Flow::timeline`], which only ever grows.
+    At(u8),
+    Own(Box<TcpEvent>),
+}
+
 /// An ICMP error about one of a flow's packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IcmpEvent {
@@ -135,8 +146,9 @@ pub struct Side {
     pub payload_bytes: u64,
     /// Payload bytes the snap length cut off.
     pub payload_missing: u64,
-    /// Facts of this side's first packet (TTL baseline when there is no SYN/SYN-ACK).
-    pub first: Option<TcpEvent>,
+    /// Facts of this side's first packet (TTL baseline when there is no SYN/SYN-ACK):
+    /// [`Flow::first`].
+    first: Kept,
     /// Last frame this side sent.
     pub last_frame: u64,
     /// First frame in which this side sent payload.
@@ -190,7 +202,7 @@ impl Side {
             packets: 0,
             payload_bytes: 0,
             payload_missing: 0,
-            first: None,
+            first: Kept::No,
             last_frame: 0,
             first_data_frame: None,
             acked_by_peer: None,
@@ -251,12 +263,12 @@ pub struct Flow<A> {
     pub start: Timestamp,
     pub last: Timestamp,
     pub sides: [Side; 2],
-    pub syn: Option<TcpEvent>,
-    pub syn_ack: Option<TcpEvent>,
+    syn: Kept,
+    syn_ack: Kept,
     /// A SYN-ACK with another ISN than `syn_ack`'s, which the client did not acknowledge.
-    pub other_syn_ack: Option<TcpEvent>,
+    pub other_syn_ack: Option<Box<TcpEvent>>,
     /// The client's first ACK after the SYN-ACK (completes the three-way handshake).
-    pub handshake_ack: Option<TcpEvent>,
+    handshake_ack: Kept,
     pub resets: Vec<TcpEvent>,
     pub fins: Vec<TcpEvent>,
     /// Every packet from the first, while the handshake is open, up to [`MAX_TIMELINE`].
@@ -270,7 +282,8 @@ pub struct Flow<A> {
     pub udp: bool,
     /// The tunnels the first packet came through (empty for plain traffic).
     pub encap: Encap,
-    pub fragmented: Fragmented,
+    /// Boxed: rare, and every flow carries the slot.
+    pub fragmented: Option<Box<Fragmented>>,
     pub app: A,
     closed: bool,
 }
@@ -282,10 +295,10 @@ impl<A: FlowApp> Flow<A> {
             start: ts,
             last: ts,
             sides: [Side::new(a), Side::new(b)],
-            syn: None,
-            syn_ack: None,
+            syn: Kept::No,
+            syn_ack: Kept::No,
             other_syn_ack: None,
-            handshake_ack: None,
+            handshake_ack: Kept::No,
             resets: Vec::new(),
             fins: Vec::new(),
             timeline: Vec::new(),
@@ -294,18 +307,54 @@ impl<A: FlowApp> Flow<A> {
             end: EndReason::EndOfCapture,
             udp: false,
             encap: Encap::default(),
-            fragmented: Fragmented::default(),
+            fragmented: None,
             app,
             closed: false,
         }
     }
 
+    fn kept<'a>(&'a self, k: &'a Kept) -> Option<&'a TcpEvent> {
+        match k {
+            Kept::No => None,
+            Kept::At(i) => self.timeline.get(usize::from(*i)),
+            Kept::Own(ev) => Some(ev),
+        }
+    }
+
+    /// How to keep `ev`, a packet just handled: where it is in the timeline, or a copy.
+    fn keep(&self, ev: &TcpEvent) -> Kept {
+        match self.timeline.last() {
+            Some(last) if last == ev => Kept::At((self.timeline.len() - 1) as u8),
+            _ => Kept::Own(Box::new(*ev)),
+        }
+    }
+
+    /// The client's SYN (the first one).
+    pub fn syn(&self) -> Option<&TcpEvent> {
+        self.kept(&self.syn)
+    }
+
+    /// The SYN-ACK the client acknowledged (or the first one seen).
+    pub fn syn_ack(&self) -> Option<&TcpEvent> {
+        self.kept(&self.syn_ack)
+    }
+
+    /// The client's first ACK after the SYN-ACK (completes the three-way handshake).
+    pub fn handshake_ack(&self) -> Option<&TcpEvent> {
+        self.kept(&self.handshake_ack)
+    }
+
+    /// Side `side`'s first packet.
+    pub fn first(&self, side: usize) -> Option<&TcpEvent> {
+        self.kept(&self.sides.get(side)?.first)
+    }
+
     /// The client side: SYN sender, else SYN-ACK receiver, else the application's view.
     pub fn client_side(&self) -> Option<usize> {
-        if let Some(s) = self.syn {
+        if let Some(s) = self.syn() {
             return Some(s.side);
         }
-        if let Some(s) = self.syn_ack {
+        if let Some(s) = self.syn_ack() {
             return Some(1 - s.side);
         }
         self.app.client_side()
@@ -314,7 +363,7 @@ impl<A: FlowApp> Flow<A> {
     /// SYN → ACK of the three-way handshake in milliseconds: about one RTT wherever the capture
     /// was taken (at the client SYN→SYN-ACK carries it, at the server SYN-ACK→ACK does).
     pub fn rtt_ns(&self) -> Option<i64> {
-        let (syn, ack) = (self.syn?, self.handshake_ack?);
+        let (syn, ack) = (self.syn()?, self.handshake_ack()?);
         Some(ack.ts.0 - syn.ts.0)
     }
 
@@ -322,30 +371,36 @@ impl<A: FlowApp> Flow<A> {
         let f = ev.flags;
         if f & flags::SYN != 0 {
             if f & flags::ACK == 0 {
-                self.syn.get_or_insert(ev);
-            } else if self.syn_ack.is_none_or(|sa| sa.seq == ev.seq) {
-                self.syn_ack.get_or_insert(ev);
+                if self.syn == Kept::No {
+                    self.syn = self.keep(&ev);
+                }
+            } else if self.syn_ack().is_none_or(|sa| sa.seq == ev.seq) {
+                if self.syn_ack == Kept::No {
+                    self.syn_ack = self.keep(&ev);
+                }
             } else {
                 // Another SYN-ACK with another ISN (an injected one, or a server answering a
                 // retransmitted SYN after a restart): the one the client acknowledges is the
                 // connection's (RFC 9293 §3.5).
-                self.other_syn_ack.get_or_insert(ev);
+                self.other_syn_ack.get_or_insert_with(|| Box::new(ev));
             }
         } else if f & flags::ACK != 0
-            && self.handshake_ack.is_none()
-            && self.syn.is_some_and(|s| s.side == ev.side)
+            && self.handshake_ack == Kept::No
+            && self.syn().is_some_and(|s| s.side == ev.side)
         {
             let acks = |sa: &TcpEvent| ev.ack == sa.seq.wrapping_add(1);
-            if self.syn_ack.is_some_and(|sa| acks(&sa)) {
-                self.handshake_ack = Some(ev);
-            } else if let Some(other) = self.other_syn_ack.filter(acks) {
-                if let Some(first) = self.syn_ack.replace(other) {
-                    self.other_syn_ack = Some(first);
+            if self.syn_ack().is_some_and(acks) {
+                self.handshake_ack = self.keep(&ev);
+            } else if let Some(other) = self.other_syn_ack.as_deref().copied().filter(acks) {
+                let was = self.syn_ack().copied();
+                self.syn_ack = Kept::Own(Box::new(other));
+                if let Some(first) = was {
+                    self.other_syn_ack = Some(Box::new(first));
                     self.sides[other.side]
                         .stream
                         .resyn(Seq(first.seq), Seq(other.seq));
                 }
-                self.handshake_ack = Some(ev);
+                self.handshake_ack = self.keep(&ev);
             }
         }
         if f & (flags::RST | flags::FIN) != 0 {
@@ -355,6 +410,9 @@ impl<A: FlowApp> Flow<A> {
                 &mut self.fins
             };
             if list.len() < MAX_CONTROL_EVENTS {
+                // Grown one at a time: most flows keep one or two, and a closed flow waits
+                // seconds of capture time with them (a doubling Vec would hold four).
+                list.reserve_exact(1);
                 list.push(ev);
             } else {
                 self.control_dropped += 1;
@@ -682,7 +740,7 @@ impl<A: FlowApp> FlowTable<A> {
             // connection; one with the flow's own ISN is a retransmission (RFC 9293 §3.4).
             if let Some(Some(slot)) = self.slots.get(i) {
                 let f = &slot.flow;
-                let same_isn = f.syn.map(|s| s.seq == seg.seq);
+                let same_isn = f.syn().map(|s| s.seq == seg.seq);
                 if same_isn == Some(false) || (f.closed && same_isn.is_none()) {
                     self.finish(i, EndReason::Reused);
                     slot_idx = None;
@@ -717,12 +775,15 @@ impl<A: FlowApp> FlowTable<A> {
             options: seg.options,
             payload_len: seg.payload.len() as u32,
         };
-        flow.sides[side].first.get_or_insert(ev);
         let handshake_open = flow.app.wants_buffering(0) || flow.app.wants_buffering(1);
         if handshake_open && flow.timeline.len() < MAX_TIMELINE {
             flow.timeline.push(ev);
         }
-        if seg.flags & (flags::SYN | flags::RST | flags::FIN) != 0 || flow.handshake_ack.is_none() {
+        if flow.sides[side].first == Kept::No {
+            flow.sides[side].first = flow.keep(&ev);
+        }
+        if seg.flags & (flags::SYN | flags::RST | flags::FIN) != 0 || flow.handshake_ack == Kept::No
+        {
             flow.control(ev);
         }
         flow.segment(side, &seg, Origin { frame, ts }, pkt.payload_missing);
@@ -922,7 +983,7 @@ impl<A: FlowApp> FlowTable<A> {
                 slot.key,
                 Closed {
                     last: flow.last,
-                    syn_isn: flow.syn.map(|s| s.seq),
+                    syn_isn: flow.syn().map(|s| s.seq),
                     seq_end: [flow.sides[lo].seq_end, flow.sides[1 - lo].seq_end],
                 },
             );
@@ -948,7 +1009,7 @@ impl<A: FlowApp> FlowTable<A> {
         let Some(Some(slot)) = self.slots.get_mut(i) else {
             return false;
         };
-        let f = &mut slot.flow.fragmented;
+        let f = slot.flow.fragmented.get_or_insert_with(Box::default);
         match note {
             FragmentNote::Whole { conflict } => {
                 f.datagrams += 1;

@@ -160,9 +160,9 @@ fn the_syn_ack_the_client_acknowledges_is_the_connections() {
     lab.tcp(90, false, ACK_PSH, ISN_S + 1, ISN_C + 1, b"server hello");
     let flows = lab.finish();
     let f = &flows[0];
-    assert_eq!(f.syn_ack.map(|e| e.seq), Some(ISN_S));
-    assert_eq!(f.other_syn_ack.map(|e| e.seq), Some(9_999_999));
-    assert_eq!(f.handshake_ack.map(|e| e.frame), Some(4));
+    assert_eq!(f.syn_ack().map(|e| e.seq), Some(ISN_S));
+    assert_eq!(f.other_syn_ack.as_ref().map(|e| e.seq), Some(9_999_999));
+    assert_eq!(f.handshake_ack().map(|e| e.frame), Some(4));
     assert_eq!(
         f.app.bytes[1], b"server hello",
         "the server's stream starts at its real ISN"

@@ -3,6 +3,7 @@
 //! findings; says what TLS 1.3 hides and what an abbreviated handshake leaves to judge.
 
 use crate::ids::Side;
+use crate::proto::der::Der;
 use crate::record::Finding;
 use crate::x509::chain::{self, ChainInput, ChainReport, TrustStore};
 use crate::x509::CertInfo;
@@ -12,7 +13,7 @@ use std::rc::Rc;
 
 /// What the certificate checks need from one connection.
 pub(super) struct Sent<'a> {
-    pub ders: &'a [Vec<u8>],
+    pub ders: &'a [Der],
     /// Frame and capture time (unix seconds) of the Certificate message.
     pub frame: u64,
     pub at: i64,
@@ -199,7 +200,7 @@ mod tests {
     fn key_at(at: i64, infos: &[CertInfo]) -> String {
         let der: &[u8] = include_bytes!("../../tests/data/leaf.der");
         let input = ChainInput {
-            certs: &[der.to_vec()],
+            certs: &[Der::from(der)],
             host: Some("www.example.test"),
             at,
             server: true,

@@ -23,9 +23,10 @@ use crate::flow::Flow;
 use crate::ids::{Side, Transport, VerdictId};
 use crate::proto::codepoints::alert_name;
 use crate::proto::conversation::{Conversation, Datagrams};
+use crate::proto::der::Der;
 use crate::proto::fingerprint;
 use crate::proto::starttls;
-use crate::proto::tls::{self, ClientHello, Event, ServerHello};
+use crate::proto::tls::{self, ClientHello, EncryptedExtensions, Event, ServerHello};
 use crate::record::{
     AlertOut, ClientHelloOut, Connection, DecryptedOut, EndpointOut, Finding, ServerHelloOut,
 };
@@ -116,7 +117,7 @@ struct Hello<'a, T> {
 /// A side's first Certificate message: DER, frame, time.
 #[derive(Clone, Copy)]
 struct CertMsg<'a> {
-    ders: &'a [Vec<u8>],
+    ders: &'a [Der],
     frame: u64,
     ts: Timestamp,
 }
@@ -203,7 +204,7 @@ impl<'a> Seen<'a> {
             Event::ChangeCipherSpec if server => {
                 self.server_ccs.get_or_insert(e.frame);
             }
-            Event::CertificateRequest { .. } if server => {
+            Event::CertificateRequest(_) if server => {
                 self.cert_request.get_or_insert(e.frame);
             }
             Event::ServerKeyExchange { group, dh_bits } => {
@@ -237,7 +238,8 @@ impl<'a> Seen<'a> {
                     decrypted: true,
                 });
             }
-            Event::EncryptedExtensions { extensions, alpn } if server => {
+            Event::EncryptedExtensions(ee) if server => {
+                let EncryptedExtensions { extensions, alpn } = &**ee;
                 self.opened[1] = true;
                 let d = &mut self.decrypted;
                 if d.encrypted_extensions.is_none() {
@@ -279,8 +281,8 @@ impl<'a> Seen<'a> {
             Event::Handshake(_)
             | Event::ChangeCipherSpec
             | Event::CertificateStatus { .. }
-            | Event::CertificateRequest { .. }
-            | Event::EncryptedExtensions { .. } => {}
+            | Event::CertificateRequest(_)
+            | Event::EncryptedExtensions(_) => {}
         }
     }
 
@@ -366,14 +368,14 @@ fn side_quality(s: &crate::flow::Side) -> SideQuality {
 fn tcp_facts(flow: &Flow<Conversation>, client: usize) -> Tcp<'_> {
     Tcp {
         client,
-        syn: flow.syn.as_ref(),
-        syn_ack: flow.syn_ack.as_ref(),
-        handshake_ack: flow.handshake_ack.as_ref(),
+        syn: flow.syn(),
+        syn_ack: flow.syn_ack(),
+        handshake_ack: flow.handshake_ack(),
         rtt_ns: flow.rtt_ns(),
         timeline: &flow.timeline,
         resets: &flow.resets,
         fins: &flow.fins,
-        first: [flow.sides[0].first.as_ref(), flow.sides[1].first.as_ref()],
+        first: [flow.first(0), flow.first(1)],
         acked: [flow.sides[0].acked_by_peer, flow.sides[1].acked_by_peer],
         raced: [flow.sides[0].raced, flow.sides[1].raced],
     }
@@ -532,13 +534,13 @@ fn negotiated(seen: &Seen<'_>) -> Option<Negotiated> {
 fn quality<'a>(flow: &Flow<Conversation>, client: usize, capture: &'a CaptureFacts) -> Quality<'a> {
     Quality {
         udp: flow.udp,
-        no_tcp_handshake: flow.syn.is_none() && flow.syn_ack.is_none(),
+        no_tcp_handshake: flow.syn().is_none() && flow.syn_ack().is_none(),
         first_frame: flow.first_frame,
         client: side_quality(&flow.sides[client]),
         server: side_quality(&flow.sides[1 - client]),
         end: flow.end,
         truncated: capture.truncated.as_deref(),
-        fragmented: flow.fragmented,
+        fragmented: flow.fragmented.as_deref().copied().unwrap_or_default(),
     }
 }
 

@@ -137,22 +137,22 @@ pub(super) fn quic_out(flow: &Flow<Conversation>) -> Option<QuicOut> {
 pub(super) fn tcp_out(f: &Flow<Conversation>, client: usize) -> TcpOut {
     let (c, s) = (&f.sides[client], &f.sides[1 - client]);
     let packet = |e: &TcpEvent| packet_out(e, client);
-    let syn_to_sa = match (f.syn, f.syn_ack) {
+    let syn_to_sa = match (f.syn(), f.syn_ack()) {
         (Some(a), Some(b)) => Some(ms(b.ts.0 - a.ts.0)),
         _ => None,
     };
-    let sa_to_ack = match (f.syn_ack, f.handshake_ack) {
+    let sa_to_ack = match (f.syn_ack(), f.handshake_ack()) {
         (Some(a), Some(b)) => Some(ms(b.ts.0 - a.ts.0)),
         _ => None,
     };
     TcpOut {
-        syn: f.syn.is_some(),
-        syn_ack: f.syn_ack.is_some(),
+        syn: f.syn().is_some(),
+        syn_ack: f.syn_ack().is_some(),
         rtt_ms: f.rtt_ns().map(ms),
         syn_to_syn_ack_ms: syn_to_sa,
         syn_ack_to_ack_ms: sa_to_ack,
-        client_syn: f.syn.as_ref().map(packet),
-        server_syn_ack: f.syn_ack.as_ref().map(packet),
+        client_syn: f.syn().map(packet),
+        server_syn_ack: f.syn_ack().map(packet),
         resets: f.resets.iter().map(packet).collect(),
         fins: f.fins.iter().map(packet).collect(),
         client_packets: c.packets,
@@ -178,7 +178,7 @@ fn event_name(e: &Event) -> String {
             1 => "Certificate (1 cert)".into(),
             n => format!("Certificate ({n} certs)"),
         },
-        Event::CertificateRequest { .. } => "CertificateRequest".into(),
+        Event::CertificateRequest(_) => "CertificateRequest".into(),
         Event::CertificateStatus { .. } => "CertificateStatus".into(),
         Event::ServerKeyExchange { .. } => "ServerKeyExchange".into(),
         Event::Handshake(t) => {
@@ -208,7 +208,7 @@ fn event_name(e: &Event) -> String {
                 alert_name(*description).map_or_else(|| description.to_string(), str::to_string);
             format!("Alert ({level}, {what}, decrypted)")
         }
-        Event::EncryptedExtensions { .. } => "EncryptedExtensions".into(),
+        Event::EncryptedExtensions(_) => "EncryptedExtensions".into(),
         Event::CertificateVerify { .. } => "CertificateVerify".into(),
         Event::ApplicationPhase => "application data".into(),
         Event::KeysDoNotDecrypt(_) => "not decrypted with the keys given".into(),
@@ -228,11 +228,11 @@ pub(super) fn ladder(
 ) -> Ladder {
     // Each side's first sequence number: its ISN when its SYN or SYN-ACK was seen.
     let base = |side: usize| {
-        [f.syn, f.syn_ack]
+        [f.syn(), f.syn_ack()]
             .into_iter()
             .flatten()
             .find(|e| e.side == side)
-            .or(f.sides[side].first)
+            .or(f.first(side))
             .map_or(0, |e| e.seq)
     };
     let bases = [base(0), base(1)];

@@ -30,9 +30,10 @@
 //! does not split one 5-tuple into several conversations. It never panics on any input.
 
 use crate::flow::reassembly::Origin;
+use crate::proto::der;
 use crate::proto::pieces::Pieces;
 use crate::proto::tls::decrypt::{DirKeys, Session};
-use crate::proto::tls::{self, content, hs, Event, Located, MAX_EVENTS};
+use crate::proto::tls::{self, content, hs, CertificateRequest, Event, Located, MAX_EVENTS};
 use std::collections::BTreeSet;
 use tls_parser::{
     parse_tls_handshake_certificaterequest, parse_tls_handshake_msg_certificate,
@@ -724,15 +725,15 @@ fn message(dir: &mut Dir<'_>, msg_type: u8, body: &[u8], facts: &mut RecordFacts
         }
         hs::CERTIFICATE => match parse_tls_handshake_msg_certificate(body) {
             Ok((_, TlsMessageHandshake::Certificate(c))) => {
-                Event::Certificate(c.cert_chain.iter().map(|c| c.data.to_vec()).collect())
+                Event::Certificate(c.cert_chain.iter().map(|c| der::share(c.data)).collect())
             }
             _ => Event::Malformed("DTLS Certificate message does not parse".into()),
         },
         hs::CERTIFICATE_REQUEST => match parse_tls_handshake_certificaterequest(body) {
-            Ok((_, cr)) => Event::CertificateRequest {
+            Ok((_, cr)) => Event::CertificateRequest(Box::new(CertificateRequest {
                 cert_types: cr.cert_types.clone(),
                 ca_names: cr.unparsed_ca.iter().map(|n| n.to_vec()).collect(),
-            },
+            })),
             Err(_) => Event::Malformed("DTLS CertificateRequest does not parse".into()),
         },
         hs::CERTIFICATE_STATUS => match body {

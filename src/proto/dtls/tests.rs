@@ -295,7 +295,7 @@ fn certificate_message_gives_the_der_list() {
     );
     assert_eq!(
         c.server_events[0].event,
-        Event::Certificate(vec![der.to_vec()])
+        Event::Certificate(vec![der.into()])
     );
 }
 

@@ -26,6 +26,7 @@
 //! not judge certificates: it passes their DER on.
 
 use crate::capture::Timestamp;
+pub use crate::proto::der::Der;
 
 pub mod decrypt;
 mod hello;
@@ -156,12 +157,10 @@ pub enum Event {
     ClientHello(Box<ClientHello>),
     ServerHello(Box<ServerHello>),
     /// Certificate message (TLS ≤ 1.2, or anything sent before encryption): DER, wire order.
-    Certificate(Vec<Vec<u8>>),
-    CertificateRequest {
-        cert_types: Vec<u8>,
-        /// Distinguished names of acceptable CAs, DER.
-        ca_names: Vec<Vec<u8>>,
-    },
+    Certificate(Vec<Der>),
+    /// Boxed, like the other rare variants with lists: every event is as large as the largest
+    /// variant, and a connection keeps a dozen events while it waits to be judged.
+    CertificateRequest(Box<CertificateRequest>),
     /// CertificateStatus: status_type (1 = OCSP) and the response DER.
     CertificateStatus {
         status_type: u8,
@@ -189,10 +188,7 @@ pub enum Event {
     },
     /// EncryptedExtensions (TLS 1.3, decrypted): extension types in wire order, the ALPN
     /// protocol chosen.
-    EncryptedExtensions {
-        extensions: Vec<u16>,
-        alpn: Option<String>,
-    },
+    EncryptedExtensions(Box<EncryptedExtensions>),
     /// CertificateVerify (decrypted): the signature scheme.
     CertificateVerify {
         scheme: u16,
@@ -221,6 +217,23 @@ impl Event {
         description: None,
         encrypted: true,
     };
+}
+
+/// A CertificateRequest's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRequest {
+    pub cert_types: Vec<u8>,
+    /// Distinguished names of acceptable CAs, DER.
+    pub ca_names: Vec<Vec<u8>>,
+}
+
+/// EncryptedExtensions' contents (TLS 1.3, decrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptedExtensions {
+    /// Extension types in wire order.
+    pub extensions: Vec<u16>,
+    /// The ALPN protocol chosen.
+    pub alpn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,11 +28,12 @@ use super::hello::{
 };
 use super::{
     content, hs, is_tls13_version, parse_client_hello, parse_encrypted_extensions,
-    parse_server_hello, parse_tls13_certificate_request, Event, Located, PlaintextChunk,
-    MAX_EVENTS, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT, MAX_PLAINTEXT_CHUNKS, MAX_RECORD,
-    MAX_SNIFF_BYTES,
+    parse_server_hello, parse_tls13_certificate_request, CertificateRequest, EncryptedExtensions,
+    Event, Located, PlaintextChunk, MAX_EVENTS, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT,
+    MAX_PLAINTEXT_CHUNKS, MAX_RECORD, MAX_SNIFF_BYTES,
 };
 use crate::flow::reassembly::Origin;
+use crate::proto::der::{self, Der};
 use tls_parser::{
     parse_tls_handshake_certificaterequest, parse_tls_handshake_msg_certificate,
     TlsMessageHandshake,
@@ -871,7 +872,7 @@ impl Direction {
                     Some((sh, cert)) => {
                         self.push(origin, Event::ServerHello(Box::new(sh)));
                         if let Some(cert) = cert {
-                            self.push(origin, Event::Certificate(vec![cert]));
+                            self.push(origin, Event::Certificate(vec![der::share(&cert)]));
                         }
                     }
                     None => self.push(
@@ -921,7 +922,7 @@ fn plaintext_handshake(mut body: &[u8]) -> bool {
 fn certificate_event(body: &[u8], tls13: bool) -> Event {
     let tls12 = || match parse_tls_handshake_msg_certificate(body) {
         Ok((_, TlsMessageHandshake::Certificate(c))) => {
-            Some(c.cert_chain.iter().map(|c| c.data.to_vec()).collect())
+            Some(c.cert_chain.iter().map(|c| der::share(c.data)).collect())
         }
         _ => None,
     };
@@ -939,17 +940,17 @@ fn certificate_event(body: &[u8], tls13: bool) -> Event {
 /// A TLS ≤ 1.2 CertificateRequest.
 fn certificate_request_event(body: &[u8]) -> Event {
     match parse_tls_handshake_certificaterequest(body) {
-        Ok((_, cr)) => Event::CertificateRequest {
+        Ok((_, cr)) => Event::CertificateRequest(Box::new(CertificateRequest {
             cert_types: cr.cert_types.clone(),
             ca_names: cr.unparsed_ca.iter().map(|n| n.to_vec()).collect(),
-        },
+        })),
         Err(_) => Event::Malformed("CertificateRequest does not parse".into()),
     }
 }
 
 /// TLS 1.3 Certificate (RFC 8446 §4.4.2): request context, then entries with extensions.
 /// Seen in plaintext only in odd captures (drafts, decrypted traces).
-fn parse_tls13_certificate(body: &[u8]) -> Option<Vec<Vec<u8>>> {
+fn parse_tls13_certificate(body: &[u8]) -> Option<Vec<Der>> {
     let (&ctx_len, rest) = body.split_first()?;
     let rest = rest.get(usize::from(ctx_len)..)?;
     let [a, b, c, entries @ ..] = rest else {
@@ -962,7 +963,7 @@ fn parse_tls13_certificate(body: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut certs = Vec::new();
     while let [a, b, c, tail @ ..] = list {
         let len = u32::from_be_bytes([0, *a, *b, *c]) as usize;
-        certs.push(tail.get(..len)?.to_vec());
+        certs.push(der::share(tail.get(..len)?));
         let [e1, e2, tail @ ..] = tail.get(len..)? else {
             return None;
         };
@@ -977,15 +978,17 @@ fn parse_tls13_certificate(body: &[u8]) -> Option<Vec<Vec<u8>>> {
 pub fn protected_message_event(t: u8, body: &[u8], tls13: bool) -> Event {
     match t {
         hs::ENCRYPTED_EXTENSIONS => match parse_encrypted_extensions(body) {
-            Some((extensions, alpn)) => Event::EncryptedExtensions { extensions, alpn },
+            Some((extensions, alpn)) => {
+                Event::EncryptedExtensions(Box::new(EncryptedExtensions { extensions, alpn }))
+            }
             None => Event::Malformed("EncryptedExtensions does not parse".into()),
         },
         hs::CERTIFICATE => certificate_event(body, tls13),
         hs::CERTIFICATE_REQUEST if tls13 => match parse_tls13_certificate_request(body) {
-            Some(ca_names) => Event::CertificateRequest {
+            Some(ca_names) => Event::CertificateRequest(Box::new(CertificateRequest {
                 cert_types: Vec::new(),
                 ca_names,
-            },
+            })),
             None => Event::Malformed("CertificateRequest does not parse".into()),
         },
         hs::CERTIFICATE_REQUEST => certificate_request_event(body),

@@ -33,6 +33,7 @@ pub use ocsp::{parse_ocsp_response, CertStatus, OcspStatus};
 pub use trust::TrustStore;
 
 use crate::ids::{FindingId, Severity};
+pub use crate::proto::der::Der;
 use checks::cert_checks;
 use facts::{aia, details, is_self_signed, subject_of, Sig};
 use path::{
@@ -100,7 +101,7 @@ pub struct CertDetails {
 #[derive(Debug, Clone, Copy)]
 pub struct ChainInput<'a> {
     /// DER certificates in wire order.
-    pub certs: &'a [Vec<u8>],
+    pub certs: &'a [Der],
     /// The SNI the client asked for; checked against the leaf only when `server`.
     pub host: Option<&'a str>,
     /// Unix seconds at which validity is judged.
@@ -197,7 +198,7 @@ pub fn analyze(input: &ChainInput<'_>, store: &TrustStore) -> ChainReport {
 }
 
 /// Caps the chain at [`MAX_CHAIN_CERTS`], with a finding when certificates were left out.
-fn capped<'a>(all: &'a [Vec<u8>], findings: &mut Vec<ChainFinding>) -> &'a [Vec<u8>] {
+fn capped<'a>(all: &'a [Der], findings: &mut Vec<ChainFinding>) -> &'a [Der] {
     let certs = all.get(..MAX_CHAIN_CERTS).unwrap_or(all);
     if all.len() > certs.len() {
         findings.push(finding(
@@ -215,7 +216,7 @@ fn capped<'a>(all: &'a [Vec<u8>], findings: &mut Vec<ChainFinding>) -> &'a [Vec<
 }
 
 /// Parses each certificate; `None` for one that is not X.509.
-fn parse_all(certs: &[Vec<u8>]) -> Vec<Option<X509Certificate<'_>>> {
+fn parse_all(certs: &[Der]) -> Vec<Option<X509Certificate<'_>>> {
     certs
         .iter()
         .map(|d| X509Certificate::from_der(d).ok().map(|(_, c)| c))
@@ -224,7 +225,7 @@ fn parse_all(certs: &[Vec<u8>]) -> Vec<Option<X509Certificate<'_>>> {
 
 /// Flags each sent certificate that does not parse as X.509.
 fn malformed_findings(
-    certs: &[Vec<u8>],
+    certs: &[Der],
     parsed: &[Option<X509Certificate<'_>>],
     findings: &mut Vec<ChainFinding>,
 ) {
@@ -236,7 +237,7 @@ fn malformed_findings(
                 vec![i],
                 format!(
                     "certificate #{i} ({} bytes) does not parse as X.509",
-                    certs.get(i).map_or(0, Vec::len)
+                    certs.get(i).map_or(0, |d| d.len())
                 ),
                 "re-export the certificate file; the server is sending damaged data",
             ));
@@ -469,7 +470,7 @@ fn missing_issuer(
 
 /// Flags certificates sent but unused: copies, cross-signed trusted roots, or off the path.
 fn extra_cert_findings(
-    certs: &[Vec<u8>],
+    certs: &[Der],
     parsed: &[Option<X509Certificate<'_>>],
     explained: &[bool],
     store: &TrustStore,

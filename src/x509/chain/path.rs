@@ -17,7 +17,7 @@ use super::facts::{
     aki, check_sig, is_self_signed, key_ids_compatible, names_equal, ski, subject_of, Sig,
 };
 use super::trust::{der_sequence, TrustStore};
-use super::{finding, ChainFinding, ChainInput};
+use super::{finding, ChainFinding, ChainInput, Der};
 use crate::ids::{FindingId, Severity};
 use rustls_pki_types::{
     alg_id, AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
@@ -371,18 +371,18 @@ pub(super) fn webpki_candidates(
 /// rustls-webpki's verdict on the leaf with the intermediates `inter` (indexes into `certs`):
 /// the path it verified (wire indexes) and its anchor's subject.
 pub(super) fn webpki_verdict(
-    certs: &[Vec<u8>],
+    certs: &[Der],
     leaf: usize,
     inter: &[usize],
     input: &ChainInput<'_>,
     store: &TrustStore,
 ) -> Result<(Vec<usize>, String), String> {
-    let leaf_der = CertificateDer::from(certs.get(leaf).map(Vec::as_slice).unwrap_or_default());
+    let leaf_der = CertificateDer::from(certs.get(leaf).map(|d| &d[..]).unwrap_or_default());
     let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| format!("{e:?}"))?;
     let inter: Vec<CertificateDer<'_>> = inter
         .iter()
         .filter_map(|&i| certs.get(i))
-        .map(|d| CertificateDer::from(d.as_slice()))
+        .map(|d| CertificateDer::from(&d[..]))
         .collect();
     let anchors: Vec<TrustAnchor<'_>> = store.anchors.iter().map(|a| a.ta.clone()).collect();
     let time = UnixTime::since_unix_epoch(Duration::from_secs(input.at.max(0) as u64));
@@ -397,7 +397,7 @@ pub(super) fn webpki_verdict(
     let mut path = vec![leaf];
     for c in verified.intermediate_certificates() {
         let der = c.der();
-        if let Some(i) = certs.iter().position(|d| d.as_slice() == der.as_ref()) {
+        if let Some(i) = certs.iter().position(|d| d[..] == *der.as_ref()) {
             path.push(i);
         }
     }

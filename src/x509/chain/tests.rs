@@ -12,7 +12,7 @@ use std::path::Path;
 
 macro_rules! cert {
     ($name:literal) => {
-        include_bytes!(concat!("../../../tests/data/chain/", $name, ".der")).to_vec()
+        Der::from(&include_bytes!(concat!("../../../tests/data/chain/", $name, ".der"))[..])
     };
 }
 
@@ -25,7 +25,7 @@ fn test_store() -> TrustStore {
     s
 }
 
-fn run(certs: &[Vec<u8>], host: &str, at: i64, store: &TrustStore) -> ChainReport {
+fn run(certs: &[Der], host: &str, at: i64, store: &TrustStore) -> ChainReport {
     analyze(
         &ChainInput {
             certs,
@@ -381,12 +381,12 @@ fn sha1_signed_leaf_is_weak_signature() {
 
 #[test]
 fn tampered_signature_is_bad_signature() {
-    let mut leaf = cert!("leaf");
+    let mut leaf = cert!("leaf").to_vec();
     if let Some(b) = leaf.last_mut() {
         *b ^= 0x01;
     }
     let r = run(
-        &[leaf, cert!("inter")],
+        &[leaf.into(), cert!("inter")],
         "www.example.test",
         AT,
         &test_store(),
@@ -550,7 +550,7 @@ fn malformed_ocsp_responses_are_none_without_panic() {
     }
     // Flipping any single byte must not panic.
     for i in 0..der.len() {
-        let mut d = der.clone();
+        let mut d = der.to_vec();
         d[i] ^= 0xff;
         let _ = parse_ocsp_response(&d);
     }
@@ -594,7 +594,7 @@ fn broken_and_empty_chains_are_findings_not_panics() {
     let leaf = cert!("leaf");
     for cut in 0..leaf.len() {
         let r = run(
-            &[leaf[..cut].to_vec(), cert!("inter")],
+            &[leaf[..cut].into(), cert!("inter")],
             "www.example.test",
             AT,
             &store,
@@ -605,10 +605,14 @@ fn broken_and_empty_chains_are_findings_not_panics() {
         );
         assert!(!r.trusted);
     }
-    let garbage = vec![vec![0x30, 0x82, 0xff], b"hello".to_vec(), Vec::new()];
+    let garbage: Vec<Der> = vec![
+        [0x30, 0x82, 0xff][..].into(),
+        b"hello"[..].into(),
+        Der::from([]),
+    ];
     let r = run(&garbage, "x", AT, &store);
     assert_eq!(r.per_cert.len(), 3);
-    let many: Vec<Vec<u8>> = std::iter::repeat_n(cert!("inter"), MAX_CHAIN_CERTS + 3).collect();
+    let many: Vec<Der> = std::iter::repeat_n(cert!("inter"), MAX_CHAIN_CERTS + 3).collect();
     let r = run(&many, "x", AT, &store);
     assert!(ids(&r).contains(&FindingId::TooManyCertificates));
     assert_eq!(r.per_cert.len(), MAX_CHAIN_CERTS);
@@ -668,12 +672,13 @@ fn corpus_chains_never_panic() {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let (at, rest) = line.split_once(' ').unwrap_or(("0", line));
             let (host, hexes) = rest.split_once(' ').unwrap_or(("", rest));
-            let certs: Vec<Vec<u8>> = hexes
+            let certs: Vec<Der> = hexes
                 .split(',')
                 .map(|h| {
                     (0..h.len() / 2)
                         .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
-                        .collect()
+                        .collect::<Vec<u8>>()
+                        .into()
                 })
                 .collect();
             let at: i64 = at.parse().unwrap_or(0);
