@@ -44,8 +44,12 @@ pub const MAX_OPEN_FLOWS: usize = 100_000;
 /// A flow with no packet for this long (capture time) is finished.
 pub const IDLE_TIMEOUT_NS: i64 = 300 * 1_000_000_000;
 /// A flow that saw RST, or FIN both ways, is finished this long after its last packet: long
-/// enough to see the packets that race an injected RST.
-pub const CLOSED_TIMEOUT_NS: i64 = 10 * 1_000_000_000;
+/// enough to see the packets that race an injected RST (they come within a round trip or
+/// two of it) and the last ACKs and retransmitted FINs, as Zeek's `tcp_close_delay` and
+/// `tcp_reset_delay` (5 s each). Later packets are still known as the connection's and
+/// counted apart ([`TableStats::after_close`]). On a busy capture every connection closed in
+/// this window waits in memory, so it is not longer than it needs to be.
+pub const CLOSED_TIMEOUT_NS: i64 = 5 * 1_000_000_000;
 /// RST and FIN packets kept per flow.
 pub const MAX_CONTROL_EVENTS: usize = 16;
 
