@@ -12,7 +12,7 @@ use tlsmortem::capture;
 use tlsmortem::engine;
 use tlsmortem::flow::FlowTable;
 use tlsmortem::proto::conversation::Conversation;
-use tlsmortem::report::{Needs, Prepared};
+use tlsmortem::report::{Needs, Prepared, Slim};
 
 // The command line's allocator, so that the figures are the command's.
 #[global_allocator]
@@ -89,7 +89,7 @@ fn stages(c: &mut Criterion) {
     let needs = Needs {
         record: false,
         json: true,
-        slim: false,
+        slim: Slim::No,
     };
     let prepare = |c| Prepared::new(c, needs);
     for workers in [1, 2] {

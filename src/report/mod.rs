@@ -58,9 +58,20 @@ pub struct Needs {
     pub record: bool,
     /// Its JSON line ([`json_line`]).
     pub json: bool,
-    /// Only what the readable report and the summaries read of the record ([`slimmed`]):
-    /// records wait by the thousand to be reported in order.
-    pub slim: bool,
+    /// Which records may be slimmed ([`slimmed`]): records wait by the thousand to be
+    /// reported in order.
+    pub slim: Slim,
+}
+
+/// Which records a reporter reads whole. Ordered: the least slim of several reporters wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Slim {
+    /// Every record whole.
+    No,
+    /// Whole only the records the HTML page may draw in full ([`html::drawn_in_full`]).
+    UnlessDrawn,
+    /// Every record slimmed: what the readable report and the summaries read.
+    Yes,
 }
 
 impl Needs {
@@ -68,7 +79,7 @@ impl Needs {
     pub const SLIM_RECORD: Needs = Needs {
         record: true,
         json: false,
-        slim: true,
+        slim: Slim::Yes,
     };
 }
 
@@ -84,6 +95,16 @@ pub struct Prepared {
     pub worst: Option<Severity>,
 }
 
+impl Needs {
+    fn slims(&self, c: &Connection) -> bool {
+        match self.slim {
+            Slim::No => false,
+            Slim::UnlessDrawn => !html::drawn_in_full(c),
+            Slim::Yes => true,
+        }
+    }
+}
+
 impl Prepared {
     pub fn new(c: Connection, needs: Needs) -> Self {
         Prepared {
@@ -91,7 +112,7 @@ impl Prepared {
             json: needs.json.then(|| json_line(&c)),
             connection: needs
                 .record
-                .then(|| Box::new(if needs.slim { slimmed(c) } else { c })),
+                .then(|| Box::new(if needs.slims(&c) { slimmed(c) } else { c })),
         }
     }
 }
@@ -158,7 +179,7 @@ pub trait Reporter {
         Needs {
             record: true,
             json: false,
-            slim: false,
+            slim: Slim::No,
         }
     }
     /// One connection's record.
@@ -195,8 +216,12 @@ impl Reporter for Both {
         Needs {
             record: a.record || b.record,
             json: a.json || b.json,
-            // Slimmed only when every reporter that reads the record reads it slimmed.
-            slim: (!a.record || a.slim) && (!b.record || b.slim),
+            // Slimmed only as far as every reporter that reads the record reads it slimmed.
+            slim: match (a.record, b.record) {
+                (true, true) => a.slim.min(b.slim),
+                (true, false) => a.slim,
+                (false, _) => b.slim,
+            },
         }
     }
     fn prepared(&mut self, p: &Prepared) -> io::Result<()> {
@@ -225,7 +250,7 @@ impl<W: Write> Reporter for JsonLines<W> {
         Needs {
             record: false,
             json: true,
-            slim: false,
+            slim: Slim::No,
         }
     }
     fn json_line(&mut self, line: &[u8]) -> io::Result<()> {

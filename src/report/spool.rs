@@ -6,16 +6,17 @@
 //! A [`Spool`] keeps waiting JSON lines in memory up to its budget and past it appends them to
 //! an unnamed temporary file (created in the system's temporary directory and unlinked at
 //! once), reading each back when its turn comes. Its memory is the budget plus a few dozen
-//! bytes per record; the file is emptied whenever no record waits in it. Records that carry
-//! the connection itself (text, summaries, certificates) are always kept in memory: they are
-//! small once slimmed ([`super::Prepared::new`]) and have no byte form.
+//! bytes per record; the file is emptied whenever no record waits in it. The record itself,
+//! when a reporter reads it (text, summaries, certificates, the HTML page), stays in memory
+//! beside the line's place in the file: it has no byte form, and is small once slimmed
+//! ([`super::Prepared::new`]).
 //!
 //! Guarantees: what comes out is what went in, whichever records were spilled (which depends
 //! on timing with several workers; the output does not). If the temporary file cannot be
 //! created or written, records stay in memory. It does not order anything: the driver does.
 
 use super::Prepared;
-use crate::record::Severity;
+use crate::record::{Connection, Severity};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -33,6 +34,7 @@ pub enum Waiting {
         at: u64,
         len: usize,
         worst: Option<Severity>,
+        connection: Option<Box<Connection>>,
     },
 }
 
@@ -70,9 +72,9 @@ impl Spool {
 
     /// Keeps `p` until its turn: in memory while the budget allows, else in the file.
     pub fn keep(&self, p: Prepared) -> Waiting {
-        let len = match (&p.json, &p.connection) {
-            (Some(line), None) => line.len(),
-            _ => return Waiting::Here(p),
+        let len = match &p.json {
+            Some(line) => line.len(),
+            None => return Waiting::Here(p),
         };
         if self.held.load(Ordering::Relaxed).saturating_add(len) <= self.budget {
             self.held.fetch_add(len, Ordering::Relaxed);
@@ -100,6 +102,7 @@ impl Spool {
             at,
             len,
             worst: p.worst,
+            connection: p.connection,
         }
     }
 
@@ -107,12 +110,17 @@ impl Spool {
     pub fn take(&self, w: Waiting) -> io::Result<Prepared> {
         match w {
             Waiting::Here(p) => {
-                if let (Some(line), None) = (&p.json, &p.connection) {
+                if let Some(line) = &p.json {
                     self.held.fetch_sub(line.len(), Ordering::Relaxed);
                 }
                 Ok(p)
             }
-            Waiting::Spilled { at, len, worst } => {
+            Waiting::Spilled {
+                at,
+                len,
+                worst,
+                connection,
+            } => {
                 let mut f = self.file();
                 let mut line = vec![0; len];
                 if let Some(Ok(file)) = &f.file {
@@ -127,7 +135,7 @@ impl Spool {
                     }
                 }
                 Ok(Prepared {
-                    connection: None,
+                    connection,
                     json: Some(line),
                     worst,
                 })
@@ -187,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn records_with_the_connection_stay_in_memory() {
+    fn a_record_without_a_line_stays_in_memory() {
         let spool = Spool::new(0);
         let p = Prepared {
             connection: None,
@@ -195,5 +203,35 @@ mod tests {
             worst: None,
         };
         assert!(matches!(spool.keep(p), Waiting::Here(_)));
+    }
+
+    #[test]
+    fn a_record_read_whole_and_as_a_line_spills_its_line_and_keeps_the_record() {
+        let bytes = include_bytes!("../../captures/rst-after-client-hello.pcap");
+        let mut conns = Vec::new();
+        crate::analyze_bytes("c", bytes, &crate::Config::default(), &mut |c| {
+            conns.push(c)
+        })
+        .expect("the capture reads");
+        let c = conns.into_iter().next().expect("one connection");
+        let needs = super::super::Needs {
+            record: true,
+            json: true,
+            slim: super::super::Slim::No,
+        };
+        let p = Prepared::new(c.clone(), needs);
+        let line = p.json.clone();
+        let spool = Spool::new(0);
+        let w = spool.keep(p);
+        assert!(matches!(
+            &w,
+            Waiting::Spilled {
+                connection: Some(_),
+                ..
+            }
+        ));
+        let back = spool.take(w).expect("reads back");
+        assert_eq!(back.json, line);
+        assert_eq!(back.connection.as_deref(), Some(&c));
     }
 }

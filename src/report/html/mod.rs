@@ -27,7 +27,7 @@ mod detail;
 mod page;
 
 use super::aggregates::Aggregates;
-use super::{Needs, Reporter};
+use super::{Needs, Reporter, Slim};
 use crate::ids::{Culprit, VerdictId};
 use crate::record::Connection;
 use crate::text::shown;
@@ -47,6 +47,13 @@ pub const MAX_TIME_BINS: usize = 4096;
 const MAX_INPUTS_NAMED: usize = 100;
 /// Servers whose blocking advice is remembered for the name-filtering patterns.
 const MAX_ADVICE_SERVERS: usize = 10_000;
+
+/// Whether the page may draw `c` in full (a failed handshake, or a chain with problems), and
+/// so reads its record whole; the overview, timeline and tables read only what a slimmed
+/// record keeps.
+pub fn drawn_in_full(c: &Connection) -> bool {
+    c.verdict.id != VerdictId::Complete || detail::problem_chain_key(c).is_some()
+}
 
 /// `s` from the wire, safe in HTML text and in a quoted attribute: control and
 /// text-reordering characters shown as `\u{..}`, then `& < > " '` escaped.
@@ -334,8 +341,9 @@ impl<W: Write> Reporter for Html<W> {
         Needs {
             record: true,
             json: false,
-            // Chain cards and ladders read what a slimmed record leaves out.
-            slim: false,
+            // Chain cards and ladders read what a slimmed record leaves out; the rest of the
+            // page reads only what it keeps.
+            slim: Slim::UnlessDrawn,
         }
     }
 
