@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(info.size, der.len());
         assert_eq!(info.sha256.len(), 64);
     }
-    let certs: Vec<Vec<u8>> = items.iter().map(|d| d.to_vec()).collect();
+    let certs: Vec<chain::Der> = items.iter().map(|d| chain::Der::from(*d)).collect();
 
     let own;
     let store = match (options >> 1) & 3 {

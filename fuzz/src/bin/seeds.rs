@@ -371,7 +371,7 @@ fn chain_seeds(out: &mut Out, events: &[tls::Located], server: bool) {
             continue;
         };
         let mut seed = vec![u8::from(server) | if stapled.is_some() { CHAIN_STAPLED } else { 0 }];
-        for der in ders.iter().chain(stapled) {
+        for der in ders.iter().map(|d| &d[..]).chain(stapled.map(|s| &s[..])) {
             push_chain_item(&mut seed, der);
         }
         out.seed("x509", &seed);
