@@ -261,6 +261,19 @@ impl<W: Write> Reporter for JsonLines<W> {
     }
 }
 
+/// The negotiated version's name and the cipher suite's (its code point when unnamed), or
+/// "-" for both without a ServerHello: the tables of the text and HTML reports show them.
+fn version_and_cipher(c: &Connection) -> (String, String) {
+    match &c.server_hello {
+        Some(sh) => (
+            sh.version_name.to_string(),
+            sh.cipher_suite_name
+                .map_or_else(|| format!("0x{:04x}", sh.cipher_suite), str::to_string),
+        ),
+        None => ("-".into(), "-".into()),
+    }
+}
+
 fn endpoint(ip: &IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V6(v6) => format!("[{v6}]:{port}"),

@@ -101,14 +101,7 @@ impl<W: Write> Text<W> {
     }
 
     fn table_line(&self, c: &Connection) -> String {
-        let (version, cipher) = match &c.server_hello {
-            Some(sh) => (
-                sh.version_name.to_string(),
-                sh.cipher_suite_name
-                    .map_or_else(|| format!("0x{:04x}", sh.cipher_suite), str::to_string),
-            ),
-            None => ("-".into(), "-".into()),
-        };
+        let (version, cipher) = super::version_and_cipher(c);
         let worst = c
             .findings
             .iter()

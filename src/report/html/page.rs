@@ -466,14 +466,7 @@ fn chains<W: Write>(page: &mut String, h: &Html<W>) {
 
 /// One row of the connection table, linked to its detail section when it has one.
 pub(super) fn table_row(c: &Connection, detail: Option<usize>) -> String {
-    let (version, cipher) = match &c.server_hello {
-        Some(sh) => (
-            sh.version_name.to_string(),
-            sh.cipher_suite_name
-                .map_or_else(|| format!("0x{:04x}", sh.cipher_suite), str::to_string),
-        ),
-        None => ("-".into(), "-".into()),
-    };
+    let (version, cipher) = super::super::version_and_cipher(c);
     let sni = c.client_hello.as_ref().and_then(|h| h.sni.as_deref());
     let verdict = match detail {
         Some(id) => format!(
