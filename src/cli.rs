@@ -78,6 +78,11 @@ pub struct Cli {
     /// flow-evicted; the README gives the worst case per connection.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
     max_memory: Option<usize>,
+    /// Only part K of N of the capture's flows (K from 0 to N-1), picked by a hash of their
+    /// addresses and ports: N runs, each with its own K, together report what one run does.
+    /// For splitting one capture over batch jobs (Slurm arrays, Kubernetes indexed jobs, Spark).
+    #[arg(long, value_name = "K/N", value_parser = parse_part, global = true)]
+    shard: Option<tlsmortem::Part>,
     /// Also write a self-contained HTML report to FILE: overview, timeline, tables, a ladder
     /// diagram and the certificate chain of each failed handshake.
     #[arg(long, value_name = "FILE")]
@@ -144,6 +149,17 @@ fn parse_size(s: &str) -> Result<usize, String> {
         ));
     }
     Ok(bytes)
+}
+
+/// "3/8": part 3 of 8, counted from 0.
+fn parse_part(s: &str) -> Result<tlsmortem::Part, String> {
+    let bad = || format!("'{s}' is not a part: use K/N with 0 <= K < N, e.g. 0/4");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    tlsmortem::Part::new(k, n).ok_or_else(bad)
 }
 
 fn parse_verdict(s: &str) -> Result<VerdictId, String> {
@@ -298,6 +314,7 @@ impl Cli {
             filter,
             keylog: Arc::new(keylog),
             max_memory: self.max_memory.unwrap_or(0),
+            part: self.shard,
             ladders: self.html.is_some() || (self.text_report() && !self.no_ladder),
             ..Config::default()
         })

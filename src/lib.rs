@@ -44,6 +44,7 @@ pub mod text;
 pub mod x509;
 
 pub use capture::{captures_in, captures_in_noting, Input};
+pub use engine::Part;
 pub use error::Error;
 pub use judge::Later;
 pub use record::Connection;
@@ -84,6 +85,8 @@ pub struct Config {
     /// share): past its share a table finishes its oldest open flows, each with a
     /// `flow-evicted` finding. Records depend on it only then.
     pub max_memory: usize,
+    /// Only the flows of this part of the capture (`--shard K/N`); all when `None`.
+    pub part: Option<engine::Part>,
 }
 
 /// The smallest memory budget accepted: below it the flow tables could not hold the flows

@@ -74,6 +74,36 @@ const MAX_SPARE_ITEMS: usize = 16 * 1024;
 
 const NS_PER_SEC: i64 = 1_000_000_000;
 
+/// One of `n` parts of a capture's flows (`--shard K/N`): a flow belongs to exactly one part,
+/// chosen by the same symmetric hash of addresses and ports as its flow table, so that the
+/// `n` runs' records together are one run's. It is decided per packet, before any flow state,
+/// so a run over part `k` does about `1/n` of the flow work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// 0-based.
+    pub k: u32,
+    pub n: u32,
+}
+
+impl Part {
+    /// Part `k` of `n`; `None` unless `k < n`.
+    pub fn new(k: u32, n: u32) -> Option<Part> {
+        (k < n).then_some(Part { k, n })
+    }
+
+    /// Whether the flow of a packet with this [`net::packet_hash`] is in this part.
+    pub fn holds(&self, hash: u64) -> bool {
+        // Remixed, so that parts do not follow the top bits that pick the flow table: each
+        // part's flows stay spread over every table, and over every worker.
+        let mixed = hash.rotate_left(29).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((u128::from(mixed) * u128::from(self.n)) >> 64) as u32 == self.k
+    }
+
+    fn holds_packet(part: Option<Part>, pkt: &Packet<'_>) -> bool {
+        part.is_none_or(|p| p.holds(net::packet_hash(pkt)))
+    }
+}
+
 /// The flow table a packet's flow lives in: the same for both directions.
 pub fn shard_of(pkt: &Packet<'_>) -> usize {
     // The top bits are the best mixed; SHARDS is a power of two.
@@ -225,7 +255,6 @@ impl<'c, T> Owner<'c, T> {
         let (pkt, note) = match e {
             Event::Whole(w) => {
                 let Ok(pkt) = w.packet() else { return };
-                self.packet(shard, &pkt, number, ts);
                 let conflict = w.conflict;
                 (pkt, FragmentNote::Whole { conflict })
             }
@@ -238,6 +267,12 @@ impl<'c, T> Owner<'c, T> {
                 (pkt, note)
             }
         };
+        if !Part::holds_packet(self.out.config.part, &pkt) {
+            return;
+        }
+        if let FragmentNote::Whole { .. } = note {
+            self.packet(shard, &pkt, number, ts);
+        }
         let Some(Some(t)) = self.tables.get_mut(shard) else {
             return;
         };
@@ -247,6 +282,9 @@ impl<'c, T> Owner<'c, T> {
     }
 
     fn packet(&mut self, shard: usize, pkt: &Packet<'_>, number: u64, ts: Timestamp) {
+        if !Part::holds_packet(self.out.config.part, pkt) {
+            return;
+        }
         let Some(Some(t)) = self.tables.get_mut(shard) else {
             return;
         };
@@ -1163,4 +1201,64 @@ fn analyse_chunk<T>(
 fn extra<T>(owner: &mut Owner<'_, T>, base: u64, e: &Extra) {
     let number = base + u64::from(e.index) + 1;
     owner.event(usize::from(e.shard), &e.event, number, e.ts);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes as packets give them: spread, but also the small and regular values a careless
+    /// mix would send to one part.
+    fn hashes() -> impl Iterator<Item = u64> {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        (0..20_000u64).map(move |i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if i % 2 == 0 {
+                x
+            } else {
+                i << 56
+            }
+        })
+    }
+
+    #[test]
+    fn every_flow_hash_belongs_to_exactly_one_part() {
+        for n in [1u32, 2, 7, 64] {
+            for h in hashes() {
+                let owners = (0..n).filter(|&k| Part { k, n }.holds(h)).count();
+                assert_eq!(owners, 1, "hash {h:#x}, {n} parts");
+            }
+        }
+    }
+
+    #[test]
+    fn parts_are_about_equal_and_each_spans_many_flow_tables() {
+        let n = 7u32;
+        let spread: Vec<u64> = hashes().step_by(2).collect();
+        for k in 0..n {
+            let part = Part { k, n };
+            let mine: Vec<u64> = spread.iter().copied().filter(|&h| part.holds(h)).collect();
+            let share = mine.len() as f64 / spread.len() as f64;
+            assert!((share - 1.0 / 7.0).abs() < 0.02, "part {k}: share {share}");
+            let tables: std::collections::BTreeSet<u64> = mine
+                .iter()
+                .map(|h| h >> (64 - SHARDS.trailing_zeros()))
+                .collect();
+            assert!(
+                tables.len() > SHARDS / 2,
+                "part {k} in {} tables",
+                tables.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_part_needs_k_below_n() {
+        assert_eq!(Part::new(0, 1), Some(Part { k: 0, n: 1 }));
+        assert_eq!(Part::new(6, 7), Some(Part { k: 6, n: 7 }));
+        assert_eq!(Part::new(7, 7), None);
+        assert_eq!(Part::new(0, 0), None);
+    }
 }
