@@ -29,8 +29,15 @@ pub struct Cli {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Write JSON lines, one object per connection (the README gives the keys).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// What to write: text (the readable report; the default), json (as --json), parquet (one
+    /// row per connection, the JSON keys as columns; needs -o FILE).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+    /// The file --format parquet writes.
+    #[arg(short = 'o', long = "output", value_name = "PATH", requires = "format")]
+    output: Option<PathBuf>,
     /// With --json: add summary records (per server name, per server, SNI filtering) at the end.
     #[arg(long, global = true)]
     summary: bool,
@@ -96,6 +103,15 @@ pub struct Cli {
     /// No progress bar and no notes on stderr about the captures themselves.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+}
+
+/// `--format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    #[cfg(feature = "columnar")]
+    Parquet,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -268,15 +284,43 @@ impl Cli {
         Ok(Box::new(Both(main, Box::new(html))))
     }
 
+    /// Whether JSON lines are asked for (`--json`, `--format json`).
+    fn json(&self) -> bool {
+        self.json || self.format == Some(Format::Json)
+    }
+
     /// Whether the text report is what goes to standard output.
     fn text_report(&self) -> bool {
-        self.command.is_none() && !self.json
+        self.command.is_none() && matches!(self.format, None | Some(Format::Text)) && !self.json
+    }
+
+    /// The file `-o` names, created.
+    #[cfg(feature = "columnar")]
+    fn output_file(&self, format: &str) -> Result<io::BufWriter<std::fs::File>, String> {
+        let path = self
+            .output
+            .as_ref()
+            .ok_or_else(|| format!("--format {format} writes to a file: give it with -o FILE"))?;
+        let file = std::fs::File::create(path).map_err(|e| {
+            format!(
+                "-o {}: cannot create the file: {e} (give a path in a folder you can write to)",
+                path.display()
+            )
+        })?;
+        Ok(io::BufWriter::with_capacity(256 * 1024, file))
     }
 
     fn stdout_reporter(&self) -> Result<Box<dyn Reporter>, String> {
+        #[cfg(feature = "columnar")]
+        if self.command.is_none() && self.format == Some(Format::Parquet) {
+            let out = self.output_file("parquet")?;
+            return Ok(Box::new(
+                tlsmortem::report::Parquet::new(out).map_err(|e| format!("parquet: {e}"))?,
+            ));
+        }
         let stdout = io::stdout().lock();
         let summary_only = matches!(self.command, Some(Command::Summary { .. }));
-        let json = self.json || matches!(self.command, Some(Command::Summary { json: true, .. }));
+        let json = self.json() || matches!(self.command, Some(Command::Summary { json: true, .. }));
         Ok(match &self.command {
             Some(Command::Certs { export, .. }) => Box::new(
                 ChainExport::new(export.as_deref(), output(stdout))
@@ -284,8 +328,8 @@ impl Cli {
             ),
             _ if summary_only && json => Box::new(SummaryJson::summary_only(output(stdout))),
             _ if summary_only => Box::new(SummaryText::new(output(stdout))),
-            _ if self.json && self.summary => Box::new(SummaryJson::new(output(stdout))),
-            _ if self.json => Box::new(JsonLines::new(output(stdout))),
+            _ if json && self.summary => Box::new(SummaryJson::new(output(stdout))),
+            _ if json => Box::new(JsonLines::new(output(stdout))),
             _ => {
                 let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
                 Box::new(Text::with_colour(output(stdout), colour).with_ladders(!self.no_ladder))

@@ -25,10 +25,13 @@
 //! --summary`); `text` is the readable report; `ladder` turns a failed connection's packets
 //! into the rows of a ladder diagram (and the text report's plain-text ladder); `html` is the
 //! self-contained HTML page (`--html`); `export` lists and exports certificate chains
-//! (`certs`); `spool` keeps the records that wait for their turn, past a budget in a
+//! (`certs`); `columnar` decodes the JSON lines into Arrow record batches for Parquet
+//! (`--format parquet`) and the Python package; `spool` keeps the records that wait for their turn, past a budget in a
 //! temporary file. Everything public is re-exported here.
 
 mod aggregates;
+#[cfg(feature = "columnar")]
+pub mod columnar;
 mod export;
 mod html;
 mod json;
@@ -41,6 +44,8 @@ pub use aggregates::{
     Aggregates, Counts, CutBy, SniFiltering, SniTally, MAX_TRACKED_NAMES, MAX_TRACKED_PAIRS,
     MAX_TRACKED_SERVERS,
 };
+#[cfg(feature = "columnar")]
+pub use columnar::Parquet;
 pub use export::{export_name, ChainExport};
 pub use html::{Html, DEFAULT_HTML_DETAIL};
 pub use spool::{Spool, Waiting, SPOOL_MEMORY};
