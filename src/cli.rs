@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tlsmortem::ids::{Severity, VerdictId};
 use tlsmortem::judge::Later;
 use tlsmortem::report::{
-    Both, ChainExport, Html, JsonLines, Reporter, SummaryJson, SummaryText, Text,
+    Both, ChainExport, Html, JsonLines, Reporter, SummaryJson, SummaryText, Text, Zeek, ZeekStyle,
     DEFAULT_HTML_DETAIL,
 };
 use tlsmortem::x509::chain::TrustStore;
@@ -28,9 +28,17 @@ pub struct Cli {
     /// Capture files (pcap, pcapng, gzip-compressed or not), directories of them, or - for stdin.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Write JSON lines, one object per connection (the README gives the keys).
+    /// Write JSON lines, one object per connection (the README gives the keys); the same as
+    /// --format json.
     #[arg(long)]
     json: bool,
+    /// What to write: text (the readable report, the default), json (as --json), zeek or
+    /// zeek-json (Zeek's ssl.log and x509.log, TSV or JSON, into the -o folder).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    format: Option<Format>,
+    /// Where --format zeek and zeek-json write their logs: a folder, created if missing.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    output: Option<PathBuf>,
     /// With --json: add summary records (per server name, per server, SNI filtering) at the end.
     #[arg(long, global = true)]
     summary: bool,
@@ -92,6 +100,22 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }
+
+// Output formats: one variant per `--format` value, kept in this block alone so that adding a
+// format touches only it and `Cli::stdout_reporter`.
+/// What the report is written as (`--format`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The readable report (the default).
+    Text,
+    /// JSON lines, one object per connection (the same as --json).
+    Json,
+    /// Zeek's ssl.log and x509.log, tab-separated with Zeek's header lines, in the -o folder.
+    Zeek,
+    /// Zeek's ssl.log and x509.log as JSON lines, in the -o folder.
+    ZeekJson,
+}
+// End of the output formats.
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -252,15 +276,58 @@ impl Cli {
         Ok(Box::new(Both(main, Box::new(html))))
     }
 
+    /// The format asked for: `--json` is `--format json`; the default is text.
+    fn format(&self) -> Format {
+        match self.format {
+            Some(f) => f,
+            None if self.json => Format::Json,
+            None => Format::Text,
+        }
+    }
+
     /// Whether the text report is what goes to standard output.
     fn text_report(&self) -> bool {
-        self.command.is_none() && !self.json
+        self.command.is_none() && self.format() == Format::Text
+    }
+
+    /// The `-o` folder of a format that writes files; an error naming the flag when it is
+    /// missing or given to a format that writes to standard output.
+    fn output_dir(&self) -> Result<Option<&std::path::Path>, String> {
+        let format = self.format();
+        let writes_files =
+            self.command.is_none() && matches!(format, Format::Zeek | Format::ZeekJson);
+        match (&self.output, writes_files) {
+            (Some(p), true) => Ok(Some(p)),
+            (None, true) => Err(format!(
+                "--format {} writes ssl.log and x509.log into a folder: give it with -o DIR \
+                 (created if missing), e.g. -o zeek-logs",
+                if format == Format::Zeek {
+                    "zeek"
+                } else {
+                    "zeek-json"
+                }
+            )),
+            (Some(p), false) => Err(format!(
+                "-o {}: only --format zeek and zeek-json write to -o; the text and JSON reports \
+                 go to standard output (redirect it to a file)",
+                p.display()
+            )),
+            (None, false) => Ok(None),
+        }
     }
 
     fn stdout_reporter(&self) -> Result<Box<dyn Reporter>, String> {
         let stdout = io::stdout().lock();
         let summary_only = matches!(self.command, Some(Command::Summary { .. }));
-        let json = self.json || matches!(self.command, Some(Command::Summary { json: true, .. }));
+        let as_json = self.format() == Format::Json;
+        let json = as_json || matches!(self.command, Some(Command::Summary { json: true, .. }));
+        if let Some(dir) = self.output_dir()? {
+            let style = match self.format() {
+                Format::ZeekJson => ZeekStyle::Json,
+                _ => ZeekStyle::Tsv,
+            };
+            return Ok(Box::new(Zeek::create(dir, style)?));
+        }
         Ok(match &self.command {
             Some(Command::Certs { export, .. }) => Box::new(
                 ChainExport::new(export.as_deref(), output(stdout))
@@ -268,8 +335,8 @@ impl Cli {
             ),
             _ if summary_only && json => Box::new(SummaryJson::summary_only(output(stdout))),
             _ if summary_only => Box::new(SummaryText::new(output(stdout))),
-            _ if self.json && self.summary => Box::new(SummaryJson::new(output(stdout))),
-            _ if self.json => Box::new(JsonLines::new(output(stdout))),
+            _ if as_json && self.summary => Box::new(SummaryJson::new(output(stdout))),
+            _ if as_json => Box::new(JsonLines::new(output(stdout))),
             _ => {
                 let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
                 Box::new(Text::with_colour(output(stdout), colour).with_ladders(!self.no_ladder))
