@@ -335,15 +335,26 @@ pub fn ssl_row<'a>(
 ) -> Vec<Value<'a>> {
     let sh = c.server_hello.as_ref();
     let ch = c.client_hello.as_ref();
-    let version = sh.map(|s| zeek_version(s.version));
-    let cipher = sh.map(|s| {
+    // Zeek's fields follow the last ServerHello it saw: after a HelloRetryRequest, the real
+    // one (a DTLS 1.3 HelloRetryRequest may carry no key_share at all).
+    let last = c
+        .more_server_hellos
+        .iter()
+        .rev()
+        .find(|h| !h.hello_retry_request)
+        .or(sh);
+    let version = last.map(|s| zeek_version(s.version));
+    let cipher = last.map(|s| {
         s.cipher_suite_name.map_or_else(
             || Cow::Owned(format!("unknown-{}", s.cipher_suite)),
             Cow::Borrowed,
         )
     });
     // TLS 1.3 names its group in the ServerHello's key_share, TLS 1.2 in ServerKeyExchange.
-    let group = sh.and_then(|s| s.key_share_group).or(c.key_exchange_group);
+    let group = last
+        .and_then(|s| s.key_share_group)
+        .or(sh.and_then(|s| s.key_share_group))
+        .or(c.key_exchange_group);
     let sni = ch.and_then(|h| h.sni.as_deref());
     let resumed = c.findings.iter().any(|f| f.id == FindingId::Resumed);
     let last_alert = c.alerts.iter().rev().find_map(|a| a.description).map(|d| {
