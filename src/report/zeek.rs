@@ -292,30 +292,22 @@ impl<W: Write> Reporter for Zeek<W> {
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.close_ns = self.close_ns.max(c.span_ns.1);
         let ts = c.span_ns.0;
-        let server_printed: Vec<Option<Printed>> = c
-            .server_certificates
-            .iter()
-            .map(|ci| Printed::from_der(&ci.der))
-            .collect();
-        let client_printed: Vec<Option<Printed>> = c
-            .client_certificates
-            .iter()
-            .map(|ci| Printed::from_der(&ci.der))
-            .collect();
-        let row = ssl_row(c, &server_printed, &client_printed);
-        self.ssl.row(self.style, &row)?;
-        for (client, certs, printed) in [
-            (false, &c.server_certificates, &server_printed),
-            (true, &c.client_certificates, &client_printed),
+        self.ssl.row(self.style, &ssl_row(c))?;
+        for (client, certs) in [
+            (false, &c.server_certificates),
+            (true, &c.client_certificates),
         ] {
-            for (i, (ci, p)) in certs.iter().zip(printed).enumerate() {
-                let Some(p) = p else { continue };
+            for (i, ci) in certs.iter().enumerate() {
                 let host = i == 0;
-                if !self.first_time((ci.sha256.clone(), host, client)) {
+                // Parsed only the first time: most certificates repeat.
+                if !parses(ci) || !self.first_time((ci.sha256.clone(), host, client)) {
                     continue;
                 }
-                let row = x509_row(ts, ci, p, host, client);
-                self.x509.row(self.style, &row)?;
+                let Some(p) = Printed::from_der(&ci.der) else {
+                    continue;
+                };
+                self.x509
+                    .row(self.style, &x509_row(ts, ci, &p, host, client))?;
             }
         }
         Ok(())
@@ -328,11 +320,7 @@ impl<W: Write> Reporter for Zeek<W> {
 }
 
 /// A connection's `ssl.log` row, in [`SSL_FIELDS`] order.
-pub fn ssl_row<'a>(
-    c: &'a Connection,
-    server_printed: &[Option<Printed>],
-    client_printed: &[Option<Printed>],
-) -> Vec<Value<'a>> {
+pub fn ssl_row<'a>(c: &'a Connection) -> Vec<Value<'a>> {
     let sh = c.server_hello.as_ref();
     let ch = c.client_hello.as_ref();
     // Zeek's fields follow the last ServerHello it saw: after a HelloRetryRequest, the real
@@ -364,12 +352,11 @@ pub fn ssl_row<'a>(
     let next_protocol = sh
         .and_then(|s| s.alpn.as_deref())
         .or_else(|| c.decrypted.as_ref().and_then(|d| d.alpn.as_deref()));
-    let fps = |certs: &'a [CertInfo], printed: &[Option<Printed>]| -> Vec<Cow<'a, str>> {
+    let fps = |certs: &'a [CertInfo]| -> Vec<Cow<'a, str>> {
         certs
             .iter()
-            .zip(printed)
-            .filter(|(_, p)| p.is_some())
-            .map(|(ci, _)| Cow::Borrowed(ci.sha256.as_str()))
+            .filter(|ci| parses(ci))
+            .map(|ci| Cow::Borrowed(ci.sha256.as_str()))
             .collect()
     };
     // Zeek sets both chains' fingerprints once it has seen a certificate, and neither before.
@@ -378,22 +365,19 @@ pub fn ssl_row<'a>(
             (Value::Unset, Value::Unset)
         } else {
             (
-                Value::Strs(fps(&c.server_certificates, server_printed)),
-                Value::Strs(fps(&c.client_certificates, client_printed)),
+                Value::Strs(fps(&c.server_certificates)),
+                Value::Strs(fps(&c.client_certificates)),
             )
         };
+    // The leaf's SAN dNSNames, or its subject CNs without them (RFC 6125 §6.4.4).
     let sni_matches = match (sni, c.server_certificates.first()) {
         (Some(host), Some(leaf)) if !host.is_empty() => {
-            let cn;
-            let names: &[String] = if leaf.san_dns.is_empty() {
-                cn = server_printed
-                    .first()
-                    .and_then(Option::as_ref)
+            let names = if leaf.san_dns.is_empty() {
+                Printed::from_der(&leaf.der)
                     .map(|p| common_names(&p.subject))
-                    .unwrap_or_default();
-                &cn
+                    .unwrap_or_default()
             } else {
-                &leaf.san_dns
+                leaf.san_dns.clone()
             };
             Value::Bool(names.iter().any(|n| dns_name_matches(n, host)))
         }
@@ -479,6 +463,11 @@ pub fn x509_row<'a>(
         Value::Bool(host),
         Value::Bool(client),
     ]
+}
+
+/// Whether the certificate parsed (x509 sets its subject then): Zeek logs only those.
+fn parses(ci: &CertInfo) -> bool {
+    ci.subject.is_some()
 }
 
 /// The CN values of an RFC 2253 name as [`Printed`] writes it (escaped commas kept).
