@@ -57,7 +57,7 @@ fn unescape(s: &str) -> String {
                 continue;
             }
         }
-        out.push(b[i]);
+        out.extend(b.get(i));
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
