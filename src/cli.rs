@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tlsmortem::ids::{Severity, VerdictId};
 use tlsmortem::judge::Later;
+#[cfg(feature = "columnar")]
+use tlsmortem::report::Parquet;
 use tlsmortem::report::{
-    Both, ChainExport, Html, JsonLines, Reporter, SummaryJson, SummaryText, Text,
+    Both, ChainExport, Html, JsonLines, Reporter, SummaryJson, SummaryText, Text, Zeek, ZeekStyle,
     DEFAULT_HTML_DETAIL,
 };
 use tlsmortem::x509::chain::TrustStore;
@@ -28,15 +30,18 @@ pub struct Cli {
     /// Capture files (pcap, pcapng, gzip-compressed or not), directories of them, or - for stdin.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Write JSON lines, one object per connection (the README gives the keys).
-    #[arg(long, conflicts_with = "format")]
+    /// Write JSON lines, one object per connection (the README gives the keys); the same as
+    /// --format json.
+    #[arg(long)]
     json: bool,
-    /// What to write: text (the readable report; the default), json (as --json), parquet (one
-    /// row per connection, the JSON keys as columns; needs -o FILE).
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    /// What to write: text (the readable report, the default), json (as --json), zeek or
+    /// zeek-json (Zeek's ssl.log and x509.log, TSV or JSON, into the -o folder), parquet (one
+    /// row per connection, the JSON keys as columns, into the -o file).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
     format: Option<Format>,
-    /// The file --format parquet writes.
-    #[arg(short = 'o', long = "output", value_name = "PATH", requires = "format")]
+    /// Where --format zeek and zeek-json write their logs (a folder, created if missing) and
+    /// --format parquet its file.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
     output: Option<PathBuf>,
     /// With --json: add summary records (per server name, per server, SNI filtering) at the end.
     #[arg(long, global = true)]
@@ -105,14 +110,24 @@ pub struct Cli {
     pub quiet: bool,
 }
 
-/// `--format`.
+// Output formats: one variant per `--format` value, kept in this block alone so that adding a
+// format touches only it and `Cli::stdout_reporter`.
+/// What the report is written as (`--format`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// The readable report (the default).
     Text,
+    /// JSON lines, one object per connection (the same as --json).
     Json,
+    /// Zeek's ssl.log and x509.log, tab-separated with Zeek's header lines, in the -o folder.
+    Zeek,
+    /// Zeek's ssl.log and x509.log as JSON lines, in the -o folder.
+    ZeekJson,
+    /// Parquet, one row per connection, the JSON keys as columns, in the -o file.
     #[cfg(feature = "columnar")]
     Parquet,
 }
+// End of the output formats.
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -284,43 +299,69 @@ impl Cli {
         Ok(Box::new(Both(main, Box::new(html))))
     }
 
-    /// Whether JSON lines are asked for (`--json`, `--format json`).
-    fn json(&self) -> bool {
-        self.json || self.format == Some(Format::Json)
+    /// The format asked for: `--json` is `--format json`; the default is text.
+    fn format(&self) -> Format {
+        match self.format {
+            Some(f) => f,
+            None if self.json => Format::Json,
+            None => Format::Text,
+        }
     }
 
     /// Whether the text report is what goes to standard output.
     fn text_report(&self) -> bool {
-        self.command.is_none() && matches!(self.format, None | Some(Format::Text)) && !self.json
+        self.command.is_none() && self.format() == Format::Text
     }
 
-    /// The file `-o` names, created.
-    #[cfg(feature = "columnar")]
-    fn output_file(&self, format: &str) -> Result<io::BufWriter<std::fs::File>, String> {
-        let path = self
-            .output
-            .as_ref()
-            .ok_or_else(|| format!("--format {format} writes to a file: give it with -o FILE"))?;
-        let file = std::fs::File::create(path).map_err(|e| {
-            format!(
-                "-o {}: cannot create the file: {e} (give a path in a folder you can write to)",
-                path.display()
-            )
-        })?;
-        Ok(io::BufWriter::with_capacity(256 * 1024, file))
+    /// The `-o` path of a format that writes files; an error naming the flag when it is
+    /// missing or given to a format that writes to standard output.
+    fn output_path(&self) -> Result<Option<&std::path::Path>, String> {
+        let format = self.format();
+        let (writes_files, what) = match format {
+            Format::Zeek => (true, "zeek writes ssl.log and x509.log into a folder: give it with -o DIR (created if missing), e.g. -o zeek-logs"),
+            Format::ZeekJson => (true, "zeek-json writes ssl.log and x509.log into a folder: give it with -o DIR (created if missing), e.g. -o zeek-logs"),
+            #[cfg(feature = "columnar")]
+            Format::Parquet => (true, "parquet writes a file: give it with -o FILE, e.g. -o connections.parquet"),
+            Format::Text | Format::Json => (false, ""),
+        };
+        let writes_files = writes_files && self.command.is_none();
+        match (&self.output, writes_files) {
+            (Some(p), true) => Ok(Some(p)),
+            (None, true) => Err(format!("--format {what}")),
+            (Some(p), false) => Err(format!(
+                "-o {}: only --format zeek, zeek-json and parquet write to -o; the text and JSON \
+                 reports go to standard output (redirect it to a file)",
+                p.display()
+            )),
+            (None, false) => Ok(None),
+        }
     }
 
     fn stdout_reporter(&self) -> Result<Box<dyn Reporter>, String> {
-        #[cfg(feature = "columnar")]
-        if self.command.is_none() && self.format == Some(Format::Parquet) {
-            let out = self.output_file("parquet")?;
-            return Ok(Box::new(
-                tlsmortem::report::Parquet::new(out).map_err(|e| format!("parquet: {e}"))?,
-            ));
-        }
         let stdout = io::stdout().lock();
         let summary_only = matches!(self.command, Some(Command::Summary { .. }));
-        let json = self.json() || matches!(self.command, Some(Command::Summary { json: true, .. }));
+        let as_json = self.format() == Format::Json;
+        let json = as_json || matches!(self.command, Some(Command::Summary { json: true, .. }));
+        if let Some(path) = self.output_path()? {
+            return match self.format() {
+                #[cfg(feature = "columnar")]
+                Format::Parquet => {
+                    let file = std::fs::File::create(path).map_err(|e| {
+                        format!(
+                            "-o {}: cannot create the file: {e} (give a path in a folder you \
+                             can write to)",
+                            path.display()
+                        )
+                    })?;
+                    let out = io::BufWriter::with_capacity(256 * 1024, file);
+                    Ok(Box::new(
+                        Parquet::new(out).map_err(|e| format!("parquet: {e}"))?,
+                    ))
+                }
+                Format::ZeekJson => Ok(Box::new(Zeek::create(path, ZeekStyle::Json)?)),
+                _ => Ok(Box::new(Zeek::create(path, ZeekStyle::Tsv)?)),
+            };
+        }
         Ok(match &self.command {
             Some(Command::Certs { export, .. }) => Box::new(
                 ChainExport::new(export.as_deref(), output(stdout))
@@ -328,8 +369,8 @@ impl Cli {
             ),
             _ if summary_only && json => Box::new(SummaryJson::summary_only(output(stdout))),
             _ if summary_only => Box::new(SummaryText::new(output(stdout))),
-            _ if json && self.summary => Box::new(SummaryJson::new(output(stdout))),
-            _ if json => Box::new(JsonLines::new(output(stdout))),
+            _ if as_json && self.summary => Box::new(SummaryJson::new(output(stdout))),
+            _ if as_json => Box::new(JsonLines::new(output(stdout))),
             _ => {
                 let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
                 Box::new(Text::with_colour(output(stdout), colour).with_ladders(!self.no_ladder))

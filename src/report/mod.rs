@@ -27,7 +27,8 @@
 //! self-contained HTML page (`--html`); `export` lists and exports certificate chains
 //! (`certs`); `columnar` decodes the JSON lines into Arrow record batches for Parquet
 //! (`--format parquet`) and the Python package; `spool` keeps the records that wait for their turn, past a budget in a
-//! temporary file. Everything public is re-exported here.
+//! temporary file; `zeek` writes Zeek's `ssl.log` and `x509.log` (`--format zeek`,
+//! `zeek-json`). Everything public is re-exported here.
 
 mod aggregates;
 #[cfg(feature = "columnar")]
@@ -39,6 +40,7 @@ pub mod ladder;
 mod spool;
 mod summary;
 mod text;
+mod zeek;
 
 pub use aggregates::{
     Aggregates, Counts, CutBy, SniFiltering, SniTally, MAX_TRACKED_NAMES, MAX_TRACKED_PAIRS,
@@ -51,6 +53,10 @@ pub use html::{Html, DEFAULT_HTML_DETAIL};
 pub use spool::{Spool, Waiting, SPOOL_MEMORY};
 pub use summary::{write_summary, SummaryJson, SummaryText, MAX_SUMMARY_ROWS};
 pub use text::{Text, MAX_DETAILED, MAX_TABLE_LINES};
+pub use zeek::{
+    curve_name, json_row, push_tsv_str, ssl_row, tsv_row, uid, validation_status, x509_row,
+    zeek_version, Value, Zeek, ZeekStyle, MAX_REMEMBERED_CERTS, SSL_FIELDS, X509_FIELDS,
+};
 
 use crate::record::{Connection, Severity};
 use std::io::{self, Write};

@@ -5,9 +5,12 @@
 //! that does not parse is kept with its hash and the parse error, never dropped.
 //!
 //! This file describes each certificate as sent ([`CertInfo`]); [`chain`] builds the path from
-//! the leaf to a trust anchor, checks it at a given moment, and says what is wrong with it.
+//! the leaf to a trust anchor, checks it at a given moment, and says what is wrong with it;
+//! [`printed`] gives a certificate's fields as OpenSSL prints them, on demand, for Zeek's
+//! `x509.log`.
 
 pub mod chain;
+pub mod printed;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
