@@ -1,20 +1,20 @@
 //! cli: the command's flags, and what they ask for: the inputs, the configuration of the run,
 //! the reporter. Nothing here analyses; errors come back as messages for `main` to print.
 
+use crate::ids::{Severity, VerdictId};
+use crate::judge::Later;
+#[cfg(feature = "columnar")]
+use crate::report::Parquet;
+use crate::report::{
+    Both, ChainExport, Html, JsonLines, Reporter, SummaryJson, SummaryText, Text, Zeek, ZeekStyle,
+    DEFAULT_HTML_DETAIL,
+};
+use crate::x509::chain::TrustStore;
+use crate::{Config, Filter, Input};
 use clap::Parser;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tlsmortem::ids::{Severity, VerdictId};
-use tlsmortem::judge::Later;
-#[cfg(feature = "columnar")]
-use tlsmortem::report::Parquet;
-use tlsmortem::report::{
-    Both, ChainExport, Html, JsonLines, Reporter, SummaryJson, SummaryText, Text, Zeek, ZeekStyle,
-    DEFAULT_HTML_DETAIL,
-};
-use tlsmortem::x509::chain::TrustStore;
-use tlsmortem::{Config, Filter, Input};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -94,7 +94,7 @@ pub struct Cli {
     /// addresses and ports: N runs, each with its own K, together report what one run does.
     /// For splitting one capture over batch jobs (Slurm arrays, Kubernetes indexed jobs, Spark).
     #[arg(long, value_name = "K/N", value_parser = parse_part, global = true)]
-    shard: Option<tlsmortem::Part>,
+    shard: Option<crate::Part>,
     /// Also write a self-contained HTML report to FILE: overview, timeline, tables, a ladder
     /// diagram and the certificate chain of each failed handshake.
     #[arg(long, value_name = "FILE")]
@@ -173,24 +173,24 @@ fn parse_size(s: &str) -> Result<usize, String> {
     let bytes = n
         .checked_mul(1usize << shift)
         .ok_or_else(|| format!("'{s}' is too large"))?;
-    if bytes < tlsmortem::MIN_MAX_MEMORY {
+    if bytes < crate::MIN_MAX_MEMORY {
         return Err(format!(
             "'{s}' is below the smallest budget, {}M",
-            tlsmortem::MIN_MAX_MEMORY >> 20
+            crate::MIN_MAX_MEMORY >> 20
         ));
     }
     Ok(bytes)
 }
 
 /// "3/8": part 3 of 8, counted from 0.
-fn parse_part(s: &str) -> Result<tlsmortem::Part, String> {
+fn parse_part(s: &str) -> Result<crate::Part, String> {
     let bad = || format!("'{s}' is not a part: use K/N with 0 <= K < N, e.g. 0/4");
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n) = (
         k.trim().parse().map_err(|_| bad())?,
         n.trim().parse().map_err(|_| bad())?,
     );
-    tlsmortem::Part::new(k, n).ok_or_else(bad)
+    crate::Part::new(k, n).ok_or_else(bad)
 }
 
 fn parse_verdict(s: &str) -> Result<VerdictId, String> {
@@ -257,7 +257,7 @@ impl Cli {
             if p.as_os_str() == "-" {
                 inputs.push(Input::Stdin);
             } else if p.is_dir() {
-                match tlsmortem::captures_in_noting(p) {
+                match crate::captures_in_noting(p) {
                     Ok((found, notes)) => {
                         if found.is_empty() {
                             errors.push(format!(
@@ -378,6 +378,25 @@ impl Cli {
         })
     }
 
+    /// The flags given that choose what is written or where, or what the exit code means: a
+    /// caller that takes the records itself (the Python package) refuses them.
+    pub fn report_flags(&self) -> Vec<&'static str> {
+        let set = [
+            (self.command.is_some(), "a subcommand (certs, summary)"),
+            (self.json, "--json"),
+            (self.format.is_some(), "--format"),
+            (self.output.is_some(), "-o/--output"),
+            (self.summary, "--summary"),
+            (self.html.is_some(), "--html"),
+            (self.no_ladder, "--no-ladder"),
+            (self.fail_on.is_some(), "--fail-on"),
+        ];
+        set.into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| f)
+            .collect()
+    }
+
     /// The run's configuration: what to judge against and which connections to report.
     pub fn config(&self) -> Result<Config, String> {
         let (trust, later) = judging(self)?;
@@ -387,7 +406,7 @@ impl Cli {
             port: self.port,
             verdicts: self.verdicts.clone(),
         };
-        let mut keylog = tlsmortem::keys::KeyLog::default();
+        let mut keylog = crate::keys::KeyLog::default();
         for f in &self.keylog {
             keylog.read_file(f)?;
         }

@@ -15,6 +15,9 @@
 //! as many workers as [`Config::threads`] says; [`analyze_inputs`] does it for several inputs,
 //! side by side where that is faster. The CLI, tests and benches all use them.
 //!
+//! [`cli`] is the command line (flags in; the inputs, the [`Config`] and the reporter they ask
+//! for out), in the library so that the Python package takes the same options as the command.
+//!
 //! The library's surface, on purpose: the `analyze_*` functions, [`Config`] and [`Filter`],
 //! [`InputStats`], [`Input`] and [`captures_in`], [`Error`], the record ([`Connection`] and
 //! [`record`]), its ids ([`ids`]), and the reporters ([`report`]). The stage modules are public
@@ -24,6 +27,7 @@
 
 #[doc(hidden)]
 pub mod capture;
+pub mod cli;
 #[doc(hidden)]
 pub mod engine;
 pub mod error;

@@ -1,8 +1,6 @@
-//! The `tlsmortem` command: parses flags ([`cli`]), runs the library over each input, maps the
+//! The `tlsmortem` command: parses flags ([`tlsmortem::cli`]), runs the library over each input, maps the
 //! outcome to an exit code (0 done, 1 findings at or above `--fail-on`, 2 could not run; a
 //! closed output pipe ends the run quietly with 0).
-
-mod cli;
 
 use clap::Parser;
 use std::cell::RefCell;
@@ -38,12 +36,12 @@ extern "C" fn allocator_options() {
         }
     }
 }
-use cli::Cli;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tlsmortem::cli::Cli;
 use tlsmortem::report::{Prepared, Spool, Waiting, SPOOL_MEMORY};
 use tlsmortem::{analyze_inputs, Config, Input};
 
