@@ -8,12 +8,12 @@ mod common;
 
 use common::fixtures::{captures_dir, shared};
 use common::run::{run, tlsmortem};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tlsmortem::{analyze_input, captures_in, Config, Input, Part};
 
 /// Every connection record of `path` as JSON, for one part (all flows when `None`), sorted:
 /// parts interleave in first-packet order, so the union is compared as a multiset.
-fn records(path: &PathBuf, part: Option<Part>) -> Vec<String> {
+fn records(path: &Path, part: Option<Part>) -> Vec<String> {
     let config = Config {
         all_flows: true,
         threads: 2,
@@ -22,7 +22,7 @@ fn records(path: &PathBuf, part: Option<Part>) -> Vec<String> {
     };
     let mut out = Vec::new();
     // A capture that is not readable at all gives no records either way.
-    let _ = analyze_input(&Input::Path(path.clone()), &config, &mut |c| {
+    let _ = analyze_input(&Input::Path(path.to_path_buf()), &config, &mut |c| {
         out.push(serde_json::to_string(&c).expect("serializable"))
     });
     out.sort();
