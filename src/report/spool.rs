@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Bytes of waiting JSON lines kept in memory by default before they go to the file.
-pub const SPOOL_MEMORY: usize = 4 << 20;
+pub const SPOOL_MEMORY: usize = 1 << 20;
 
 /// A prepared record on its way to the reporter: here, or in the spool's file.
 #[derive(Debug)]
