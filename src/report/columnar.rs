@@ -12,8 +12,8 @@
 //! (the record's `Serialize`); the Python tests compare every Arrow row with its JSON line on
 //! every capture, so a key added to the contract without its column here fails them.
 //!
-//! Memory: at most [`BATCH_ROWS`] rows are decoded at a time, and the Parquet writer holds at
-//! most one row group ([`ROW_GROUP_ROWS`] rows) before writing it out.
+//! Memory: at most [`BATCH_ROWS`] rows ([`PARQUET_BATCH_ROWS`] for Parquet) are decoded at a time, and the Parquet writer holds at
+//! most one row group ([`ROW_GROUP_ROWS`] rows, about [`ROW_GROUP_BYTES`]) before writing it.
 
 use super::{Needs, Reporter, Slim};
 use arrow_array::RecordBatch;
@@ -25,12 +25,20 @@ use parquet::file::properties::WriterProperties;
 use std::io::{self, Write};
 use std::sync::{Arc, OnceLock};
 
-/// Rows per record batch.
+/// Rows per record batch handed out (the Python package's batches).
 pub const BATCH_ROWS: usize = 8192;
 
-/// Rows per Parquet row group: small enough to bound the writer's memory (a row group is
-/// held until written), large enough for column statistics to skip row groups.
+/// Rows per batch on the way into a Parquet file: decoding a batch holds its JSON and its
+/// arrays at once, about 10 KB a row, and the writer's buffers are bounded apart
+/// ([`ROW_GROUP_BYTES`]); 8192 rows took 100 MiB more than 1024 on the benchmark capture.
+pub const PARQUET_BATCH_ROWS: usize = 1024;
+
+/// Rows per Parquet row group at most: large enough for column statistics to skip row groups.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Bytes a row group may hold in the writer's buffers (its encoded pages and the open ones)
+/// before it is written out, whatever its rows: the writer's memory bound.
+pub const ROW_GROUP_BYTES: usize = 16 << 20;
 
 fn field(name: &str, t: DataType) -> Field {
     Field::new(name, t, true)
@@ -282,21 +290,33 @@ pub fn schema() -> SchemaRef {
 pub struct Batches {
     decoder: Decoder,
     rows: usize,
+    batch_rows: usize,
 }
 
 impl Batches {
-    /// `strict`: a key the schema does not have is an error (tests) rather than left out.
+    /// Batches of [`BATCH_ROWS`]. `strict`: a key the schema does not have is an error (tests)
+    /// rather than left out.
     pub fn new(strict: bool) -> Result<Batches, ArrowError> {
+        Batches::with_rows(strict, BATCH_ROWS)
+    }
+
+    /// Batches of `batch_rows` rows (at least 1).
+    pub fn with_rows(strict: bool, batch_rows: usize) -> Result<Batches, ArrowError> {
+        let batch_rows = batch_rows.max(1);
         let decoder = arrow_json::ReaderBuilder::new(schema())
-            .with_batch_size(BATCH_ROWS)
+            .with_batch_size(batch_rows)
             .with_strict_mode(strict)
             .build_decoder()?;
-        Ok(Batches { decoder, rows: 0 })
+        Ok(Batches {
+            decoder,
+            rows: 0,
+            batch_rows,
+        })
     }
 
     /// Adds one record's JSON line; the batch it fills, when it fills one.
     pub fn push(&mut self, line: &[u8]) -> Result<Option<RecordBatch>, ArrowError> {
-        // Never more than BATCH_ROWS - 1 rows are buffered here, so the decoder takes the
+        // Never more than batch_rows - 1 rows are buffered here, so the decoder takes the
         // whole line.
         let taken = self.decoder.decode(line)?;
         if taken != line.len() {
@@ -306,7 +326,7 @@ impl Batches {
             )));
         }
         self.rows += 1;
-        if self.rows < BATCH_ROWS {
+        if self.rows < self.batch_rows {
             return Ok(None);
         }
         self.flush()
@@ -348,16 +368,20 @@ impl<W: Write + Send> Parquet<W> {
             .set_created_by(format!("tlsmortem {}", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Parquet {
-            batches: Batches::new(false).map_err(io_error)?,
+            batches: Batches::with_rows(false, PARQUET_BATCH_ROWS).map_err(io_error)?,
             writer: Some(ArrowWriter::try_new(out, schema(), Some(props)).map_err(io_error)?),
         })
     }
 
     fn write(&mut self, batch: Option<RecordBatch>) -> io::Result<()> {
-        match (batch, &mut self.writer) {
-            (Some(b), Some(w)) => w.write(&b).map_err(io_error),
-            _ => Ok(()),
+        let (Some(b), Some(w)) = (batch, &mut self.writer) else {
+            return Ok(());
+        };
+        w.write(&b).map_err(io_error)?;
+        if w.memory_size() > ROW_GROUP_BYTES {
+            w.flush().map_err(io_error)?;
         }
+        Ok(())
     }
 }
 
