@@ -90,6 +90,11 @@ pub struct Cli {
     /// flow-evicted; the README gives the worst case per connection.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
     max_memory: Option<usize>,
+    /// Read the inputs as one capture, one after the other, frames numbered on across them: the
+    /// files of a rotated capture (tcpdump -C/-G, dumpcap's ring buffer), given in order. A
+    /// connection that runs on from one file into the next is one record.
+    #[arg(long, global = true)]
+    join: bool,
     /// Only part K of N of the capture's flows (K from 0 to N-1), picked by a hash of their
     /// addresses and ports: N runs, each with its own K, together report what one run does.
     /// For splitting one capture over batch jobs (Slurm arrays, Kubernetes indexed jobs, Spark).
@@ -419,6 +424,7 @@ impl Cli {
             keylog: Arc::new(keylog),
             max_memory: self.max_memory.unwrap_or(0),
             part: self.shard,
+            join: self.join,
             ladders: self.html.is_some() || (self.text_report() && !self.no_ladder),
             ..Config::default()
         })

@@ -91,6 +91,10 @@ pub struct Config {
     pub max_memory: usize,
     /// Only the flows of this part of the capture (`--shard K/N`); all when `None`.
     pub part: Option<engine::Part>,
+    /// [`analyze_inputs`] reads its inputs as one capture, one after the other (`--join`: the
+    /// files of a rotated capture), so that a connection that runs on into the next file is
+    /// one record.
+    pub join: bool,
 }
 
 /// The smallest memory budget accepted: below it the flow tables could not hold the flows
@@ -270,7 +274,8 @@ pub fn analyze_input_with<T: Send>(
 
 /// Analyses several inputs, handing their records to `sink` input by input, in order, and
 /// each input's outcome to `done` once its records are out; `done` returning false stops the
-/// run (a closed output, say).
+/// run (a closed output, say). With [`Config::join`] the inputs are one capture, read by one
+/// worker: its records and outcome come as input 0's.
 ///
 /// Large plain files are analysed one after the other, each by every worker. Runs of inputs
 /// that one worker reads anyway — compressed files, standard input, files of a few chunks —
@@ -284,6 +289,17 @@ pub fn analyze_inputs<T: Send>(
     sink: &mut dyn FnMut(usize, T),
     done: &mut dyn FnMut(usize, Result<InputStats, Error>) -> bool,
 ) {
+    if config.join && inputs.len() > 1 {
+        let r = engine::inline(
+            &joined_name(inputs),
+            config,
+            prepare,
+            &mut |t| sink(0, t),
+            |secrets, on_frame| capture::read_joined(inputs, Some(secrets), on_frame),
+        );
+        done(0, r);
+        return;
+    }
     let workers = config.workers();
     let alone: Vec<bool> = inputs
         .iter()
@@ -308,6 +324,15 @@ pub fn analyze_inputs<T: Send>(
             return;
         }
         i = end;
+    }
+}
+
+/// The name of inputs read as one capture: the first and the last, "a.pcap..z.pcap".
+fn joined_name(inputs: &[Input]) -> String {
+    match (inputs.first(), inputs.last()) {
+        (Some(a), Some(z)) if inputs.len() > 1 => format!("{}..{}", a.name(), z.name()),
+        (Some(a), _) => a.name(),
+        _ => String::new(),
     }
 }
 

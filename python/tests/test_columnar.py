@@ -78,6 +78,36 @@ def test_dask_with_files_split_by_flow_gives_one_processs_records(cluster):
     assert dask_rows(df).equals(single)
 
 
+def cut_pcap(src: pathlib.Path, pieces: int, into: pathlib.Path):
+    """A little-endian pcap cut into `pieces` files at record boundaries, as tcpdump -C cuts."""
+    data = src.read_bytes()
+    header, rest, records = data[:24], data[24:], []
+    while len(rest) >= 16:
+        n = 16 + int.from_bytes(rest[8:12], "little")
+        records.append(rest[:n])
+        rest = rest[n:]
+    per = -(-len(records) // pieces)
+    files = []
+    for i in range(0, len(records), per):
+        f = into / f"rotated{i // per:02d}.pcap"
+        f.write_bytes(header + b"".join(records[i : i + per]))
+        files.append(f)
+    return files
+
+
+def test_dask_joins_a_rotated_capture_into_the_uncut_captures_records(cluster, tmp_path):
+    src = CAPTURES / "keylog" / "tls12-suites.pcap"
+    files = cut_pcap(src, 5, tmp_path)
+    uncut = tlsmortem.analyze(src).drop_columns(["capture"])
+    apart = tlsmortem.dask.analyze(files, client=cluster)
+    # Apart, the connections that cross a cut are reported in pieces.
+    assert len(apart.compute()) > uncut.num_rows
+    joined = tlsmortem.dask.analyze(files, client=cluster, parts=3, join=True)
+    assert joined.npartitions == 3
+    got = dask_rows(joined).sort_by("first_frame").drop_columns(["capture"])
+    assert got.equals(uncut)
+
+
 BENCH = os.environ.get("TLSMORTEM_BENCH_PCAP")
 
 

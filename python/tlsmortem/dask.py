@@ -12,8 +12,15 @@ The work is cut two ways, and each piece is one ``tlsmortem.analyze`` call on a 
 
 A reduce step per file puts its parts' records back in the command line's order (first packet
 first), so the DataFrame has one partition per file, in input order, with exactly the rows of
-``tlsmortem.analyze(paths)``. Like the command line, each file is one capture: a flow that runs
-on into the next file of a rotated capture is reported once per file.
+``tlsmortem.analyze(paths)``.
+
+Rotated captures (``join=True``, the command line's ``--join``): the files are one capture, cut
+where tcpdump -C/-G or dumpcap's ring buffer cut it, given in order. Then the flows are what is
+split: each task reads every file, in order, and keeps the flows of its part, so a flow that
+runs on from one file into the next meets all its packets in one task and is one record — the
+merge by flow key happens on the way in, where the packets still are, not between half-records.
+One partition per part, each in first-packet order; together exactly the rows of
+``tlsmortem.analyze(paths, join=True)`` (sort by ``first_frame`` for its order).
 
 Each worker reads the files from its own file system: on a real cluster, put the captures on
 storage every worker mounts at the same path (NFS, a parallel file system).
@@ -34,18 +41,27 @@ __all__ = ["analyze", "tasks", "PART_BYTES"]
 PART_BYTES = 256 << 20
 
 
-def tasks(paths, parts: Optional[int] = None, part_bytes: int = PART_BYTES) -> List[tuple]:
-    """The pieces of work, ``(file, k, n)``: file ``file``, flows of part ``k`` of ``n``."""
+def _parts(size: int, parts: Optional[int], part_bytes: int) -> int:
+    return parts or max(1, math.ceil(size / part_bytes))
+
+
+def tasks(paths, parts: Optional[int] = None, part_bytes: int = PART_BYTES, join: bool = False) -> List[tuple]:
+    """The pieces of work, ``(files, k, n)``: the flows of part ``k`` of ``n`` of ``files``
+    (one file, or with ``join`` every file as one capture)."""
+    files = tlsmortem.captures(paths)
+    if join:
+        n = _parts(sum(os.path.getsize(f) for f in files), parts, part_bytes)
+        return [(files, k, n) for k in range(n)]
     out = []
-    for f in tlsmortem.captures(paths):
-        n = parts or max(1, math.ceil(os.path.getsize(f) / part_bytes))
-        out += [(f, k, n) for k in range(n)]
+    for f in files:
+        n = _parts(os.path.getsize(f), parts, part_bytes)
+        out += [([f], k, n) for k in range(n)]
     return out
 
 
-def _part(file: str, k: int, n: int, options: dict) -> pa.Table:
+def _part(files: List[str], k: int, n: int, options: dict) -> pa.Table:
     shard = {"shard": f"{k}/{n}"} if n > 1 else {}
-    return tlsmortem.analyze(file, **shard, **options)
+    return tlsmortem.analyze(files, **shard, **options)
 
 
 def _merge(tables: List[pa.Table]) -> pd.DataFrame:
@@ -62,7 +78,8 @@ def meta() -> pd.DataFrame:
 
 
 def analyze(paths, client=None, parts: Optional[int] = None, part_bytes: int = PART_BYTES, **options):
-    """The records of the captures as a ``dask.dataframe.DataFrame``, one partition per file.
+    """The records of the captures as a ``dask.dataframe.DataFrame``, one partition per file
+    (with ``join=True``, per part).
 
     ``client``: a ``distributed.Client`` to run on (its cluster computes the partitions when
     the frame is computed); otherwise Dask's current scheduler. ``parts`` splits every file
@@ -76,9 +93,12 @@ def analyze(paths, client=None, parts: Optional[int] = None, part_bytes: int = P
     options.setdefault("threads", 1)
     if "shard" in options:
         raise ValueError("tlsmortem.dask.analyze splits files itself: give parts=N, not shard")
+    join = bool(options.get("join"))
     by_file = {}
-    for f, k, n in tasks(paths, parts, part_bytes):
-        by_file.setdefault(f, []).append(dask.delayed(_part)(f, k, n, options))
+    for files, k, n in tasks(paths, parts, part_bytes, join):
+        task = dask.delayed(_part)(files, k, n, options)
+        # Joined: each part is a partition. Apart: a file's parts are merged into one.
+        by_file.setdefault(k if join else files[0], []).append(task)
     partitions = [dask.delayed(_merge)(ps) for ps in by_file.values()]
     if not partitions:
         return dd.from_pandas(meta(), npartitions=1)

@@ -147,6 +147,45 @@ pub fn read_keyed(
     }
 }
 
+/// Reads `inputs` one after the other as one capture (the files of a rotated capture, in
+/// order): frames are numbered, and their offsets counted, on across the files, as if they had
+/// been concatenated (`mergecap -a`). The summary is the first file's format and compression,
+/// the totals, and each file's problems and cut, named by file. The first input that is not
+/// a capture ends the read with its error.
+pub fn read_joined(
+    inputs: &[Input],
+    secrets: Option<&dyn SecretsSink>,
+    on_frame: &mut dyn FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, Error> {
+    let mut total = CaptureSummary::default();
+    let mut cuts = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let (frames, bytes) = (total.frames, total.bytes);
+        let one = read_keyed(input, secrets, &mut |f| {
+            on_frame(&Frame {
+                number: f.number.saturating_add(frames),
+                offset: f.offset.saturating_add(bytes),
+                ..*f
+            })
+        })?;
+        if i == 0 {
+            total.format = one.format;
+            total.compression = one.compression;
+        }
+        total.frames = total.frames.saturating_add(one.frames);
+        total.bytes = total.bytes.saturating_add(one.bytes);
+        let name = input.name();
+        cuts.extend(one.truncated.map(|t| format!("{name}: {t}")));
+        for p in one.problems {
+            if total.problems.len() < MAX_PROBLEMS {
+                total.problems.push(format!("{name}: {p}"));
+            }
+        }
+    }
+    total.truncated = (!cuts.is_empty()).then(|| cuts.join("; "));
+    Ok(total)
+}
+
 /// The key logs of every Decryption Secrets Block of a plain pcapng capture held in memory,
 /// read before its packets (so that readers walking it in chunks, side by side, know the
 /// secrets a later block carries as a walk from the start would). A pcap has none.
