@@ -114,7 +114,6 @@ def test_the_schema_follows_the_json_contracts_nesting():
     assert s.names[:3] == ["capture", "transport", "encapsulation"]
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
 def test_a_header_only_capture_gives_an_empty_table_with_the_schema(tmp_path):
     f = tmp_path / "empty.pcap"
     f.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
