@@ -66,3 +66,19 @@ fn every_regression_capture_is_analysed_to_the_end() {
     }
     assert!(n >= 2, "only {n} regression captures found");
 }
+
+/// Found by the `pipeline` fuzz target: the lab capture of a RST injected after the ClientHello
+/// (`captures/netns`), with the ClientHello's timestamp mutated to 1970 while the RST's stayed in
+/// 2026. Judging the RST's timing multiplied the 56-year gap and overflowed (a panic with
+/// overflow checks, a wrapped and wrong comparison without). The clock is the only change, so
+/// the verdict is still the injected RST's.
+#[test]
+fn a_clock_that_jumps_back_decades_between_hello_and_cut_is_judged_without_overflow() {
+    let cs = connections(Path::new(
+        "tests/data/fuzz/pipeline/clock-jumps-back-decades",
+    ));
+    assert_eq!(cs.len(), 1, "{cs:?}");
+    let c = &cs[0];
+    assert_eq!((c.client.port, c.server.port), (52398, 443));
+    assert_eq!(c.verdict.id.as_str(), "rst-after-client-hello");
+}

@@ -368,7 +368,7 @@ impl<A: FlowApp> Flow<A> {
     /// was taken (at the client SYN→SYN-ACK carries it, at the server SYN-ACK→ACK does).
     pub fn rtt_ns(&self) -> Option<i64> {
         let (syn, ack) = (self.syn()?, self.handshake_ack()?);
-        Some(ack.ts.0 - syn.ts.0)
+        Some(ack.ts.0.saturating_sub(syn.ts.0))
     }
 
     fn control(&mut self, ev: TcpEvent) {

@@ -205,12 +205,14 @@ impl<'a> Cut<'a> {
         let point = capture_point(&tcp);
         let near_client = match (point, tcp.syn, tcp.syn_ack, tcp.handshake_ack) {
             (Some((at, _, _)), ..) => at == Side::Client,
-            (None, Some(s), Some(sa), Some(a)) => (sa.ts.0 - s.ts.0) > (a.ts.0 - sa.ts.0),
+            (None, Some(s), Some(sa), Some(a)) => {
+                sa.ts.0.saturating_sub(s.ts.0) > a.ts.0.saturating_sub(sa.ts.0)
+            }
             (None, Some(_), Some(_), None) => true,
             _ => false,
         };
         let rtt_ns = tcp.rtt_ns.or_else(|| match (tcp.syn, tcp.syn_ack) {
-            (Some(s), Some(sa)) => Some(sa.ts.0 - s.ts.0),
+            (Some(s), Some(sa)) => Some(sa.ts.0.saturating_sub(s.ts.0)),
             _ => None,
         });
         Cut {
@@ -319,7 +321,8 @@ fn timing(c: &Cut<'_>) -> Option<Signal> {
     if c.claimed != far_end || c.claimed != Side::Server || rtt < MIN_USEFUL_RTT_NS {
         return None;
     }
-    let since_ch = c.packet.ts.0 - c.client_hello.0;
+    // Capture times are whatever the file says: saturating, never overflowing.
+    let since_ch = c.packet.ts.0.saturating_sub(c.client_hello.0);
     let detail = || {
         format!(
             "arrived {} ms after the ClientHello; the round trip is {} ms",
@@ -327,9 +330,9 @@ fn timing(c: &Cut<'_>) -> Option<Signal> {
             ms(rtt)
         )
     };
-    if since_ch * 2 < rtt {
+    if since_ch.saturating_mul(2) < rtt {
         signal(SignalId::SoonerThanRtt, 2.0, detail())
-    } else if since_ch * 10 >= rtt * 8 {
+    } else if since_ch.saturating_mul(10) >= rtt.saturating_mul(8) {
         signal(SignalId::TimingConsistent, -0.5, detail())
     } else {
         None
@@ -403,10 +406,10 @@ fn timestamps(c: &Cut<'_>) -> Option<Signal> {
             format!("no TCP timestamp option, though the {who} sent them (TSval {prev_ts})"),
         );
     };
-    let elapsed_ms = (c.packet.ts.0 - b.ts.0).max(0) / 1_000_000;
+    let elapsed_ms = c.packet.ts.0.saturating_sub(b.ts.0).max(0) / 1_000_000;
     let step = tsval.wrapping_sub(prev_ts);
     // Clocks tick at 1–1000 Hz (RFC 7323 §5.4): allow a generous window.
-    if step < 0x8000_0000 && i64::from(step) <= elapsed_ms * 2 + 1000 {
+    if step < 0x8000_0000 && i64::from(step) <= elapsed_ms.saturating_mul(2).saturating_add(1000) {
         signal(
             SignalId::TimestampContinues,
             -1.5,
@@ -518,7 +521,7 @@ fn rst_both_directions(c: &Cut<'_>) -> Option<Signal> {
         })
     };
     let other = c.tcp.resets.iter().find(|e| {
-        e.side != cut.side && (e.ts.0 - cut.ts.0).abs() < 1_000_000_000 && !answered(e)
+        e.side != cut.side && e.ts.0.abs_diff(cut.ts.0) < 1_000_000_000 && !answered(e)
     })?;
     signal(
         SignalId::RstBothDirections,

@@ -138,11 +138,11 @@ pub(super) fn tcp_out(f: &Flow<Conversation>, client: usize) -> TcpOut {
     let (c, s) = (&f.sides[client], &f.sides[1 - client]);
     let packet = |e: &TcpEvent| packet_out(e, client);
     let syn_to_sa = match (f.syn(), f.syn_ack()) {
-        (Some(a), Some(b)) => Some(ms(b.ts.0 - a.ts.0)),
+        (Some(a), Some(b)) => Some(ms(b.ts.0.saturating_sub(a.ts.0))),
         _ => None,
     };
     let sa_to_ack = match (f.syn_ack(), f.handshake_ack()) {
-        (Some(a), Some(b)) => Some(ms(b.ts.0 - a.ts.0)),
+        (Some(a), Some(b)) => Some(ms(b.ts.0.saturating_sub(a.ts.0))),
         _ => None,
     };
     TcpOut {

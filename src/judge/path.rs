@@ -41,7 +41,7 @@ impl Unacked {
             "{} bytes at relative seq {seq}, sent {} times over {} s (frames {}{more}), never acknowledged",
             self.len,
             self.sent,
-            secs(self.last.0 - self.first.0),
+            secs(self.last.0.saturating_sub(self.first.0)),
             frames.join(", ")
         )
     }

@@ -385,7 +385,7 @@ fn dropped_on_path(f: &Facts<'_>) -> Option<Decision> {
         evidence.push(format!(
             "the server's FIN (frame {}) {} s after the ClientHello closes a connection that never got its ClientHello: a handshake timeout, not a refusal",
             fin.frame,
-            crate::text::secs(fin.ts.0 - ch_ts.0)
+            crate::text::secs(fin.ts.0.saturating_sub(ch_ts.0))
         ));
     }
     let frames = lost.frames.clone();
@@ -643,7 +643,7 @@ fn no_server_response(f: &Facts<'_>) -> Option<Decision> {
     let summary = match client_gave_up(f, ch_frame) {
         Some(fin) => format!(
             "the ClientHello got no TLS answer from the server; the client gave up after {} s (FIN in frame {})",
-            crate::text::secs(fin.ts.0 - ch_ts.0),
+            crate::text::secs(fin.ts.0.saturating_sub(ch_ts.0)),
             fin.frame
         ),
         None => "the ClientHello got no TLS answer from the server".to_string(),

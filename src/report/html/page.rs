@@ -151,12 +151,13 @@ fn timeline<W: Write>(page: &mut String, h: &Html<W>) {
         return;
     };
     let start = first.0;
-    let span = last.0 - start + width_ns;
-    let columns = (span / width_ns).clamp(1, TIMELINE_COLUMNS);
-    let col_ns = (span + columns - 1) / columns;
+    // Capture times are whatever the file says: saturating, never overflowing.
+    let span = last.0.saturating_sub(start).saturating_add(width_ns);
+    let columns = (span / width_ns.max(1)).clamp(1, TIMELINE_COLUMNS);
+    let col_ns = (span / columns + i64::from(span % columns != 0)).max(1);
     let mut cols = vec![[0u64; 6]; columns as usize];
     for (t, counts) in &bins {
-        let i = ((t - start) / col_ns).clamp(0, columns - 1) as usize;
+        let i = (t.saturating_sub(start) / col_ns).clamp(0, columns - 1) as usize;
         if let Some(col) = cols.get_mut(i) {
             for (a, b) in col.iter_mut().zip(counts) {
                 *a += b;
