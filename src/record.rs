@@ -8,6 +8,7 @@ use crate::proto::starttls;
 use crate::x509::CertInfo;
 use serde::Serialize;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// One thing worth knowing about a connection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -265,8 +266,8 @@ pub struct Connection {
     /// Later hellos on the same connection (after HelloRetryRequest, renegotiation in clear).
     pub more_client_hellos: Vec<ClientHelloOut>,
     pub more_server_hellos: Vec<ServerHelloOut>,
-    pub server_certificates: Vec<CertInfo>,
-    pub client_certificates: Vec<CertInfo>,
+    pub server_certificates: Vec<Arc<CertInfo>>,
+    pub client_certificates: Vec<Arc<CertInfo>>,
     pub alerts: Vec<AlertOut>,
     /// Where the secrets that opened its protected records came from; null without.
     pub keys: Option<KeySource>,

@@ -10,6 +10,7 @@ use crate::x509::CertInfo;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// What the certificate checks need from one connection.
 pub(super) struct Sent<'a> {
@@ -48,7 +49,9 @@ const MAX_CACHED_CHAINS: usize = 4096;
 /// microseconds where a copy costs a few hundred nanoseconds.
 #[derive(Debug, Default)]
 pub struct CertCache {
-    infos: rustc_hash::FxHashMap<Vec<u8>, CertInfo>,
+    /// Shared: every record of a certificate points at one description (records wait by the
+    /// thousand, whole, for the HTML and Zeek reports).
+    infos: rustc_hash::FxHashMap<Vec<u8>, Arc<CertInfo>>,
 }
 
 /// Certificates kept before the cache starts over.
@@ -56,16 +59,28 @@ const MAX_CACHED_CERTS: usize = 4096;
 
 impl CertCache {
     /// What [`CertInfo::from_der`] says of `der`, computed once per distinct certificate.
-    pub fn describe(&mut self, der: &[u8]) -> CertInfo {
+    pub fn describe(&mut self, der: &[u8]) -> Arc<CertInfo> {
         if let Some(info) = self.infos.get(der) {
             return info.clone();
         }
-        let info = CertInfo::from_der(der);
+        let info = Arc::new(CertInfo::from_der(der));
         if self.infos.len() >= MAX_CACHED_CERTS {
             self.infos.clear();
         }
         self.infos.insert(der.to_vec(), info.clone());
         info
+    }
+}
+
+impl CertCache {
+    /// `info`, completed by judging its chain, becomes what `der` is described as, so that
+    /// later connections share it instead of completing a copy each.
+    pub fn remember(&mut self, der: &[u8], info: &Arc<CertInfo>) {
+        if let Some(known) = self.infos.get_mut(der) {
+            if !Arc::ptr_eq(known, info) {
+                *known = Arc::clone(info);
+            }
+        }
     }
 }
 
@@ -75,7 +90,7 @@ impl CertCache {
 /// validity is reported with the time judged ("expired …, 3 days before <at>"), and a staple's
 /// freshness depends on the exact time: such chains key on it, so that no connection reports
 /// another's time (and any number of workers gives the same words).
-fn cache_key(input: &ChainInput<'_>, infos: &[CertInfo]) -> String {
+fn cache_key(input: &ChainInput<'_>, infos: &[Arc<CertInfo>]) -> String {
     let mut key = String::with_capacity(80 * infos.len() + 64);
     let mut out_of_validity = false;
     for c in infos {
@@ -100,7 +115,7 @@ fn cache_key(input: &ChainInput<'_>, infos: &[CertInfo]) -> String {
 fn analyze_cached(
     cache: &RefCell<ChainCache>,
     input: &ChainInput<'_>,
-    infos: &[CertInfo],
+    infos: &[Arc<CertInfo>],
     trust: &TrustStore,
 ) -> Rc<ChainReport> {
     let key = cache_key(input, infos);
@@ -121,7 +136,7 @@ pub(super) fn judge_chain(
     trust: &TrustStore,
     cache: &RefCell<ChainCache>,
     later: Option<&Later>,
-    infos: &mut [CertInfo],
+    infos: &mut [Arc<CertInfo>],
     findings: &mut Vec<Finding>,
 ) {
     let input = ChainInput {
@@ -133,11 +148,22 @@ pub(super) fn judge_chain(
     };
     let report = analyze_cached(cache, &input, infos, trust);
     for (info, d) in infos.iter_mut().zip(&report.per_cert) {
-        info.key_type = Some(d.key_type.clone()).filter(|k| !k.is_empty());
-        info.key_bits = d.key_bits;
-        info.signature_algorithm = Some(d.signature_algorithm.clone()).filter(|k| !k.is_empty());
-        info.aia_ca_issuers = d.aia_ca_issuers.clone();
-        info.ocsp_urls = d.ocsp_urls.clone();
+        let key_type = Some(d.key_type.as_str()).filter(|k| !k.is_empty());
+        let algorithm = Some(d.signature_algorithm.as_str()).filter(|k| !k.is_empty());
+        let same = info.key_type.as_deref() == key_type
+            && info.key_bits == d.key_bits
+            && info.signature_algorithm.as_deref() == algorithm
+            && info.aia_ca_issuers == d.aia_ca_issuers
+            && info.ocsp_urls == d.ocsp_urls;
+        // Facts of the certificate itself: filled in once, then shared (CertCache::remember).
+        if !same {
+            let info = Arc::make_mut(info);
+            info.key_type = key_type.map(str::to_string);
+            info.key_bits = d.key_bits;
+            info.signature_algorithm = algorithm.map(str::to_string);
+            info.aia_ca_issuers = d.aia_ca_issuers.clone();
+            info.ocsp_urls = d.ocsp_urls.clone();
+        }
     }
     for f in &report.findings {
         findings.push(finding(f, sent.side, sent.frame, None));

@@ -37,6 +37,7 @@ pub use certs::{ChainCache, Later};
 use findings::{Negotiated, Quality, SideQuality, WireProblem};
 use forensics::Tcp;
 use parts::who;
+use std::sync::Arc;
 use verdict::{Facts, NotTls};
 
 /// Ports where TLS is expected from the first byte: a connection to one of them is reported
@@ -443,8 +444,8 @@ fn hellos_out(seen: &Seen<'_>, flow: &Flow<Conversation>, capture: &CaptureFacts
 
 /// Both sides' certificates as sent, described and judged.
 struct Certificates {
-    server: Vec<CertInfo>,
-    client: Vec<CertInfo>,
+    server: Vec<Arc<CertInfo>>,
+    client: Vec<Arc<CertInfo>>,
     /// Index in the findings of the server chain's most telling problem.
     chain_cause: Option<usize>,
 }
@@ -455,7 +456,7 @@ fn certificates(
     capture: &CaptureFacts,
     findings: &mut Vec<Finding>,
 ) -> Certificates {
-    let infos = |c: Option<CertMsg<'_>>| -> Vec<CertInfo> {
+    let infos = |c: Option<CertMsg<'_>>| -> Vec<Arc<CertInfo>> {
         let mut cache = capture.certs.borrow_mut();
         c.map(|m| m.ders.iter().map(|d| cache.describe(d)).collect())
             .unwrap_or_default()
@@ -467,30 +468,36 @@ fn certificates(
             findings.push(findings::certificate_unparsable(&c.sha256, err));
         }
     }
-    let judge_chain =
-        |m: CertMsg<'_>, side: Side, infos: &mut Vec<CertInfo>, findings: &mut Vec<Finding>| {
-            let server = side == Side::Server;
-            let sent = certs::Sent {
-                ders: m.ders,
-                frame: m.frame,
-                at: m.ts.0.div_euclid(1_000_000_000),
-                side,
-                host: seen
-                    .client_hellos
-                    .first()
-                    .and_then(|c| c.msg.sni.as_deref())
-                    .filter(|_| server),
-                stapled: seen.stapled.filter(|_| server),
-            };
-            certs::judge_chain(
-                &sent,
-                &capture.trust,
-                &capture.chains,
-                capture.later.as_ref(),
-                infos,
-                findings,
-            );
+    let judge_chain = |m: CertMsg<'_>,
+                       side: Side,
+                       infos: &mut Vec<Arc<CertInfo>>,
+                       findings: &mut Vec<Finding>| {
+        let server = side == Side::Server;
+        let sent = certs::Sent {
+            ders: m.ders,
+            frame: m.frame,
+            at: m.ts.0.div_euclid(1_000_000_000),
+            side,
+            host: seen
+                .client_hellos
+                .first()
+                .and_then(|c| c.msg.sni.as_deref())
+                .filter(|_| server),
+            stapled: seen.stapled.filter(|_| server),
         };
+        certs::judge_chain(
+            &sent,
+            &capture.trust,
+            &capture.chains,
+            capture.later.as_ref(),
+            infos,
+            findings,
+        );
+        let mut cache = capture.certs.borrow_mut();
+        for (der, info) in m.ders.iter().zip(infos.iter()) {
+            cache.remember(der, info);
+        }
+    };
     let chain_start = findings.len();
     if let Some(m) = seen.server_certs {
         judge_chain(m, Side::Server, &mut server, findings);

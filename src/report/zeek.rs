@@ -35,7 +35,7 @@
 //! would mislead), `ja4s` (not computed), `subject`/`issuer` of the old ssl.log (moved to
 //! x509.log by Zeek itself), and Zeek's other logs (conn.log, files.log).
 
-use super::{Needs, Reporter, Slim};
+use super::Reporter;
 use crate::ids::{FindingId, Side, VerdictId};
 use crate::record::Connection;
 use crate::x509::chain::dns_name_matches;
@@ -47,6 +47,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 /// How many (fingerprint, host_cert, client_cert) keys `x509.log` remembers as logged.
 pub const MAX_REMEMBERED_CERTS: usize = 65_536;
@@ -279,16 +280,8 @@ impl<W: Write> Zeek<W> {
     }
 }
 
+// `needs` is the default, the records whole: the certificates' DER is read for x509.log.
 impl<W: Write> Reporter for Zeek<W> {
-    fn needs(&self) -> Needs {
-        // The certificates' DER is read for x509.log: records whole.
-        Needs {
-            record: true,
-            json: false,
-            slim: Slim::No,
-        }
-    }
-
     fn connection(&mut self, c: &Connection) -> io::Result<()> {
         self.close_ns = self.close_ns.max(c.span_ns.1);
         let ts = c.span_ns.0;
@@ -352,7 +345,7 @@ pub fn ssl_row<'a>(c: &'a Connection) -> Vec<Value<'a>> {
     let next_protocol = sh
         .and_then(|s| s.alpn.as_deref())
         .or_else(|| c.decrypted.as_ref().and_then(|d| d.alpn.as_deref()));
-    let fps = |certs: &'a [CertInfo]| -> Vec<Cow<'a, str>> {
+    let fps = |certs: &'a [Arc<CertInfo>]| -> Vec<Cow<'a, str>> {
         certs
             .iter()
             .filter(|ci| parses(ci))
