@@ -223,7 +223,7 @@ pub(super) fn rejection_cause(findings: &[Finding]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn key_at(at: i64, infos: &[CertInfo]) -> String {
+    fn key_at(at: i64, infos: &[Arc<CertInfo>]) -> String {
         let der: &[u8] = include_bytes!("../../tests/data/leaf.der");
         let input = ChainInput {
             certs: &[Der::from(der)],
@@ -239,7 +239,7 @@ mod tests {
     fn a_chain_judged_out_of_its_validity_is_cached_per_moment_and_a_valid_one_is_not() {
         let info = CertInfo::from_der(include_bytes!("../../tests/data/leaf.der"));
         let (nb, na) = info.validity_secs.expect("the test leaf has a validity");
-        let infos = [info];
+        let infos = [Arc::new(info)];
         // Inside the validity: one entry for any moment.
         assert_eq!(key_at(nb + 10, &infos), key_at(nb + 20, &infos));
         // Expired: the message names the moment, so each moment is its own entry.
