@@ -12,6 +12,12 @@ pub fn version_name(v: u16) -> &'static str {
         0x0303 => "TLS 1.2",
         0x0304 => "TLS 1.3",
         v if v >> 8 == 0x7f => "TLS 1.3 (draft)",
+        // RFC 6347 §4.1 and RFC 9147 §5.3: DTLS counts down from 0xfeff (1's complement).
+        0xfeff => "DTLS 1.0",
+        0xfefd => "DTLS 1.2",
+        0xfefc => "DTLS 1.3",
+        // OpenSSL's DTLS before RFC 4347 (DTLS1_BAD_VER).
+        0x0100 => "DTLS 1.0 (pre-RFC)",
         _ => "unknown",
     }
 }
@@ -79,4 +85,18 @@ pub fn handshake_name(t: u8) -> Option<&'static str> {
         254 => "MessageHash",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::version_name;
+
+    #[test]
+    fn dtls_versions_are_named_as_their_rfcs_number_them() {
+        assert_eq!(version_name(0xfeff), "DTLS 1.0");
+        assert_eq!(version_name(0xfefd), "DTLS 1.2");
+        assert_eq!(version_name(0xfefc), "DTLS 1.3");
+        assert_eq!(version_name(0xfefe), "unknown");
+        assert_eq!(version_name(0x0303), "TLS 1.2");
+    }
 }
