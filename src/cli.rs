@@ -187,6 +187,16 @@ fn parse_size(s: &str) -> Result<usize, String> {
     Ok(bytes)
 }
 
+/// The file a flag names, created; an error naming the flag and the path otherwise.
+fn create_file(flag: &str, path: &std::path::Path) -> Result<std::fs::File, String> {
+    std::fs::File::create(path).map_err(|e| {
+        format!(
+            "{flag} {}: cannot create the file: {e} (give a path in a folder you can write to)",
+            path.display()
+        )
+    })
+}
+
 /// "3/8": part 3 of 8, counted from 0.
 fn parse_part(s: &str) -> Result<crate::Part, String> {
     let bad = || format!("'{s}' is not a part: use K/N with 0 <= K < N, e.g. 0/4");
@@ -291,12 +301,7 @@ impl Cli {
         let Some(path) = &self.html else {
             return Ok(main);
         };
-        let file = std::fs::File::create(path).map_err(|e| {
-            format!(
-                "--html {}: cannot create the file: {e} (give a path in a folder you can write to)",
-                path.display()
-            )
-        })?;
+        let file = create_file("--html", path)?;
         let shown = path.display().to_string();
         let html = Html::new(io::BufWriter::new(file), self.html_detail).with_note(Box::new(
             move |line: &str| eprintln!("tlsmortem: {shown}: {line}"),
@@ -322,17 +327,26 @@ impl Cli {
     /// missing or given to a format that writes to standard output.
     fn output_path(&self) -> Result<Option<&std::path::Path>, String> {
         let format = self.format();
-        let (writes_files, what) = match format {
-            Format::Zeek => (true, "zeek writes ssl.log and x509.log into a folder: give it with -o DIR (created if missing), e.g. -o zeek-logs"),
-            Format::ZeekJson => (true, "zeek-json writes ssl.log and x509.log into a folder: give it with -o DIR (created if missing), e.g. -o zeek-logs"),
+        let what = match format {
+            Format::Zeek | Format::ZeekJson => Some(
+                "writes ssl.log and x509.log into a folder: give it with -o DIR (created if \
+                 missing), e.g. -o zeek-logs",
+            ),
             #[cfg(feature = "columnar")]
-            Format::Parquet => (true, "parquet writes a file: give it with -o FILE, e.g. -o connections.parquet"),
-            Format::Text | Format::Json => (false, ""),
+            Format::Parquet => {
+                Some("writes a file: give it with -o FILE, e.g. -o connections.parquet")
+            }
+            Format::Text | Format::Json => None,
         };
-        let writes_files = writes_files && self.command.is_none();
+        let writes_files = what.is_some() && self.command.is_none();
         match (&self.output, writes_files) {
             (Some(p), true) => Ok(Some(p)),
-            (None, true) => Err(format!("--format {what}")),
+            (None, true) => {
+                let name = clap::ValueEnum::to_possible_value(&format)
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default();
+                Err(format!("--format {name} {}", what.unwrap_or_default()))
+            }
             (Some(p), false) => Err(format!(
                 "-o {}: only --format zeek, zeek-json and parquet write to -o; the text and JSON \
                  reports go to standard output (redirect it to a file)",
@@ -351,13 +365,7 @@ impl Cli {
             return match self.format() {
                 #[cfg(feature = "columnar")]
                 Format::Parquet => {
-                    let file = std::fs::File::create(path).map_err(|e| {
-                        format!(
-                            "-o {}: cannot create the file: {e} (give a path in a folder you \
-                             can write to)",
-                            path.display()
-                        )
-                    })?;
+                    let file = create_file("-o", path)?;
                     let out = io::BufWriter::with_capacity(256 * 1024, file);
                     Ok(Box::new(
                         Parquet::new(out).map_err(|e| format!("parquet: {e}"))?,

@@ -1,6 +1,6 @@
-//! The `tlsmortem` command: parses flags ([`tlsmortem::cli`]), runs the library over each input, maps the
-//! outcome to an exit code (0 done, 1 findings at or above `--fail-on`, 2 could not run; a
-//! closed output pipe ends the run quietly with 0).
+//! The `tlsmortem` command: parses flags ([`tlsmortem::cli`]), runs the library over each
+//! input, maps the outcome to an exit code (0 done, 1 findings at or above `--fail-on`, 2 could
+//! not run; a closed output pipe ends the run quietly with 0).
 
 use clap::Parser;
 use std::cell::RefCell;

@@ -26,8 +26,8 @@
 //! into the rows of a ladder diagram (and the text report's plain-text ladder); `html` is the
 //! self-contained HTML page (`--html`); `export` lists and exports certificate chains
 //! (`certs`); `columnar` decodes the JSON lines into Arrow record batches for Parquet
-//! (`--format parquet`) and the Python package; `spool` keeps the records that wait for their turn, past a budget in a
-//! temporary file; `zeek` writes Zeek's `ssl.log` and `x509.log` (`--format zeek`,
+//! (`--format parquet`) and the Python package; `spool` keeps the records that wait for their
+//! turn, past a budget in a temporary file; `zeek` writes Zeek's `ssl.log` and `x509.log` (`--format zeek`,
 //! `zeek-json`). Everything public is re-exported here.
 
 mod aggregates;
