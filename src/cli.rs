@@ -259,39 +259,50 @@ fn output(stdout: io::StdoutLock<'static>) -> io::BufWriter<io::StdoutLock<'stat
     io::BufWriter::with_capacity(256 * 1024, stdout)
 }
 
+/// The inputs a command line names, folders expanded.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub inputs: Vec<Input>,
+    /// What could not be read, a line each: the run goes on with the rest and exits with 2.
+    pub errors: Vec<String>,
+    /// What a folder walk passed over on purpose (see [`crate::Walk::skipped`]), a line each.
+    pub notes: Vec<String>,
+}
+
 impl Cli {
-    /// The inputs the flags name, directories expanded; and what could not be read.
-    pub fn inputs(&self) -> (Vec<Input>, Vec<String>) {
+    /// The inputs the flags name, directories expanded; what could not be read, and what a
+    /// folder walk passed over.
+    pub fn inputs(&self) -> Inputs {
         let paths = match &self.command {
             Some(Command::Certs { inputs, .. } | Command::Summary { inputs, .. }) => inputs,
             None => &self.inputs,
         };
-        let mut inputs = Vec::new();
-        let mut errors = Vec::new();
+        let mut out = Inputs::default();
         for p in paths {
             if p.as_os_str() == "-" {
-                inputs.push(Input::Stdin);
+                out.inputs.push(Input::Stdin);
             } else if p.is_dir() {
                 match crate::captures_in_noting(p) {
-                    Ok((found, notes)) => {
-                        if found.is_empty() {
-                            errors.push(format!(
+                    Ok(walk) => {
+                        if walk.found.is_empty() {
+                            out.errors.push(format!(
                                 "{}: no capture files in this folder or below it (looked for \
                                  .pcap, .pcapng, .cap, .ntar, .dmp, also gzip-, zstd- or \
                                  xz-compressed)",
                                 p.display()
                             ));
                         }
-                        errors.extend(notes);
-                        inputs.extend(found.into_iter().map(Input::Path));
+                        out.errors.extend(walk.unreadable);
+                        out.notes.extend(walk.skipped);
+                        out.inputs.extend(walk.found.into_iter().map(Input::Path));
                     }
-                    Err(e) => errors.push(e.to_string()),
+                    Err(e) => out.errors.push(e.to_string()),
                 }
             } else {
-                inputs.push(Input::Path(p.clone()));
+                out.inputs.push(Input::Path(p.clone()));
             }
         }
-        (inputs, errors)
+        out
     }
 
     /// The reporter the flags ask for, writing to standard output, and with `--html` the HTML

@@ -47,7 +47,7 @@ pub mod text;
 #[doc(hidden)]
 pub mod x509;
 
-pub use capture::{captures_in, captures_in_noting, Input};
+pub use capture::{captures_in, captures_in_noting, Input, Walk};
 pub use engine::Part;
 pub use error::Error;
 pub use judge::Later;

@@ -41,7 +41,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tlsmortem::cli::Cli;
+use tlsmortem::cli::{Cli, Inputs};
 use tlsmortem::report::{Prepared, Spool, Waiting, SPOOL_MEMORY};
 use tlsmortem::{analyze_inputs, Config, Input};
 
@@ -120,15 +120,19 @@ fn main() -> ExitCode {
     #[cfg(not(target_os = "linux"))]
     allocator_options();
     let cli = Cli::parse();
-    let (inputs, errors) = cli.inputs();
-    for e in &errors {
-        eprintln!("tlsmortem: {e}");
+    let Inputs {
+        inputs,
+        errors,
+        notes,
+    } = cli.inputs();
+    for e in notes.iter().chain(&errors) {
+        eprintln!("tlsmortem: {}", tlsmortem::text::shown(e));
     }
     let mut failed = !errors.is_empty();
     let (mut reporter, config) = match cli.reporter().and_then(|r| Ok((r, cli.config()?))) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("tlsmortem: {e}");
+            eprintln!("tlsmortem: {}", tlsmortem::text::shown(&e));
             return ExitCode::from(2);
         }
     };
@@ -216,7 +220,7 @@ fn main() -> ExitCode {
                     }
                 }
                 Err(e) => {
-                    eprintln!("tlsmortem: {e}");
+                    eprintln!("tlsmortem: {}", tlsmortem::text::shown(&e.to_string()));
                     failed = true;
                 }
             }

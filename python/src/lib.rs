@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
-use tlsmortem::cli::Cli;
+use tlsmortem::cli::{Cli, Inputs};
 use tlsmortem::report::columnar;
 use tlsmortem::{analyze_inputs, Config, Input};
 
@@ -40,7 +40,7 @@ enum Message {
 /// The command line `tlsmortem ARGS -- PATHS`, parsed: its inputs and configuration. Flags that
 /// pick what is written (a subcommand, --json, --format, --html, …) are refused: here the
 /// records are the output.
-fn parse(args: Vec<String>, paths: Vec<String>) -> PyResult<(Vec<Input>, Config)> {
+fn parse(py: Python<'_>, args: Vec<String>, paths: Vec<String>) -> PyResult<(Vec<Input>, Config)> {
     let argv = std::iter::once("tlsmortem".to_string())
         .chain(args)
         .chain(std::iter::once("--".to_string()))
@@ -54,9 +54,22 @@ fn parse(args: Vec<String>, paths: Vec<String>) -> PyResult<(Vec<Input>, Config)
             refused.join(", ")
         )));
     }
-    let (inputs, errors) = cli.inputs();
+    let Inputs {
+        inputs,
+        errors,
+        notes,
+    } = cli.inputs();
     if !errors.is_empty() {
         return Err(TlsmortemError::new_err(errors.join("; ")));
+    }
+    // What a folder walk passed over (FIFOs, links to folders, second names) is a warning.
+    if !notes.is_empty() {
+        PyErr::warn(
+            py,
+            &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+            &std::ffi::CString::new(notes.join("; ")).unwrap_or_default(),
+            1,
+        )?;
     }
     if inputs.iter().any(|i| matches!(i, Input::Stdin)) {
         return Err(PyValueError::new_err(
@@ -153,8 +166,8 @@ impl Batches {
 /// `batches(args, paths)`: analyses `paths` with the command-line flags `args`; an iterator of
 /// Arrow IPC streams, one record batch each.
 #[pyfunction]
-fn batches(args: Vec<String>, paths: Vec<String>) -> PyResult<Batches> {
-    let (inputs, config) = parse(args, paths)?;
+fn batches(py: Python<'_>, args: Vec<String>, paths: Vec<String>) -> PyResult<Batches> {
+    let (inputs, config) = parse(py, args, paths)?;
     let (tx, rx) = sync_channel(AHEAD);
     std::thread::Builder::new()
         .name("tlsmortem".into())
@@ -168,8 +181,8 @@ fn batches(args: Vec<String>, paths: Vec<String>) -> PyResult<Batches> {
 /// `captures(paths)`: the capture files `paths` name, folders expanded as the command line
 /// does (for splitting work by file).
 #[pyfunction]
-fn captures(paths: Vec<String>) -> PyResult<Vec<String>> {
-    let (inputs, _) = parse(Vec::new(), paths)?;
+fn captures(py: Python<'_>, paths: Vec<String>) -> PyResult<Vec<String>> {
+    let (inputs, _) = parse(py, Vec::new(), paths)?;
     Ok(inputs.iter().map(Input::name).collect())
 }
 

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 
 import pyarrow as pa
 import pyarrow.json as pj
@@ -119,3 +120,17 @@ def test_a_header_only_capture_gives_an_empty_table_with_the_schema(tmp_path):
     f.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
     t = tlsmortem.analyze(f)
     assert t.num_rows == 0 and t.schema == tlsmortem.schema()
+
+
+def test_a_folder_walk_warns_of_what_it_passes_over_and_reads_each_file_once(tmp_path):
+    (tmp_path / "a.pcap").write_bytes((CAPTURES / "tls12-openssl.pcap").read_bytes())
+    (tmp_path / "again.pcap").symlink_to("a.pcap")
+    (tmp_path / "up").symlink_to("..")
+    os.mkfifo(tmp_path / "fifo.pcap")
+    with pytest.warns(UserWarning) as seen:
+        t = tlsmortem.analyze(tmp_path)
+    said = " ".join(str(w.message) for w in seen)
+    assert "again.pcap: the same file as" in said
+    assert "fifo.pcap: a FIFO" in said
+    assert "up: a link to a folder" in said
+    assert t.num_rows == 1

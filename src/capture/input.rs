@@ -331,14 +331,41 @@ fn stream_plain(
 /// Capture files found under a directory (recursively, sorted), by extension. Folders below
 /// it that cannot be read are passed over ([`captures_in_noting`] says which).
 pub fn captures_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    captures_in_noting(dir).map(|(found, _)| found)
+    captures_in_noting(dir).map(|walk| walk.found)
 }
 
-/// [`captures_in`], and a note for each folder below `dir` that could not be read. Only `dir`
-/// itself not being readable is an error: one unreadable subfolder must not lose the others.
-pub fn captures_in_noting(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), Error> {
-    let mut out = Vec::new();
-    let mut notes = Vec::new();
+/// What a walk of a folder found, and what it passed over.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Walk {
+    /// Capture files, sorted, each file once.
+    pub found: Vec<PathBuf>,
+    /// Folders below the walked one that could not be read: their captures were not analysed.
+    pub unreadable: Vec<String>,
+    /// What was passed over on purpose, a line each: capture-named entries that are not regular
+    /// files (FIFOs, sockets, devices), links to folders (not followed), and second names of a
+    /// file already found (hard or symbolic links).
+    pub skipped: Vec<String>,
+}
+
+/// [`captures_in`], with what the walk passed over. Only `dir` itself not being readable is an
+/// error: one unreadable subfolder must not lose the others.
+///
+/// Links to folders are not followed, as `find` and `rg` do by default: a link to `.` or `..`
+/// would walk for ever, one to `/` the whole machine. Only regular files are read: a FIFO named
+/// `*.pcap` would block the run. A file reached under two names is read once, under its own
+/// name rather than a link's, else the first in sorted order.
+pub fn captures_in_noting(dir: &Path) -> Result<Walk, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let mut walk = Walk::default();
+    // Every name of a regular capture file: sorted, the names of one file are side by side, its
+    // own name before links, then in path order.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    struct Name {
+        file: (u64, u64),
+        link: bool,
+        path: PathBuf,
+    }
+    let mut names = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let rd = match std::fs::read_dir(&d) {
@@ -350,7 +377,7 @@ pub fn captures_in_noting(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), Err
                 })
             }
             Err(e) => {
-                notes.push(format!(
+                walk.unreadable.push(format!(
                     "{}: cannot read this folder ({e}); the captures in it were not analysed",
                     d.display()
                 ));
@@ -359,21 +386,74 @@ pub fn captures_in_noting(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), Err
         };
         for entry in rd.flatten() {
             let p = entry.path();
-            // Links to folders are not followed (a link to `.` or `..` would walk for ever),
-            // and only regular files are read: a FIFO named *.pcap would block the run.
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
             if kind.is_dir() {
                 stack.push(p);
-            } else if is_capture_name(&p) && std::fs::metadata(&p).is_ok_and(|m| m.is_file()) {
-                out.push(p);
+                continue;
+            }
+            // The link's target (or the entry itself); a dangling link is no capture.
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                walk.skipped.push(format!(
+                    "{}: a link to a folder, not followed (name the folder itself to read it)",
+                    p.display()
+                ));
+            } else if is_capture_name(&p) {
+                if meta.is_file() {
+                    names.push(Name {
+                        file: (meta.dev(), meta.ino()),
+                        link: kind.is_symlink(),
+                        path: p,
+                    });
+                } else {
+                    walk.skipped.push(format!(
+                        "{}: {}, not a regular file; passed over (give a pipe's capture as - \
+                         on standard input)",
+                        p.display(),
+                        special_kind(&meta)
+                    ));
+                }
             }
         }
     }
-    out.sort();
-    notes.sort();
-    Ok((out, notes))
+    names.sort();
+    let mut kept: Option<&Name> = None;
+    for n in &names {
+        match kept {
+            Some(k) if k.file == n.file => walk.skipped.push(format!(
+                "{}: the same file as {}; read once",
+                n.path.display(),
+                k.path.display()
+            )),
+            _ => {
+                kept = Some(n);
+                walk.found.push(n.path.clone());
+            }
+        }
+    }
+    walk.found.sort();
+    walk.unreadable.sort();
+    walk.skipped.sort();
+    Ok(walk)
+}
+
+/// What a file that is not a regular file is, in words.
+fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
 }
 
 fn is_capture_name(p: &Path) -> bool {

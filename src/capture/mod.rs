@@ -33,7 +33,7 @@ mod pcapng;
 mod tests;
 mod walker;
 
-pub use input::{captures_in, captures_in_noting};
+pub use input::{captures_in, captures_in_noting, Walk};
 pub use walker::Walker;
 
 use crate::error::Error;

@@ -846,28 +846,52 @@ fn frame_counts_match_capinfos_on_the_corpus() {
 }
 
 #[test]
-fn a_folder_walk_reads_regular_files_and_follows_no_link_to_a_folder() {
+fn a_folder_walk_reads_each_regular_file_once_follows_no_link_to_a_folder_and_says_so() {
     let dir = std::env::temp_dir().join(format!("tlsmortem-walk-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("sub")).expect("temp folder");
     std::fs::write(dir.join("a.pcap"), b"x").expect("file");
     std::fs::write(dir.join("sub/b.pcapng"), b"x").expect("file");
+    std::fs::write(dir.join("notes.txt"), b"x").expect("file");
     std::os::unix::fs::symlink(".", dir.join("loop")).expect("link");
     std::os::unix::fs::symlink("..", dir.join("sub/up")).expect("link");
     std::os::unix::fs::symlink("a.pcap", dir.join("c.pcap")).expect("link");
+    std::os::unix::fs::symlink("a.pcap", dir.join("0.pcap")).expect("link");
+    std::os::unix::fs::symlink("gone.pcap", dir.join("dangling.pcap")).expect("link");
+    std::fs::hard_link(dir.join("sub/b.pcapng"), dir.join("sub/d.pcapng")).expect("hard link");
     let fifo = std::process::Command::new("mkfifo")
         .arg(dir.join("fifo.pcap"))
         .status()
         .is_ok_and(|s| s.success());
-    let found = captures_in(&dir).expect("walk");
-    let names: Vec<String> = found
+    let walk = captures_in_noting(&dir).expect("walk");
+    let rel = |p: &std::path::Path| p.strip_prefix(&dir).map(|p| p.display().to_string());
+    let found: Vec<String> = walk.found.iter().filter_map(|p| rel(p).ok()).collect();
+    let skipped: Vec<String> = walk
+        .skipped
         .iter()
-        .filter_map(|p| p.strip_prefix(&dir).ok())
-        .map(|p| p.display().to_string())
+        .map(|s| s.replace(&format!("{}/", dir.display()), ""))
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(fifo, "mkfifo is needed for this test");
-    assert_eq!(names, ["a.pcap", "c.pcap", "sub/b.pcapng"]);
+    // 0.pcap and c.pcap are links to a.pcap, d.pcapng a hard link of b.pcapng: each file is
+    // read once, under its own name before a link's, else the first in sorted order.
+    assert_eq!(found, ["a.pcap", "sub/b.pcapng"]);
+    assert_eq!(skipped.len(), 6, "{skipped:?}");
+    let says = |name: &str, what: &str| {
+        assert!(
+            skipped
+                .iter()
+                .any(|s| s.starts_with(name) && s.contains(what)),
+            "{name}: {what} in {skipped:?}"
+        )
+    };
+    says("0.pcap:", "the same file as a.pcap");
+    says("c.pcap:", "the same file as a.pcap");
+    says("sub/d.pcapng:", "the same file as sub/b.pcapng");
+    says("fifo.pcap:", "a FIFO");
+    says("loop:", "a link to a folder");
+    says("sub/up:", "a link to a folder");
+    assert!(walk.unreadable.is_empty());
 }
 
 /// A sink that keeps what it is given.
