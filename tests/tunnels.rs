@@ -215,6 +215,33 @@ fn tunnel_and_fragment_captures_read_the_same_on_any_number_of_workers_and_chunk
     }
 }
 
+#[test]
+fn the_kernels_vxlan_on_linuxs_default_port_gives_the_facts_it_was_made_with() {
+    // make.sh gave the kernel IANA's port (dstport 4789); flannel and Cilium leave it the
+    // kernel's own default, 8472. Only the outer UDP destination port is changed here (and its
+    // checksum cleared: over IPv4, zero means none).
+    let t = Truth::of("tunnels");
+    let want = t.file("vxlan.pcap")["connections"][0].clone();
+    let (link, mut frames) = read_pcap(&load("vxlan.pcap"));
+    let mut moved = 0;
+    for f in &mut frames {
+        let d = &mut f.data;
+        if d[12..14] != [8, 0] || d[23] != 17 {
+            continue;
+        }
+        let udp = 14 + usize::from(d[14] & 0xf) * 4;
+        if d[udp + 2..udp + 4] == 4789u16.to_be_bytes() {
+            d[udp + 2..udp + 4].copy_from_slice(&8472u16.to_be_bytes());
+            d[udp + 6..udp + 8].copy_from_slice(&[0, 0]);
+            moved += 1;
+        }
+    }
+    assert!(moved >= 10, "{moved} VXLAN datagrams");
+    let name = "vxlan.pcap on UDP 8472";
+    let conns = analyse(name, &write_pcap(link, &frames), 1, 0);
+    assert_truth(name, the_connection(name, &conns, &want), &want);
+}
+
 // ---------------------------------------------------------------- wrapped by these tests
 
 /// The Ethernet header and IP packet of a frame of an Ethernet capture.

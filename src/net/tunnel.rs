@@ -7,10 +7,11 @@
 //! version nibble, a first nibble of 0 is an Ethernet pseudowire control word, RFC 4385/4448),
 //! PPPoE session frames (RFC 2516), GRE (RFC 2784 with the RFC 2890 key and sequence number)
 //! carrying IP, MPLS, transparent Ethernet bridging (0x6558) or ERSPAN type I/II (0x88BE) and
-//! type III (0x22EB), VXLAN (RFC 7348, UDP 4789), Geneve (RFC 8926, UDP 6081, options skipped
-//! by their length) and GTP-U G-PDUs (3GPP TS 29.281, UDP 2152, extension headers followed by
-//! their length). IP-in-IP, 6in4, 4in6 and 6in6 need no header of their own: `ip` pushes their
-//! layer and goes on with the inner packet.
+//! type III (0x22EB), VXLAN (RFC 7348, UDP 4789; and Linux's 8472 when the header's reserved
+//! bits are clear), Geneve (RFC 8926, UDP 6081, options skipped by their length) and GTP-U
+//! G-PDUs (3GPP TS 29.281, UDP 2152, extension headers followed by their length). IP-in-IP,
+//! 6in4, 4in6 and 6in6 need no header of their own: `ip` pushes their layer and goes on with
+//! the inner packet.
 //!
 //! etherparse (which the rest of `net` uses) has none of these headers, so they are read here,
 //! each a few fixed fields, with every length checked before it is read.
@@ -230,6 +231,9 @@ pub(super) mod ethertype {
 /// Well-known UDP destination ports of the UDP tunnels.
 pub mod port {
     pub const VXLAN: u16 = 4789;
+    /// The Linux kernel's VXLAN port when none is given (it predates IANA's), which flannel's
+    /// and Cilium's VXLAN overlays use: what a Kubernetes node's own interface carries.
+    pub const VXLAN_LINUX: u16 = 8472;
     pub const GENEVE: u16 = 6081;
     pub const GTP_U: u16 = 2152;
 }
@@ -378,6 +382,9 @@ pub(super) fn udp<'a>(
 ) -> Result<Option<Next<'a>>, Skip> {
     match dst_port {
         port::VXLAN => vxlan(payload, encap),
+        // Not IANA's port, so other traffic may use it: only a header whose reserved bits are
+        // clear is taken for VXLAN (the group-policy extension's G bit allowed).
+        port::VXLAN_LINUX if vxlan_strict(payload) => vxlan(payload, encap),
         port::GENEVE => geneve(payload, encap),
         port::GTP_U => gtpu(payload, encap),
         _ => Ok(None),
@@ -396,6 +403,15 @@ fn vxlan<'a>(data: &'a [u8], encap: &mut Encap) -> Result<Option<Next<'a>>, Skip
     let vni = u32::from_be_bytes([0, header[4], header[5], header[6]]);
     encap.push(Layer::new(Tunnel::Vxlan, vni))?;
     Ok(Some(Next::Frame(rest)))
+}
+
+/// A VXLAN header whose reserved bits are clear: flags with the I bit alone, or with the
+/// group-policy extension's G bit (its policy bits and group id then fill bytes 1 to 3).
+fn vxlan_strict(data: &[u8]) -> bool {
+    matches!(
+        data.get(..8),
+        Some([0x08, 0, 0, 0, _, _, _, 0] | [0x88, _, _, _, _, _, _, 0])
+    )
 }
 
 /// Geneve (RFC 8926 §3.4): version 0, options length in 4-byte words, flags, protocol type

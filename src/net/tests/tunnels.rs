@@ -68,6 +68,40 @@ fn a_udp_datagram_on_the_vxlan_port_without_the_i_flag_stays_plain_udp() {
 }
 
 #[test]
+fn on_linuxs_vxlan_port_only_a_header_with_clear_reserved_bits_is_vxlan() {
+    // flannel's and Cilium's overlays: the kernel's header, and one with a group policy.
+    let frame = outer_udp(port::VXLAN_LINUX, &vxlan(1, &inner4()));
+    let p = decoded(&frame);
+    assert_sample(&p, 4);
+    assert_eq!(names(&p), ["vxlan:1"]);
+    let mut gbp = vxlan(1, &inner4());
+    gbp[0] = 0x88;
+    gbp[2..4].copy_from_slice(&[0x12, 0x34]);
+    let frame = outer_udp(port::VXLAN_LINUX, &gbp);
+    assert_eq!(names(&decoded(&frame)), ["vxlan:1"]);
+    // Another application's datagrams on 8472: reserved bits set, or the I bit missing. On IANA's
+    // port the first would be VXLAN.
+    for (at, byte) in [(1, 1), (3, 0x80), (7, 1), (0, 0x0c), (0, 0)] {
+        let mut other = vxlan(1, &inner4());
+        other[at] = byte;
+        let frame = outer_udp(port::VXLAN_LINUX, &other);
+        let p = decoded(&frame);
+        assert_eq!(
+            udp_of(&p).dst_port,
+            port::VXLAN_LINUX,
+            "byte {at} = {byte:#x}"
+        );
+        assert!(p.encap.is_empty(), "byte {at} = {byte:#x}");
+    }
+    let mut reserved = vxlan(1, &inner4());
+    reserved[1] = 1;
+    assert_eq!(
+        names(&decoded(&outer_udp(port::VXLAN, &reserved))),
+        ["vxlan:1"]
+    );
+}
+
+#[test]
 fn geneve_skips_its_options_and_carries_ethernet_or_ip() {
     // Version 0, 2 words of options, protocol 0x6558, VNI 0x0a0b0c.
     let header = [0x02, 0, 0x65, 0x58, 0x0a, 0x0b, 0x0c, 0];
