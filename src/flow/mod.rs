@@ -1,11 +1,12 @@
 //! flow: decoded TCP and UDP packets in; finished connections out.
 //!
 //! Keeps a table keyed by the canonical 5-tuple and the virtual network the packets came
-//! through ([`Encap::network`]: a VXLAN or Geneve VNI, a GRE key; nothing for plain traffic). Each flow has two sides (side 0 sent the
-//! flow's first packet); the client is the SYN sender when a SYN was seen, else whoever the
-//! application layer says (the ClientHello sender). Per side it runs a [`HalfStream`] and hands
-//! the ordered bytes to the flow's application state `A` (the TLS stage) for as long as it asks
-//! for them; afterwards the flow only counts packets and bytes and records FIN and RST.
+//! through ([`Encap::network`]: a VXLAN or Geneve VNI, a GRE key; nothing for plain traffic).
+//! Each flow has two sides (side 0 sent the flow's first packet); the client is the SYN sender
+//! when a SYN was seen, else whoever the application layer says (the ClientHello sender). Per
+//! side it runs a [`HalfStream`] and hands the ordered bytes to the flow's application state `A`
+//! (the TLS stage) for as long as it asks for them; afterwards the flow only counts packets and
+//! bytes and records FIN and RST.
 //!
 //! Kept per flow for later diagnoses: the SYN, SYN-ACK and the ACK that completes the
 //! three-way handshake, every RST and FIN (capped), each with time, direction, TTL or hop

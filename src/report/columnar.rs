@@ -12,8 +12,9 @@
 //! (the record's `Serialize`); the Python tests compare every Arrow row with its JSON line on
 //! every capture, so a key added to the contract without its column here fails them.
 //!
-//! Memory: at most [`BATCH_ROWS`] rows ([`PARQUET_BATCH_ROWS`] for Parquet) are decoded at a time, and the Parquet writer holds at
-//! most one row group ([`ROW_GROUP_ROWS`] rows, about [`ROW_GROUP_BYTES`]) before writing it.
+//! Memory: at most [`BATCH_ROWS`] rows ([`PARQUET_BATCH_ROWS`] for Parquet) are decoded at a
+//! time, and the Parquet writer holds at most one row group ([`ROW_GROUP_ROWS`] rows, about
+//! [`ROW_GROUP_BYTES`]) before writing it.
 
 use super::{Needs, Reporter, Slim};
 use arrow_array::RecordBatch;

@@ -27,8 +27,8 @@
 //! self-contained HTML page (`--html`); `export` lists and exports certificate chains
 //! (`certs`); `columnar` decodes the JSON lines into Arrow record batches for Parquet
 //! (`--format parquet`) and the Python package; `spool` keeps the records that wait for their
-//! turn, past a budget in a temporary file; `zeek` writes Zeek's `ssl.log` and `x509.log` (`--format zeek`,
-//! `zeek-json`). Everything public is re-exported here.
+//! turn, past a budget in a temporary file; `zeek` writes Zeek's `ssl.log` and `x509.log`
+//! (`--format zeek`, `zeek-json`). Everything public is re-exported here.
 
 mod aggregates;
 #[cfg(feature = "columnar")]
