@@ -72,18 +72,6 @@ impl CertCache {
     }
 }
 
-impl CertCache {
-    /// `info`, completed by judging its chain, becomes what `der` is described as, so that
-    /// later connections share it instead of completing a copy each.
-    pub fn remember(&mut self, der: &[u8], info: &Arc<CertInfo>) {
-        if let Some(known) = self.infos.get_mut(der) {
-            if !Arc::ptr_eq(known, info) {
-                *known = Arc::clone(info);
-            }
-        }
-    }
-}
-
 /// Everything `chain::analyze` reads: the certificates, the host, the server flag, the staple,
 /// and — instead of the exact time, which would defeat the cache — where `at` falls against
 /// each certificate's validity (the only time-dependent judgement). A certificate out of its
@@ -136,7 +124,7 @@ pub(super) fn judge_chain(
     trust: &TrustStore,
     cache: &RefCell<ChainCache>,
     later: Option<&Later>,
-    infos: &mut [Arc<CertInfo>],
+    infos: &[Arc<CertInfo>],
     findings: &mut Vec<Finding>,
 ) {
     let input = ChainInput {
@@ -147,24 +135,6 @@ pub(super) fn judge_chain(
         stapled_ocsp: sent.stapled,
     };
     let report = analyze_cached(cache, &input, infos, trust);
-    for (info, d) in infos.iter_mut().zip(&report.per_cert) {
-        let key_type = Some(d.key_type.as_str()).filter(|k| !k.is_empty());
-        let algorithm = Some(d.signature_algorithm.as_str()).filter(|k| !k.is_empty());
-        let same = info.key_type.as_deref() == key_type
-            && info.key_bits == d.key_bits
-            && info.signature_algorithm.as_deref() == algorithm
-            && info.aia_ca_issuers == d.aia_ca_issuers
-            && info.ocsp_urls == d.ocsp_urls;
-        // Facts of the certificate itself: filled in once, then shared (CertCache::remember).
-        if !same {
-            let info = Arc::make_mut(info);
-            info.key_type = key_type.map(str::to_string);
-            info.key_bits = d.key_bits;
-            info.signature_algorithm = algorithm.map(str::to_string);
-            info.aia_ca_issuers = d.aia_ca_issuers.clone();
-            info.ocsp_urls = d.ocsp_urls.clone();
-        }
-    }
     for f in &report.findings {
         findings.push(finding(f, sent.side, sent.frame, None));
     }

@@ -461,46 +461,40 @@ fn certificates(
         c.map(|m| m.ders.iter().map(|d| cache.describe(d)).collect())
             .unwrap_or_default()
     };
-    let mut server = infos(seen.server_certs);
-    let mut client = infos(seen.client_certs);
+    let server = infos(seen.server_certs);
+    let client = infos(seen.client_certs);
     for c in server.iter().chain(&client) {
         if let Some(err) = &c.parse_error {
             findings.push(findings::certificate_unparsable(&c.sha256, err));
         }
     }
-    let judge_chain = |m: CertMsg<'_>,
-                       side: Side,
-                       infos: &mut Vec<Arc<CertInfo>>,
-                       findings: &mut Vec<Finding>| {
-        let server = side == Side::Server;
-        let sent = certs::Sent {
-            ders: m.ders,
-            frame: m.frame,
-            at: m.ts.0.div_euclid(1_000_000_000),
-            side,
-            host: seen
-                .client_hellos
-                .first()
-                .and_then(|c| c.msg.sni.as_deref())
-                .filter(|_| server),
-            stapled: seen.stapled.filter(|_| server),
+    let judge_chain =
+        |m: CertMsg<'_>, side: Side, infos: &[Arc<CertInfo>], findings: &mut Vec<Finding>| {
+            let server = side == Side::Server;
+            let sent = certs::Sent {
+                ders: m.ders,
+                frame: m.frame,
+                at: m.ts.0.div_euclid(1_000_000_000),
+                side,
+                host: seen
+                    .client_hellos
+                    .first()
+                    .and_then(|c| c.msg.sni.as_deref())
+                    .filter(|_| server),
+                stapled: seen.stapled.filter(|_| server),
+            };
+            certs::judge_chain(
+                &sent,
+                &capture.trust,
+                &capture.chains,
+                capture.later.as_ref(),
+                infos,
+                findings,
+            );
         };
-        certs::judge_chain(
-            &sent,
-            &capture.trust,
-            &capture.chains,
-            capture.later.as_ref(),
-            infos,
-            findings,
-        );
-        let mut cache = capture.certs.borrow_mut();
-        for (der, info) in m.ders.iter().zip(infos.iter()) {
-            cache.remember(der, info);
-        }
-    };
     let chain_start = findings.len();
     if let Some(m) = seen.server_certs {
-        judge_chain(m, Side::Server, &mut server, findings);
+        judge_chain(m, Side::Server, &server, findings);
     }
     let chain_cause = certs::rejection_cause(findings.get(chain_start..).unwrap_or_default())
         .map(|i| chain_start + i);
@@ -508,7 +502,7 @@ fn certificates(
         if m.ders.is_empty() {
             findings.push(findings::client_certificate_missing(m.frame));
         } else {
-            judge_chain(m, Side::Client, &mut client, findings);
+            judge_chain(m, Side::Client, &client, findings);
         }
     }
     Certificates {

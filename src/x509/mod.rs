@@ -38,8 +38,8 @@ pub struct CertInfo {
     /// The certificate as sent (for `certs --export`); not in JSON.
     #[serde(skip)]
     pub der: Vec<u8>,
-    /// Key type ("RSA", "EC", …), key size, signature algorithm, AIA caIssuers and OCSP URLs,
-    /// filled in by the chain checks.
+    /// Key type ("RSA", "EC", …), key size, signature algorithm, AIA caIssuers and OCSP URLs:
+    /// the certificate's own facts, worded as the chain checks word them.
     pub key_type: Option<String>,
     pub key_bits: Option<u32>,
     pub signature_algorithm: Option<String>,
@@ -96,6 +96,11 @@ impl CertInfo {
                 info.not_before = crate::text::rfc3339_secs(nb);
                 info.not_after = crate::text::rfc3339_secs(na);
                 info.validity_secs = Some((nb, na));
+                let (key_type, key_bits) = chain::key_facts(cert.public_key());
+                info.key_type = Some(key_type).filter(|k| !k.is_empty());
+                info.key_bits = key_bits;
+                info.signature_algorithm = Some(chain::sig_name(&cert)).filter(|a| !a.is_empty());
+                (info.aia_ca_issuers, info.ocsp_urls) = chain::aia(&cert);
                 match cert.subject_alternative_name() {
                     Ok(Some(san)) => info.san_dns = dns_names(&san.value.general_names),
                     Ok(None) => {}
@@ -122,6 +127,19 @@ mod tests {
         );
         assert!(c.parse_error.is_some());
         assert!(c.subject.is_none());
+    }
+
+    #[test]
+    fn a_certificate_describes_its_own_key_and_signature() {
+        // `openssl x509 -inform der -text` on the same file: id-ecPublicKey, 256 bit,
+        // ecdsa-with-SHA256, no Authority Information Access.
+        let c = CertInfo::from_der(include_bytes!("../../tests/data/leaf.der"));
+        assert_eq!(c.key_type.as_deref(), Some("EC"));
+        assert_eq!(c.key_bits, Some(256));
+        assert_eq!(c.signature_algorithm.as_deref(), Some("ecdsa-with-SHA256"));
+        assert!(c.aia_ca_issuers.is_empty() && c.ocsp_urls.is_empty());
+        let garbage = CertInfo::from_der(b"not a certificate");
+        assert!(garbage.key_type.is_none() && garbage.signature_algorithm.is_none());
     }
 
     #[test]

@@ -41,7 +41,7 @@ const OID_OCSP: &str = "1.3.6.1.5.5.7.48.1";
 const OID_TLS_FEATURE: &str = "1.3.6.1.5.5.7.1.24";
 
 /// (caIssuers URLs, OCSP URLs) from Authority Information Access (RFC 5280 §4.2.2.1).
-pub(super) fn aia(c: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
+pub(crate) fn aia(c: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
     let mut issuers = Vec::new();
     let mut ocsp = Vec::new();
     for e in c.extensions() {
@@ -90,7 +90,7 @@ fn bit_len(bytes: &[u8]) -> u32 {
     }
 }
 
-pub(super) fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> (String, Option<u32>) {
+pub(crate) fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> (String, Option<u32>) {
     let oid = spki.algorithm.algorithm.to_id_string();
     match oid.as_str() {
         "1.3.101.112" => return ("Ed25519".into(), Some(256)),
@@ -105,7 +105,7 @@ pub(super) fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> (String, Option<u32>
     }
 }
 
-pub(super) fn sig_name(c: &X509Certificate<'_>) -> String {
+pub(crate) fn sig_name(c: &X509Certificate<'_>) -> String {
     let oid = &c.signature_algorithm.algorithm;
     oid2sn(oid, oid_registry())
         .map(str::to_string)

@@ -35,7 +35,8 @@ pub use trust::TrustStore;
 use crate::ids::{FindingId, Severity};
 pub use crate::proto::der::Der;
 use checks::cert_checks;
-use facts::{aia, details, is_self_signed, subject_of, Sig};
+pub(crate) use facts::{aia, key_facts, sig_name};
+use facts::{details, is_self_signed, subject_of, Sig};
 use path::{
     attach_sent_root, build_path, order_findings, pick_leaf, webpki_candidates, webpki_verdict,
     AnchorLink,
